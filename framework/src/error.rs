@@ -1,0 +1,174 @@
+//! The crate's one error type: an opaque [`Error`] with a [`ErrorKind`] to
+//! match on and, where an operating-system call failed, the `io::Error` as
+//! its [`source`](std::error::Error::source).
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, for callers that want to react to a particular case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The event loop is closed; nothing can be scheduled or run on it.
+    Closed,
+    /// The loop is running and the operation needs it stopped (e.g. `close`).
+    Running,
+    /// A loop is already running on this thread (the same one or another).
+    NestedRun,
+    /// `stop()` ended `run_until_complete` before its future finished.
+    StoppedBeforeComplete,
+    /// A future's resolver was dropped, or the task was aborted.
+    Cancelled,
+    /// The signal number is invalid or cannot be caught.
+    InvalidSignal,
+    /// The loop's blocking executor was shut down or detached.
+    ExecutorShutdown,
+    /// The file descriptor cannot be watched (e.g. a regular file).
+    InvalidFd,
+    /// A deadline passed before the operation completed.
+    TimedOut,
+    /// A function was called outside a running event loop where one is needed.
+    NoRunningLoop,
+    /// An argument was out of range or inconsistent.
+    InvalidInput,
+    /// User code (a blocking job, for instance) panicked.
+    Panicked,
+    /// The feature exists in the API but is not implemented yet.
+    Unsupported,
+    /// An operating-system call failed; see [`Error::io_error`].
+    Io,
+}
+
+/// The error type of every fallible loopcore call.
+///
+/// Match on [`Error::kind`]; the message says what to do about it.
+pub struct Error {
+    kind: ErrorKind,
+    message: Box<str>,
+    source: Option<io::Error>,
+}
+
+/// `Result` with loopcore's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an error of `kind` with a message for the user.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into().into_boxed_str(),
+            source: None,
+        }
+    }
+
+    /// Wraps an operating-system error, saying what was being done.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Self {
+            kind: ErrorKind::Io,
+            message: context.into().into_boxed_str(),
+            source: Some(source),
+        }
+    }
+
+    pub(crate) fn closed() -> Self {
+        Self::new(ErrorKind::Closed, "the event loop is closed")
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The underlying operating-system error, if there is one.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_ref()
+    }
+
+    /// True when the loop (or the handle's loop) is closed.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ErrorKind::Closed
+    }
+
+    /// True when the operation was cancelled or aborted.
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == ErrorKind::Cancelled
+    }
+
+    /// True when a deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::TimedOut
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> Self {
+        let kind = match err.kind {
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::InvalidInput | ErrorKind::InvalidSignal | ErrorKind::InvalidFd => {
+                io::ErrorKind::InvalidInput
+            }
+            ErrorKind::Unsupported => io::ErrorKind::Unsupported,
+            ErrorKind::Io => match &err.source {
+                Some(source) => source.kind(),
+                None => io::ErrorKind::Other,
+            },
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_source_and_context() {
+        let err = Error::io(
+            "registering fd 7",
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().starts_with("registering fd 7: "));
+        assert_eq!(err.io_error().unwrap().raw_os_error(), Some(libc::EPERM));
+        assert!(std::error::Error::source(&err).is_some());
+        let back: io::Error = err.into();
+        assert_eq!(back.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn kinds_have_predicates() {
+        assert!(Error::closed().is_closed());
+        assert!(Error::new(ErrorKind::Cancelled, "x").is_cancelled());
+        assert!(Error::new(ErrorKind::TimedOut, "x").is_timeout());
+    }
+}

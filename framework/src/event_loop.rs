@@ -1,0 +1,730 @@
+//! [`EventLoop`]: one single-threaded loop, asyncio's semantics on mio.
+//!
+//! One iteration (`run_once`) works exactly as asyncio's:
+//! 1. poll, with a zero timeout when work is ready or the loop is stopping,
+//!    else until the next timer (armed on a timerfd, so sub-millisecond
+//!    deadlines hold), else without a timeout;
+//! 2. drain the mailbox and queue the callbacks of ready file descriptors;
+//! 3. queue the timers that are due against a *fresh* clock read, so a
+//!    timer never fires before its deadline;
+//! 4. run the items that were ready when this batch began; items they
+//!    schedule run in the next iteration.
+//!
+//! Invariants:
+//! 1. No `RefCell` borrow of loop state is held while user code runs, and
+//!    nothing user-owned is dropped under a borrow (its `Drop` may call back).
+//! 2. A panic in user code is caught and handed to the exception handler;
+//!    the loop keeps running.
+//! 3. `EventLoop` is `!Send`; `LoopHandle` is the only cross-thread door.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use async_task::Runnable;
+use crossbeam_channel::Receiver;
+use mio::{Events, Interest, Token};
+
+use crate::exception::{self, CatchScope, ExceptionContext, ExceptionHandler};
+use crate::executor::ExecutorState;
+use crate::handle::{Handle, TimerHandle};
+use crate::mailbox::{self, LoopHandle, Message, SendCallback, Shared};
+use crate::metrics::LoopStats;
+use crate::proto::ready_queue::ReadyQueue;
+use crate::proto::timer_heap::{TimerHeap, TimerId};
+use crate::signal::SignalHandlers;
+use crate::sys::timerfd::TimerFd;
+use crate::watch::Watches;
+use crate::{Error, ErrorKind, Result};
+
+/// A callback on the loop's own thread.
+pub(crate) type Callback = Box<dyn FnOnce(&EventLoop)>;
+
+const WAKER_TOKEN: Token = Token(usize::MAX);
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Environment variable that turns debug mode on for new loops.
+pub const DEBUG_ENV: &str = "LOOPCORE_DEBUG";
+
+/// One item of the ready queue.
+pub(crate) enum Ready {
+    /// `call_soon`.
+    Call(Callback),
+    /// `call_soon_threadsafe`, from the mailbox or the loop's own thread.
+    SendCall(SendCallback),
+    /// A task to poll.
+    Task(Runnable),
+    /// A due timer; its callback stays in the timer heap until it runs, so
+    /// it can still be cancelled.
+    Timer(TimerId),
+    /// A ready fd watched with `add_reader`/`add_writer`.
+    Io(crate::watch::IoReady),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Running,
+    Closed,
+}
+
+/// Wakes the future given to `run_until_complete`, from any thread.
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if std::thread::current().id() != self.shared.thread {
+            self.shared.nudge();
+        }
+    }
+}
+
+/// The loop thread's state (`!Send`). Every field is touched only from the
+/// loop's thread.
+pub(crate) struct Core {
+    /// What other threads may touch.
+    pub(crate) shared: Arc<Shared>,
+    /// The mailbox's receiving half.
+    receiver: Receiver<Message>,
+    /// The mio poll (epoll).
+    poll: RefCell<mio::Poll>,
+    /// Reused event buffer.
+    events: RefCell<Events>,
+    /// FIFO of ready work.
+    pub(crate) ready: RefCell<ReadyQueue<Ready>>,
+    /// Pending timers.
+    pub(crate) timers: RefCell<TimerHeap<Callback>>,
+    /// Wakes the poll at the earliest timer deadline.
+    timerfd: TimerFd,
+    /// The deadline the timerfd is armed for, if any.
+    armed_deadline: Cell<Option<Instant>>,
+    /// Fds watched with `add_reader`/`add_writer`.
+    pub(crate) watches: RefCell<Watches>,
+    /// Idle, running or closed.
+    state: Cell<State>,
+    /// `stop()` was called; the current iteration is the last.
+    stopping: Cell<bool>,
+    /// Debug mode.
+    debug: Cell<bool>,
+    /// Debug mode warns about callbacks slower than this.
+    slow_callback_duration: Cell<Duration>,
+    /// The user's exception handler, if any.
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// Signal handlers of this loop.
+    pub(crate) signals: RefCell<SignalHandlers>,
+    /// This loop's view of the blocking executor.
+    pub(crate) executor: RefCell<ExecutorState>,
+    /// Waker of the `run_until_complete` future.
+    main_waker: Arc<MainWaker>,
+}
+
+impl Core {
+    /// Pushes onto the ready queue unless it is busy or the loop is closed.
+    pub(crate) fn try_push_ready(&self, item: Ready) -> std::result::Result<(), Ready> {
+        if self.state.get() == State::Closed {
+            return Err(item);
+        }
+        match self.ready.try_borrow_mut() {
+            Ok(mut ready) => {
+                ready.push(item);
+                Ok(())
+            }
+            Err(_) => Err(item),
+        }
+    }
+}
+
+thread_local! {
+    /// The loop running on this thread, if any.
+    static RUNNING: RefCell<Option<EventLoop>> = const { RefCell::new(None) };
+}
+
+/// A single-threaded event loop with asyncio's semantics.
+///
+/// `EventLoop` is `!Send`: it lives on the thread that created it. Clones are
+/// cheap references to the same loop (what [`EventLoop::current`] returns);
+/// dropping the value returned by [`EventLoop::new`] closes the loop.
+///
+/// ```
+/// use std::time::Duration;
+/// let lp = loopcore::EventLoop::new()?;
+/// lp.call_soon(|_| println!("first"));
+/// lp.call_later(Duration::from_millis(1), |lp| {
+///     println!("one millisecond later");
+///     lp.stop();
+/// });
+/// lp.run_forever()?;
+/// lp.close()?;
+/// # Ok::<(), loopcore::Error>(())
+/// ```
+///
+/// It cannot be sent to another thread (use [`EventLoop::handle`]):
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<loopcore::EventLoop>();
+/// ```
+pub struct EventLoop {
+    pub(crate) core: Rc<Core>,
+    /// The value `new` returned: closes the loop when dropped.
+    owner: bool,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("id", &self.core.shared.id)
+            .field("state", &self.core.state.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for EventLoop {
+    fn clone(&self) -> Self {
+        Self {
+            core: Rc::clone(&self.core),
+            owner: false,
+        }
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        if self.owner && self.core.state.get() == State::Idle {
+            let _ = self.close();
+        }
+    }
+}
+
+impl EventLoop {
+    /// Creates a loop on this thread (epoll, an eventfd waker and a timerfd).
+    pub fn new() -> Result<Self> {
+        exception::install_panic_hook();
+        let poll = mio::Poll::new().map_err(|e| Error::io("creating the epoll instance", e))?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .map_err(|e| Error::io("creating the loop's waker", e))?;
+        let timerfd = TimerFd::new().map_err(|e| Error::io("creating the loop's timerfd", e))?;
+        poll.registry()
+            .register(
+                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&timerfd)),
+                TIMER_TOKEN,
+                Interest::READABLE,
+            )
+            .map_err(|e| Error::io("registering the loop's timerfd", e))?;
+        let (shared, receiver) = Shared::new(waker);
+        let debug = std::env::var_os(DEBUG_ENV).is_some_and(|v| !v.is_empty());
+        let core = Rc::new(Core {
+            main_waker: Arc::new(MainWaker {
+                woken: AtomicBool::new(false),
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+            receiver,
+            poll: RefCell::new(poll),
+            events: RefCell::new(Events::with_capacity(1024)),
+            ready: RefCell::new(ReadyQueue::default()),
+            timers: RefCell::new(TimerHeap::default()),
+            timerfd,
+            armed_deadline: Cell::new(None),
+            watches: RefCell::new(Watches::default()),
+            state: Cell::new(State::Idle),
+            stopping: Cell::new(false),
+            debug: Cell::new(debug),
+            slow_callback_duration: Cell::new(Duration::from_millis(100)),
+            exception_handler: RefCell::new(None),
+            signals: RefCell::new(SignalHandlers::default()),
+            executor: RefCell::new(ExecutorState::default()),
+        });
+        mailbox::register_local_core(core.shared.id, &core);
+        Ok(Self { core, owner: true })
+    }
+
+    /// The loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// When no loop is running on this thread; see [`EventLoop::try_current`].
+    pub fn current() -> EventLoop {
+        Self::try_current().expect("loopcore: no event loop is running on this thread")
+    }
+
+    /// The loop running on this thread, if any (asyncio's `get_running_loop`).
+    pub fn try_current() -> Option<EventLoop> {
+        RUNNING.try_with(|r| r.borrow().clone()).ok().flatten()
+    }
+
+    /// A `Send + Sync` handle for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: Arc::clone(&self.core.shared),
+        }
+    }
+
+    /// A snapshot of this loop's counters.
+    pub fn stats(&self) -> LoopStats {
+        self.core.shared.counters.snapshot()
+    }
+
+    // ----- lifecycle -------------------------------------------------------
+
+    /// Runs until [`stop`](Self::stop) is called.
+    ///
+    /// A `stop()` made before this call makes it poll once with a zero
+    /// timeout, run that batch, and return. Fails if the loop is closed, or
+    /// if a loop (this one or another) is already running on this thread.
+    pub fn run_forever(&self) -> Result<()> {
+        let _running = self.enter_run()?;
+        loop {
+            self.run_once()?;
+            if self.core.stopping.get() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs until `future` completes and returns its output.
+    ///
+    /// The future may borrow from the caller (it need not be `'static`) and
+    /// is polled on this thread. Returns an error of kind
+    /// [`StoppedBeforeComplete`](ErrorKind::StoppedBeforeComplete) if
+    /// `stop()` ends the run first; a panic in the future propagates.
+    pub fn run_until_complete<F: Future>(&self, future: F) -> Result<F::Output> {
+        let _running = self.enter_run()?;
+        let mut future = std::pin::pin!(future);
+        let main = &self.core.main_waker;
+        main.woken.store(true, Ordering::Release);
+        let waker = Waker::from(Arc::clone(main));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            self.run_once()?;
+            if main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = CatchScope::suspended(|| future.as_mut().poll(&mut cx))
+                {
+                    return Ok(output);
+                }
+            }
+            if self.core.stopping.get() {
+                return Err(Error::new(
+                    ErrorKind::StoppedBeforeComplete,
+                    "the event loop stopped before the future completed",
+                ));
+            }
+        }
+    }
+
+    /// Stops the loop after the current iteration; callbacks scheduled by
+    /// that last batch run at the next `run_forever`.
+    pub fn stop(&self) {
+        self.core.stopping.set(true);
+    }
+
+    /// True while `run_forever` or `run_until_complete` runs.
+    pub fn is_running(&self) -> bool {
+        self.core.state.get() == State::Running
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.core.state.get() == State::Closed
+    }
+
+    /// Closes the loop: drops pending callbacks, timers and tasks, forgets
+    /// watched fds (without closing them), removes signal handlers and
+    /// detaches from the blocking executor without waiting for it.
+    ///
+    /// Closing twice is fine; closing a running loop is an error of kind
+    /// [`Running`](ErrorKind::Running).
+    pub fn close(&self) -> Result<()> {
+        match self.core.state.get() {
+            State::Closed => return Ok(()),
+            State::Running => {
+                return Err(Error::new(
+                    ErrorKind::Running,
+                    "cannot close a running event loop; call stop() and close it after run_forever returns",
+                ))
+            }
+            State::Idle => {}
+        }
+        let core = &self.core;
+        core.state.set(State::Closed);
+        core.shared.mark_closed();
+        crate::signal::close_loop(self);
+        core.executor.borrow_mut().detach();
+        let watched = std::mem::take(&mut *core.watches.borrow_mut());
+        watched.deregister_all(core.poll.borrow().registry());
+        // Dropping tasks and callbacks may wake other tasks or drop wakers
+        // whose tasks reschedule: repeat until everything is gone, dropping
+        // outside any borrow (invariant 1).
+        loop {
+            let ready = core.ready.borrow_mut().take_all();
+            let timers = std::mem::take(&mut *core.timers.borrow_mut());
+            let messages: Vec<Message> = core.receiver.try_iter().collect();
+            let done = ready.is_empty() && timers.len() == 0 && messages.is_empty();
+            drop((ready, timers, messages));
+            if done {
+                break;
+            }
+        }
+        drop(watched);
+        *core.exception_handler.borrow_mut() = None;
+        mailbox::unregister_local_core(core.shared.id);
+        Ok(())
+    }
+
+    fn enter_run(&self) -> Result<RunGuard<'_>> {
+        match self.core.state.get() {
+            State::Closed => return Err(Error::closed()),
+            State::Running => {
+                return Err(Error::new(
+                    ErrorKind::NestedRun,
+                    "this event loop is already running",
+                ))
+            }
+            State::Idle => {}
+        }
+        let nested = RUNNING.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.is_some() {
+                return true;
+            }
+            *r = Some(self.clone());
+            false
+        });
+        if nested {
+            return Err(Error::new(
+                ErrorKind::NestedRun,
+                "cannot run an event loop while another loop is running on this thread",
+            ));
+        }
+        self.core.state.set(State::Running);
+        Ok(RunGuard {
+            lp: self,
+            _catch: CatchScope::enter(),
+        })
+    }
+
+    // ----- one iteration ---------------------------------------------------
+
+    fn poll_timeout(&self) -> Result<Option<Duration>> {
+        let core = &self.core;
+        if !core.ready.borrow().is_empty()
+            || core.stopping.get()
+            || core.main_waker.woken.load(Ordering::Acquire)
+        {
+            return Ok(Some(Duration::ZERO));
+        }
+        let Some(deadline) = core.timers.borrow_mut().next_deadline() else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        if deadline <= now {
+            return Ok(Some(Duration::ZERO));
+        }
+        if core.armed_deadline.get() != Some(deadline) {
+            core.timerfd
+                .arm(deadline - now)
+                .map_err(|e| Error::io("arming the loop's timerfd", e))?;
+            core.armed_deadline.set(Some(deadline));
+        }
+        Ok(None)
+    }
+
+    fn run_once(&self) -> Result<()> {
+        let core = &self.core;
+        let counters = &core.shared.counters;
+        counters.iterations.add(1);
+        let timeout = self.poll_timeout()?;
+        {
+            let mut events = core.events.borrow_mut();
+            if let Err(e) = core.poll.borrow_mut().poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(Error::io("polling for events", e));
+                }
+                events.clear();
+            }
+        }
+        if core.shared.take_woken() {
+            self.drain_mailbox();
+        }
+        self.queue_io_events();
+        self.queue_due_timers();
+        self.run_ready_batch();
+        Ok(())
+    }
+
+    fn drain_mailbox(&self) {
+        let core = &self.core;
+        let pending = core.receiver.len();
+        let mut ready = core.ready.borrow_mut();
+        let mut taken = 0;
+        for message in core.receiver.try_iter().take(pending) {
+            taken += 1;
+            ready.push(match message {
+                Message::Call(f) => Ready::SendCall(f),
+                Message::Wake(runnable) => Ready::Task(runnable.into_inner()),
+            });
+        }
+        core.shared.counters.mailbox_messages.add(taken);
+    }
+
+    fn queue_io_events(&self) {
+        let core = &self.core;
+        let events = core.events.borrow();
+        if events.is_empty() {
+            return;
+        }
+        let mut count = 0;
+        let mut watches = core.watches.borrow_mut();
+        let mut ready = core.ready.borrow_mut();
+        for event in events.iter() {
+            count += 1;
+            match event.token() {
+                WAKER_TOKEN => {}
+                TIMER_TOKEN => {
+                    core.timerfd.clear();
+                    core.armed_deadline.set(None);
+                }
+                token => watches.on_event(token.0, event, &mut ready),
+            }
+        }
+        core.shared.counters.io_events.add(count);
+    }
+
+    fn queue_due_timers(&self) {
+        let core = &self.core;
+        let mut timers = core.timers.borrow_mut();
+        if timers.len() == 0 {
+            return;
+        }
+        // A fresh clock read: a cached per-iteration `now` could be early.
+        let now = Instant::now();
+        let mut ready = core.ready.borrow_mut();
+        while let Some(id) = timers.pop_due(now) {
+            ready.push(Ready::Timer(id));
+        }
+    }
+
+    fn run_ready_batch(&self) {
+        let core = &self.core;
+        let batch = core.ready.borrow().len();
+        let debug = core.debug.get();
+        for _ in 0..batch {
+            let Some(item) = core.ready.borrow_mut().pop() else {
+                break;
+            };
+            let Some(item) = item else { continue };
+            if debug {
+                let started = Instant::now();
+                let what = self.run_item(item);
+                self.check_slow(what, started.elapsed());
+            } else {
+                self.run_item(item);
+            }
+        }
+        core.shared.counters.callbacks.add(batch as u64);
+    }
+
+    fn run_item(&self, item: Ready) -> &'static str {
+        match item {
+            Ready::Call(f) => {
+                self.guarded("callback", || f(self));
+                "callback"
+            }
+            Ready::SendCall(f) => {
+                self.guarded("callback", || f(self));
+                "callback"
+            }
+            Ready::Task(runnable) => {
+                // Task bodies catch their own panics (see `task`).
+                runnable.run();
+                "task"
+            }
+            Ready::Timer(id) => {
+                let callback = self.core.timers.borrow_mut().take(id);
+                if let Some(f) = callback {
+                    self.guarded("timer callback", || f(self));
+                }
+                "timer callback"
+            }
+            Ready::Io(io) => crate::watch::run_io(self, io),
+        }
+    }
+
+    fn check_slow(&self, what: &'static str, took: Duration) {
+        let limit = self.core.slow_callback_duration.get();
+        if took > limit {
+            self.core.shared.counters.slow_callbacks.add(1);
+            tracing::warn!(
+                loop_id = self.core.shared.id,
+                source = what,
+                took_ms = took.as_secs_f64() * 1e3,
+                limit_ms = limit.as_secs_f64() * 1e3,
+                "loopcore: slow {what} took {took:?} (slow_callback_duration is {limit:?})"
+            );
+        }
+    }
+
+    /// Runs user code, reporting a panic to the exception handler.
+    pub(crate) fn guarded(&self, source: &'static str, f: impl FnOnce()) {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let panic = exception::CaughtPanic::from_payload(payload);
+            self.report_panic(ExceptionContext::from_panic(source, panic));
+        }
+    }
+
+    pub(crate) fn report_panic(&self, context: ExceptionContext) {
+        self.core.shared.counters.panics.add(1);
+        self.call_exception_handler(&context);
+    }
+
+    // ----- scheduling ------------------------------------------------------
+
+    /// Schedules `f` to run on the next iteration, after every callback
+    /// already scheduled (strict FIFO). Each callback runs exactly once.
+    ///
+    /// On a closed loop the callback is dropped at once and never runs; the
+    /// returned handle reports [`cancelled`](Handle::cancelled).
+    pub fn call_soon<F>(&self, f: F) -> Handle
+    where
+        F: FnOnce(&EventLoop) + 'static,
+    {
+        if self.is_closed() {
+            return Handle::dead();
+        }
+        let seq = self.core.ready.borrow_mut().push(Ready::Call(Box::new(f)));
+        Handle::new(seq, Rc::downgrade(&self.core))
+    }
+
+    /// Schedules `f` to run once `delay` has passed (never earlier).
+    ///
+    /// A zero delay runs it on the next iteration that checks timers.
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> TimerHandle
+    where
+        F: FnOnce(&EventLoop) + 'static,
+    {
+        let when = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        self.call_at(when, f)
+    }
+
+    /// Schedules `f` at the loop-clock instant `when` (a past instant is
+    /// fine: asyncio's "negative delay"). Equal deadlines run in the order
+    /// they were scheduled.
+    ///
+    /// On a closed loop the callback is dropped at once and never runs; the
+    /// returned handle reports [`cancelled`](TimerHandle::cancelled).
+    pub fn call_at<F>(&self, when: Instant, f: F) -> TimerHandle
+    where
+        F: FnOnce(&EventLoop) + 'static,
+    {
+        if self.is_closed() {
+            return TimerHandle::dead(when);
+        }
+        let id = self.core.timers.borrow_mut().insert(when, Box::new(f));
+        TimerHandle::new(id, when, Rc::downgrade(&self.core))
+    }
+
+    /// The loop's monotonic clock.
+    pub fn time(&self) -> Instant {
+        Instant::now()
+    }
+
+    // ----- errors and debug -------------------------------------------------
+
+    /// Installs `handler` as the exception handler, or restores the default
+    /// one with `None`.
+    pub fn set_exception_handler<H>(&self, handler: Option<H>)
+    where
+        H: Fn(&EventLoop, &ExceptionContext) + 'static,
+    {
+        *self.core.exception_handler.borrow_mut() = handler.map(|h| Rc::new(h) as ExceptionHandler);
+    }
+
+    /// The user's exception handler, or `None` when the default one is used.
+    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
+        self.core.exception_handler.borrow().clone()
+    }
+
+    /// The default handler: logs the context through `tracing` at error level.
+    pub fn default_exception_handler(&self, context: &ExceptionContext) {
+        exception::log_context(context);
+    }
+
+    /// Calls the current exception handler with `context`. If that handler
+    /// panics, the panic and `context` both go to the default handler.
+    pub fn call_exception_handler(&self, context: &ExceptionContext) {
+        let handler = self.core.exception_handler.borrow().clone();
+        let Some(handler) = handler else {
+            self.default_exception_handler(context);
+            return;
+        };
+        if let Err(panic) = exception::catch(|| handler(self, context)) {
+            let mut report = ExceptionContext::from_panic("exception handler", panic);
+            report.message = format!(
+                "the exception handler panicked while handling: {}",
+                context.message
+            );
+            self.default_exception_handler(&report);
+            self.default_exception_handler(context);
+        }
+    }
+
+    /// Debug mode (default: on when `LOOPCORE_DEBUG` is set and non-empty).
+    pub fn get_debug(&self) -> bool {
+        self.core.debug.get()
+    }
+
+    /// Turns debug mode on or off. In debug mode every callback is timed
+    /// and those slower than [`slow_callback_duration`](Self::slow_callback_duration)
+    /// are logged at warn level and counted.
+    pub fn set_debug(&self, enabled: bool) {
+        self.core.debug.set(enabled);
+    }
+
+    /// The slow-callback threshold of debug mode (default 100 ms).
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.core.slow_callback_duration.get()
+    }
+
+    /// Sets the slow-callback threshold of debug mode.
+    pub fn set_slow_callback_duration(&self, limit: Duration) {
+        self.core.slow_callback_duration.set(limit);
+    }
+
+    pub(crate) fn registry_poll(&self) -> std::cell::Ref<'_, mio::Poll> {
+        self.core.poll.borrow()
+    }
+}
+
+/// Restores the idle state when a run ends, however it ends.
+struct RunGuard<'a> {
+    lp: &'a EventLoop,
+    _catch: CatchScope,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        let core = &self.lp.core;
+        core.stopping.set(false);
+        if core.state.get() == State::Running {
+            core.state.set(State::Idle);
+        }
+        let previous = RUNNING.with(|r| r.borrow_mut().take());
+        drop(previous);
+    }
+}
+
+/// Far enough to never fire, close enough not to overflow `Instant`.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}

@@ -1,0 +1,5 @@
+//! Sans-IO cores: plain data structures with no sockets, clocks or threads of
+//! their own, driven by the loop and unit-tested where they stand.
+
+pub(crate) mod ready_queue;
+pub(crate) mod timer_heap;

@@ -1,0 +1,28 @@
+//! Integration tests of loopcore's event loop: one binary, a module per area.
+
+mod executor;
+mod fds;
+mod lifecycle;
+mod panics;
+mod scheduling;
+mod send_sync;
+mod signals;
+mod tasks;
+mod threadsafe;
+mod timers;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A shared log that callbacks append to, for checking order.
+#[derive(Clone, Default, Debug)]
+pub struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.borrow_mut().push(entry.into());
+    }
+    pub fn entries(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}

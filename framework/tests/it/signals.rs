@@ -1,0 +1,116 @@
+//! Unix signals delivered for real with kill(getpid()). One test function,
+//! so the process-wide dispositions are not raced by parallel tests.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use loopcore::{ErrorKind, EventLoop};
+
+fn disposition(signum: libc::c_int) -> libc::sighandler_t {
+    // SAFETY: querying a disposition with a null new action only writes
+    // into `old`, which is a valid zeroed sigaction.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(signum, std::ptr::null(), &mut old), 0);
+        old.sa_sigaction
+    }
+}
+
+#[test]
+fn signals_reach_every_subscribed_loop_and_dispositions_come_back() {
+    // 1. A real SIGUSR1 reaches the handler, which runs on the loop.
+    assert_eq!(disposition(libc::SIGUSR1), libc::SIG_DFL);
+    let lp = EventLoop::new().unwrap();
+    let hits = Rc::new(Cell::new(0));
+    let h = hits.clone();
+    lp.add_signal_handler(libc::SIGUSR1, move |lp| {
+        h.set(h.get() + 1);
+        lp.stop();
+    })
+    .unwrap();
+    assert_ne!(disposition(libc::SIGUSR1), libc::SIG_DFL);
+    lp.call_soon(|_| loopcore::raise_in_process(libc::SIGUSR1).unwrap());
+    lp.run_forever().unwrap();
+    assert_eq!(hits.get(), 1);
+
+    // 2. Replacing the handler: only the new one runs.
+    let replaced = Rc::new(Cell::new(false));
+    let r = replaced.clone();
+    lp.add_signal_handler(libc::SIGUSR1, move |lp| {
+        r.set(true);
+        lp.stop();
+    })
+    .unwrap();
+    loopcore::raise_in_process(libc::SIGUSR1).unwrap();
+    lp.run_forever().unwrap();
+    assert!(replaced.get());
+    assert_eq!(hits.get(), 1);
+
+    // 3. Two loops on two threads both receive one SIGUSR2.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (got_tx, got_rx) = mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        let got = got_tx.clone();
+        lp.add_signal_handler(libc::SIGUSR2, move |lp| {
+            got.send("thread loop").unwrap();
+            lp.stop();
+        })
+        .unwrap();
+        ready_tx.send(()).unwrap();
+        lp.run_forever().unwrap();
+        assert!(lp.remove_signal_handler(libc::SIGUSR2).unwrap());
+    });
+    let got = Rc::new(Cell::new(false));
+    let g = got.clone();
+    lp.add_signal_handler(libc::SIGUSR2, move |lp| {
+        g.set(true);
+        lp.stop();
+    })
+    .unwrap();
+    ready_rx.recv().unwrap();
+    loopcore::raise_in_process(libc::SIGUSR2).unwrap();
+    lp.run_forever().unwrap();
+    assert!(got.get());
+    assert_eq!(
+        got_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "thread loop"
+    );
+    other.join().unwrap();
+
+    // 4. Removing: true once, then false; the last one out restores SIG_DFL.
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert!(!lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert_eq!(disposition(libc::SIGUSR1), libc::SIG_DFL);
+    assert_ne!(
+        disposition(libc::SIGUSR2),
+        libc::SIG_DFL,
+        "still handled by lp"
+    );
+    lp.close().unwrap();
+    assert_eq!(
+        disposition(libc::SIGUSR2),
+        libc::SIG_DFL,
+        "close removes handlers"
+    );
+
+    // 5. Uncatchable and invalid signals are clear errors.
+    let lp = EventLoop::new().unwrap();
+    for bad in [libc::SIGKILL, libc::SIGSTOP, 0, 10_000] {
+        let err = lp.add_signal_handler(bad, |_| {}).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSignal, "signal {bad}");
+    }
+    assert_eq!(
+        lp.remove_signal_handler(libc::SIGKILL).unwrap_err().kind(),
+        ErrorKind::InvalidSignal
+    );
+    lp.close().unwrap();
+    assert_eq!(
+        lp.add_signal_handler(libc::SIGUSR1, |_| {})
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Closed
+    );
+}
