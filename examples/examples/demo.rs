@@ -183,7 +183,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut all = Vec::new();
     for report in &reports {
-        println!("{}", describe(&report.index.to_string(), report.round_trips.clone()));
+        println!(
+            "{}",
+            describe(&report.index.to_string(), report.round_trips.clone())
+        );
         all.extend_from_slice(&report.round_trips);
         debug_assert!(report.blocking_check > 0 || report.round_trips.is_empty());
     }

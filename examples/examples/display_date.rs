@@ -12,7 +12,11 @@ fn display_date(lp: &EventLoop, end: Instant) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    println!("{}.{:06} s since the Unix epoch", now.as_secs(), now.subsec_micros());
+    println!(
+        "{}.{:06} s since the Unix epoch",
+        now.as_secs(),
+        now.subsec_micros()
+    );
     if lp.time() + Duration::from_secs(1) < end {
         lp.call_later(Duration::from_secs(1), move |lp| display_date(lp, end));
     } else {

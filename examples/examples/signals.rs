@@ -18,7 +18,10 @@ fn main() -> Result<(), loopcore::Error> {
         })?;
     }
     println!("Event loop running forever, press Ctrl+C to interrupt.");
-    println!("pid {}: send SIGINT or SIGTERM to exit.", std::process::id());
+    println!(
+        "pid {}: send SIGINT or SIGTERM to exit.",
+        std::process::id()
+    );
     if std::env::args().any(|a| a == "--self-test") {
         lp.call_later(Duration::from_millis(500), |_| {
             if let Err(e) = loopcore::raise_in_process(libc::SIGTERM) {

@@ -119,6 +119,12 @@ pub(crate) struct Core {
     debug: Cell<bool>,
     /// Debug mode warns about callbacks slower than this.
     slow_callback_duration: Cell<Duration>,
+    /// What kind of item runs now, for panic reports and slow warnings.
+    running_source: Cell<&'static str>,
+    /// The vector the next batch is swapped into (kept for its capacity).
+    spare_batch: Cell<Vec<Option<Ready>>>,
+    /// An item of the running batch was cancelled: the runner must check.
+    pub(crate) batch_has_cancels: Cell<bool>,
     /// The user's exception handler, if any.
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Signal handlers of this loop.
@@ -242,6 +248,9 @@ impl EventLoop {
             stopping: Cell::new(false),
             debug: Cell::new(debug),
             slow_callback_duration: Cell::new(Duration::from_millis(100)),
+            running_source: Cell::new("callback"),
+            spare_batch: Cell::new(Vec::with_capacity(64)),
+            batch_has_cancels: Cell::new(false),
             exception_handler: RefCell::new(None),
             signals: RefCell::new(SignalHandlers::default()),
             executor: RefCell::new(ExecutorState::default()),
@@ -517,47 +526,82 @@ impl EventLoop {
 
     fn run_ready_batch(&self) {
         let core = &self.core;
-        let batch = core.ready.borrow().len();
+        let mut batch = core.spare_batch.take();
+        let start = core.ready.borrow_mut().start_batch(&mut batch);
+        core.batch_has_cancels.set(false);
+        let count = batch.len();
+        let mut next = 0;
+        // One `catch_unwind` per batch, not per item: after a panic the
+        // failed item is reported and the rest of the batch goes on.
+        while next < count {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_items(&mut batch, start, &mut next);
+            }));
+            if let Err(payload) = outcome {
+                let panic = exception::CaughtPanic::from_payload(payload);
+                let source = core.running_source.get();
+                self.report_panic(ExceptionContext::from_panic(source, panic));
+            }
+        }
+        // Every slot was taken: clearing drops nothing, and the capacity
+        // serves as the next `pending` vector.
+        batch.clear();
+        core.spare_batch.set(batch);
+        core.shared.counters.callbacks.add(count as u64);
+    }
+
+    /// Runs the batch's items from `next` on, advancing `next` as each starts.
+    fn run_items(&self, batch: &mut [Option<Ready>], start: u64, next: &mut usize) {
+        let core = &self.core;
         let debug = core.debug.get();
-        for _ in 0..batch {
-            let Some(item) = core.ready.borrow_mut().pop() else {
-                break;
-            };
-            let Some(item) = item else { continue };
+        while let Some(slot) = batch.get_mut(*next) {
+            let seq = start + *next as u64;
+            *next += 1;
+            let Some(item) = slot.take() else { continue };
+            if core.batch_has_cancels.get() && core.ready.borrow().batch_item_cancelled(seq) {
+                drop(item);
+                continue;
+            }
             if debug {
                 let started = Instant::now();
-                let what = self.run_item(item);
-                self.check_slow(what, started.elapsed());
+                self.run_item(item);
+                self.check_slow(core.running_source.get(), started.elapsed());
             } else {
                 self.run_item(item);
             }
         }
-        core.shared.counters.callbacks.add(batch as u64);
     }
 
-    fn run_item(&self, item: Ready) -> &'static str {
+    /// Runs one item; a panic unwinds to `run_ready_batch`, which reports it
+    /// as coming from `running_source`.
+    #[inline(always)]
+    fn run_item(&self, item: Ready) {
+        let core = &self.core;
         match item {
             Ready::Call(f) => {
-                self.guarded("callback", || f(self));
-                "callback"
+                core.running_source.set("callback");
+                f(self);
             }
             Ready::SendCall(f) => {
-                self.guarded("callback", || f(self));
-                "callback"
+                core.running_source.set("callback");
+                f(self);
             }
             Ready::Task(runnable) => {
                 // Task bodies catch their own panics (see `task`).
+                core.running_source.set("task");
                 runnable.run();
-                "task"
             }
             Ready::Timer(id) => {
-                let callback = self.core.timers.borrow_mut().take(id);
+                core.running_source.set("timer callback");
+                let callback = core.timers.borrow_mut().take(id);
                 if let Some(f) = callback {
-                    self.guarded("timer callback", || f(self));
+                    f(self);
                 }
-                "timer callback"
             }
-            Ready::Io(io) => crate::watch::run_io(self, io),
+            Ready::Io(io) => {
+                let source = crate::watch::run_io(self, io);
+                core.running_source.set(source);
+            }
         }
     }
 
@@ -603,7 +647,7 @@ impl EventLoop {
             return Handle::dead();
         }
         let seq = self.core.ready.borrow_mut().push(Ready::Call(Box::new(f)));
-        Handle::new(seq, Rc::downgrade(&self.core))
+        Handle::new(seq, self.core.shared.id)
     }
 
     /// Schedules `f` to run once `delay` has passed (never earlier).
@@ -631,7 +675,7 @@ impl EventLoop {
             return TimerHandle::dead(when);
         }
         let id = self.core.timers.borrow_mut().insert(when, Box::new(f));
-        TimerHandle::new(id, when, Rc::downgrade(&self.core))
+        TimerHandle::new(id, when, self.core.shared.id)
     }
 
     /// The loop's monotonic clock.

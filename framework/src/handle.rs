@@ -1,28 +1,37 @@
 //! [`Handle`] and [`TimerHandle`]: what `call_soon`, `call_later` and
 //! `call_at` return. A handle is the item's sequence number or timer id plus
-//! a weak reference to its loop: no allocation per call.
+//! its loop's id: no allocation or reference count per call. `cancel` finds
+//! the loop through the thread's table of loops, so handles are `!Send`.
 
 use std::cell::Cell;
 use std::fmt;
-use std::rc::Weak;
+use std::marker::PhantomData;
 use std::time::Instant;
 
-use crate::event_loop::Core;
+use crate::mailbox::local_core;
+use crate::proto::ready_queue::Cancelled;
 use crate::proto::timer_heap::TimerId;
+
+/// Loop id that names no loop (ids start at 1).
+const NO_LOOP: u64 = 0;
 
 /// Cancels a callback scheduled with [`EventLoop::call_soon`](crate::EventLoop::call_soon).
 pub struct Handle {
     seq: u64,
-    core: Weak<Core>,
+    loop_id: u64,
     cancelled: Cell<bool>,
+    /// Cancelling touches loop state: only on the loop's thread.
+    _not_send: PhantomData<*const ()>,
 }
 
 impl Handle {
-    pub(crate) fn new(seq: u64, core: Weak<Core>) -> Self {
+    #[inline]
+    pub(crate) fn new(seq: u64, loop_id: u64) -> Self {
         Self {
             seq,
-            core,
+            loop_id,
             cancelled: Cell::new(false),
+            _not_send: PhantomData,
         }
     }
 
@@ -30,8 +39,9 @@ impl Handle {
     pub(crate) fn dead() -> Self {
         Self {
             seq: 0,
-            core: Weak::new(),
+            loop_id: NO_LOOP,
             cancelled: Cell::new(true),
+            _not_send: PhantomData,
         }
     }
 
@@ -41,10 +51,14 @@ impl Handle {
         if self.cancelled.replace(true) {
             return;
         }
-        if let Some(core) = self.core.upgrade() {
-            let removed = core.ready.borrow_mut().cancel(self.seq);
-            // Dropped outside the borrow: the closure's Drop may schedule.
-            drop(removed);
+        if let Some(core) = local_core(self.loop_id) {
+            let outcome = core.ready.borrow_mut().cancel(self.seq);
+            match outcome {
+                // Dropped outside the borrow: the closure's Drop may schedule.
+                Cancelled::Removed(callback) => drop(callback),
+                Cancelled::InBatch => core.batch_has_cancels.set(true),
+                Cancelled::Gone => {}
+            }
         }
     }
 
@@ -68,17 +82,20 @@ impl fmt::Debug for Handle {
 pub struct TimerHandle {
     id: TimerId,
     when: Instant,
-    core: Weak<Core>,
+    loop_id: u64,
     cancelled: Cell<bool>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl TimerHandle {
-    pub(crate) fn new(id: TimerId, when: Instant, core: Weak<Core>) -> Self {
+    #[inline]
+    pub(crate) fn new(id: TimerId, when: Instant, loop_id: u64) -> Self {
         Self {
             id,
             when,
-            core,
+            loop_id,
             cancelled: Cell::new(false),
+            _not_send: PhantomData,
         }
     }
 
@@ -87,8 +104,9 @@ impl TimerHandle {
         Self {
             id: TimerId::DEAD,
             when,
-            core: Weak::new(),
+            loop_id: NO_LOOP,
             cancelled: Cell::new(true),
+            _not_send: PhantomData,
         }
     }
 
@@ -98,7 +116,7 @@ impl TimerHandle {
         if self.cancelled.replace(true) {
             return;
         }
-        if let Some(core) = self.core.upgrade() {
+        if let Some(core) = local_core(self.loop_id) {
             let removed = core.timers.borrow_mut().take(self.id);
             drop(removed);
         }

@@ -186,7 +186,7 @@ pub(crate) fn unregister_local_core(id: u64) {
 }
 
 /// The core of loop `id` if that loop lives on this thread.
-fn local_core(id: u64) -> Option<Rc<Core>> {
+pub(crate) fn local_core(id: u64) -> Option<Rc<Core>> {
     LOCAL_CORES
         .try_with(|cores| {
             let cores = cores.try_borrow().ok()?;

@@ -32,8 +32,8 @@ type FdCallback = Box<dyn FnMut(&EventLoop)>;
 /// A queued fd callback.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IoReady {
-    key: usize,
-    generation: u64,
+    key: u32,
+    generation: u32,
     readiness: Readiness,
 }
 
@@ -45,7 +45,7 @@ struct Slot {
 
 struct Watch {
     fd: RawFd,
-    generation: u64,
+    generation: u32,
     reader: Option<Slot>,
     writer: Option<Slot>,
     read_queued: bool,
@@ -82,7 +82,7 @@ impl Watch {
 pub(crate) struct Watches {
     slab: Slab<Watch>,
     by_fd: HashMap<RawFd, usize>,
-    next_generation: u64,
+    next_generation: u32,
     next_version: u64,
 }
 
@@ -101,7 +101,7 @@ impl Watches {
             if hit && watch.slot_mut(readiness).is_some() && !*watch.queued_mut(readiness) {
                 *watch.queued_mut(readiness) = true;
                 ready.push(Ready::Io(IoReady {
-                    key,
+                    key: key as u32,
                     generation: watch.generation,
                     readiness,
                 }));
@@ -125,7 +125,7 @@ pub(crate) fn run_io(lp: &EventLoop, io: IoReady) -> &'static str {
     };
     let taken = {
         let mut watches = lp.core.watches.borrow_mut();
-        match watches.slab.get_mut(io.key) {
+        match watches.slab.get_mut(io.key as usize) {
             Some(watch) if watch.generation == io.generation => {
                 *watch.queued_mut(io.readiness) = false;
                 watch
@@ -141,7 +141,7 @@ pub(crate) fn run_io(lp: &EventLoop, io: IoReady) -> &'static str {
     };
     lp.guarded(source, || callback(lp));
     let mut watches = lp.core.watches.borrow_mut();
-    let Some(watch) = watches.slab.get_mut(io.key) else {
+    let Some(watch) = watches.slab.get_mut(io.key as usize) else {
         drop(watches);
         drop(callback);
         return source;
@@ -252,7 +252,7 @@ impl EventLoop {
                 }
             }
         } else {
-            watches.next_generation += 1;
+            watches.next_generation = watches.next_generation.wrapping_add(1);
             let entry = watches.slab.vacant_entry();
             let key = entry.key();
             if let Err(e) = registry.register(&mut SourceFd(&fd), Token(key), readiness.interest())
