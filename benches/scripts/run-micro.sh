@@ -36,7 +36,7 @@ for round in $(seq 1 "$rounds"); do
       id="${est#target/criterion/}"
       id="${id%/new/estimates.json}"
       mkdir -p "$out/round-$round"
-      cp "$est" "$out/round-$round/$(echo "$id" | tr '/' '__').json"
+      cp "$est" "$out/round-$round/$(echo "$id" | sed 's#/#__#g').json"
     done
   done
 done

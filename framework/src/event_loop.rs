@@ -282,7 +282,7 @@ impl EventLoop {
 
     /// A snapshot of this loop's counters.
     pub fn stats(&self) -> LoopStats {
-        self.core.shared.counters.snapshot()
+        self.core.shared.stats()
     }
 
     // ----- lifecycle -------------------------------------------------------

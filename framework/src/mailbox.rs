@@ -92,6 +92,9 @@ pub(crate) struct Shared {
     waker: mio::Waker,
     /// Set once at `close`; later posts fail.
     closed: AtomicBool,
+    /// Times a sender wrote the waker (multi-writer, but only once per
+    /// drain by invariant 1, so it is off the per-message path).
+    waker_writes: AtomicU64,
     /// The loop's counters.
     pub(crate) counters: Counters,
 }
@@ -115,6 +118,7 @@ impl Shared {
             woken: AtomicBool::new(false),
             waker,
             closed: AtomicBool::new(false),
+            waker_writes: AtomicU64::new(0),
             counters: Counters::default(),
         });
         (shared, receiver)
@@ -126,11 +130,7 @@ impl Shared {
             return Err(message);
         }
         self.sender.send(message).map_err(|e| e.into_inner())?;
-        if !self.woken.swap(true, Ordering::AcqRel) {
-            // A failed eventfd write means the counter is saturated, i.e.
-            // the loop is already due to wake: nothing is lost.
-            let _ = self.waker.wake();
-        }
+        self.nudge();
         Ok(())
     }
 
@@ -148,11 +148,21 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Wakes the poll without a message (used when a flag changed).
+    /// Wakes the poll unless a wake-up is already pending (invariant 1).
     pub(crate) fn nudge(&self) {
         if !self.woken.swap(true, Ordering::AcqRel) {
+            self.waker_writes.fetch_add(1, Ordering::Relaxed);
+            // A failed eventfd write means the counter is saturated, i.e.
+            // the loop is already due to wake: nothing is lost.
             let _ = self.waker.wake();
         }
+    }
+
+    /// A snapshot of the loop's counters.
+    pub(crate) fn stats(&self) -> LoopStats {
+        let mut stats = self.counters.snapshot();
+        stats.waker_writes = self.waker_writes.load(Ordering::Relaxed);
+        stats
     }
 
     /// Schedules a woken task: straight onto the ready queue on the loop's
@@ -259,6 +269,6 @@ impl LoopHandle {
 
     /// A snapshot of the loop's counters.
     pub fn stats(&self) -> LoopStats {
-        self.shared.counters.snapshot()
+        self.shared.stats()
     }
 }

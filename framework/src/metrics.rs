@@ -56,6 +56,9 @@ pub struct LoopStats {
     pub slow_callbacks: u64,
     /// Tasks spawned on this loop.
     pub tasks_spawned: u64,
+    /// Times another thread wrote the loop's waker (wake-ups are coalesced:
+    /// a burst of posts between two drains writes it once).
+    pub waker_writes: u64,
 }
 
 impl Counters {
@@ -68,6 +71,7 @@ impl Counters {
             panics: self.panics.get(),
             slow_callbacks: self.slow_callbacks.get(),
             tasks_spawned: self.tasks_spawned.get(),
+            waker_writes: 0,
         }
     }
 }

@@ -132,3 +132,36 @@ fn slow_callbacks_are_not_timed_outside_debug_mode() {
     lp.run_forever().unwrap();
     assert_eq!(lp.stats().slow_callbacks, 0);
 }
+
+/// Run by `loopcore_debug_env_turns_debug_mode_on` in a child process with
+/// the variable set (setting it here would race with the other tests).
+#[test]
+#[ignore = "run as a child process by loopcore_debug_env_turns_debug_mode_on"]
+fn debug_env_child() {
+    assert!(std::env::var_os(loopcore::DEBUG_ENV).is_some());
+    let lp = EventLoop::new().unwrap();
+    assert!(lp.get_debug(), "LOOPCORE_DEBUG did not turn debug mode on");
+}
+
+#[test]
+fn loopcore_debug_env_turns_debug_mode_on() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "panics::debug_env_child", "--ignored", "--quiet"])
+        .env(loopcore::DEBUG_ENV, "1")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "child test failed: {status}");
+    // An empty value means off, as PYTHONASYNCIODEBUG does.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "panics::debug_env_child", "--ignored", "--quiet"])
+        .env(loopcore::DEBUG_ENV, "")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        !status.success(),
+        "an empty LOOPCORE_DEBUG turned debug mode on"
+    );
+}

@@ -145,3 +145,35 @@ fn posts_racing_with_close_never_panic() {
         assert_eq!(poster.join().unwrap(), 2_000);
     }
 }
+
+#[test]
+fn a_burst_of_posts_writes_the_waker_once_until_the_loop_drains() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let count = Arc::new(Mutex::new(0));
+    let burst = |n: usize| {
+        let handle = handle.clone();
+        let count = count.clone();
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                let count = count.clone();
+                handle
+                    .call_soon_threadsafe(move |_| *count.lock().unwrap() += 1)
+                    .unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    };
+    burst(1_000);
+    assert_eq!(lp.stats().waker_writes, 1, "one write for the whole burst");
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*count.lock().unwrap(), 1_000);
+    // Drained: the next burst wakes the loop again, once.
+    burst(500);
+    assert_eq!(lp.stats().waker_writes, 2);
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*count.lock().unwrap(), 1_500);
+}
