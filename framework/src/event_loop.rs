@@ -34,7 +34,7 @@ use crate::executor::ExecutorState;
 use crate::handle::{Handle, TimerHandle};
 use crate::mailbox::{self, LoopHandle, Message, SendCallback, Shared};
 use crate::metrics::LoopStats;
-use crate::proto::ready_queue::ReadyQueue;
+use crate::proto::ready_queue::{Batch, Item, ReadyQueue};
 use crate::proto::timer_heap::{TimerHeap, TimerId};
 use crate::signal::SignalHandlers;
 use crate::sys::timerfd::TimerFd;
@@ -50,12 +50,9 @@ const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 /// Environment variable that turns debug mode on for new loops.
 pub const DEBUG_ENV: &str = "LOOPCORE_DEBUG";
 
-/// One item of the ready queue.
+/// Ready work other than a plain callback (callbacks are stored inline in
+/// the ready queue; see `proto::ready_queue`).
 pub(crate) enum Ready {
-    /// `call_soon`.
-    Call(Callback),
-    /// `call_soon_threadsafe`, from the mailbox or the loop's own thread.
-    SendCall(SendCallback),
     /// A task to poll.
     Task(Runnable),
     /// A due timer; its callback stays in the timer heap until it runs, so
@@ -102,7 +99,7 @@ pub(crate) struct Core {
     /// Reused event buffer.
     events: RefCell<Events>,
     /// FIFO of ready work.
-    pub(crate) ready: RefCell<ReadyQueue<Ready>>,
+    pub(crate) ready: RefCell<ReadyQueue<Callback, Ready>>,
     /// Pending timers.
     pub(crate) timers: RefCell<TimerHeap<Callback>>,
     /// Wakes the poll at the earliest timer deadline.
@@ -121,8 +118,8 @@ pub(crate) struct Core {
     slow_callback_duration: Cell<Duration>,
     /// What kind of item runs now, for panic reports and slow warnings.
     running_source: Cell<&'static str>,
-    /// The vector the next batch is swapped into (kept for its capacity).
-    spare_batch: Cell<Vec<Option<Ready>>>,
+    /// The batch the next iteration swaps in (kept for its capacity).
+    spare_batch: Cell<Batch<Callback, Ready>>,
     /// An item of the running batch was cancelled: the runner must check.
     pub(crate) batch_has_cancels: Cell<bool>,
     /// The user's exception handler, if any.
@@ -136,17 +133,35 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Pushes onto the ready queue unless it is busy or the loop is closed.
-    pub(crate) fn try_push_ready(&self, item: Ready) -> std::result::Result<(), Ready> {
+    /// The ready queue, unless the loop is closed or the queue is busy.
+    fn open_ready_queue(&self) -> Option<std::cell::RefMut<'_, ReadyQueue<Callback, Ready>>> {
         if self.state.get() == State::Closed {
-            return Err(item);
+            return None;
         }
-        match self.ready.try_borrow_mut() {
-            Ok(mut ready) => {
-                ready.push(item);
+        self.ready.try_borrow_mut().ok()
+    }
+
+    /// Queues a callback posted on the loop's own thread; gives it back if
+    /// the loop is closed or its queue busy.
+    pub(crate) fn try_push_call(&self, f: SendCallback) -> std::result::Result<(), SendCallback> {
+        match self.open_ready_queue() {
+            Some(mut ready) => {
+                ready.push_call(f);
                 Ok(())
             }
-            Err(_) => Err(item),
+            None => Err(f),
+        }
+    }
+
+    /// Queues a task woken on the loop's own thread; gives it back if the
+    /// loop is closed or its queue busy.
+    pub(crate) fn try_push_task(&self, runnable: Runnable) -> std::result::Result<(), Runnable> {
+        match self.open_ready_queue() {
+            Some(mut ready) => {
+                ready.push(Ready::Task(runnable));
+                Ok(())
+            }
+            None => Err(runnable),
         }
     }
 }
@@ -249,7 +264,7 @@ impl EventLoop {
             debug: Cell::new(debug),
             slow_callback_duration: Cell::new(Duration::from_millis(100)),
             running_source: Cell::new("callback"),
-            spare_batch: Cell::new(Vec::with_capacity(64)),
+            spare_batch: Cell::new(Batch::default()),
             batch_has_cancels: Cell::new(false),
             exception_handler: RefCell::new(None),
             signals: RefCell::new(SignalHandlers::default()),
@@ -379,7 +394,7 @@ impl EventLoop {
             let ready = core.ready.borrow_mut().take_all();
             let timers = std::mem::take(&mut *core.timers.borrow_mut());
             let messages: Vec<Message> = core.receiver.try_iter().collect();
-            let done = ready.is_empty() && timers.len() == 0 && messages.is_empty();
+            let done = ready.len() == 0 && timers.len() == 0 && messages.is_empty();
             drop((ready, timers, messages));
             if done {
                 break;
@@ -479,10 +494,10 @@ impl EventLoop {
         let mut taken = 0;
         for message in core.receiver.try_iter().take(pending) {
             taken += 1;
-            ready.push(match message {
-                Message::Call(f) => Ready::SendCall(f),
-                Message::Wake(runnable) => Ready::Task(runnable.into_inner()),
-            });
+            match message {
+                Message::Call(f) => ready.push_call(f),
+                Message::Wake(runnable) => ready.push(Ready::Task(runnable.into_inner())),
+            };
         }
         core.shared.counters.mailbox_messages.add(taken);
     }
@@ -543,21 +558,25 @@ impl EventLoop {
                 self.report_panic(ExceptionContext::from_panic(source, panic));
             }
         }
-        // Every slot was taken: clearing drops nothing, and the capacity
-        // serves as the next `pending` vector.
+        // Every item was taken: clearing drops nothing, and the capacity
+        // serves as the next `pending` vectors.
         batch.clear();
         core.spare_batch.set(batch);
         core.shared.counters.callbacks.add(count as u64);
     }
 
     /// Runs the batch's items from `next` on, advancing `next` as each starts.
-    fn run_items(&self, batch: &mut [Option<Ready>], start: u64, next: &mut usize) {
+    fn run_items(&self, batch: &mut Batch<Callback, Ready>, start: u64, next: &mut usize) {
         let core = &self.core;
         let debug = core.debug.get();
-        while let Some(slot) = batch.get_mut(*next) {
-            let seq = start + *next as u64;
+        let count = batch.len();
+        while *next < count {
+            let index = *next;
+            let seq = start + index as u64;
             *next += 1;
-            let Some(item) = slot.take() else { continue };
+            let Some(item) = batch.take(index) else {
+                continue;
+            };
             if core.batch_has_cancels.get() && core.ready.borrow().batch_item_cancelled(seq) {
                 drop(item);
                 continue;
@@ -575,17 +594,17 @@ impl EventLoop {
     /// Runs one item; a panic unwinds to `run_ready_batch`, which reports it
     /// as coming from `running_source`.
     #[inline(always)]
-    fn run_item(&self, item: Ready) {
+    fn run_item(&self, item: Item<Callback, Ready>) {
         let core = &self.core;
+        let item = match item {
+            Item::Call(f) => {
+                core.running_source.set("callback");
+                f(self);
+                return;
+            }
+            Item::Other(item) => item,
+        };
         match item {
-            Ready::Call(f) => {
-                core.running_source.set("callback");
-                f(self);
-            }
-            Ready::SendCall(f) => {
-                core.running_source.set("callback");
-                f(self);
-            }
             Ready::Task(runnable) => {
                 // Task bodies catch their own panics (see `task`).
                 core.running_source.set("task");
@@ -646,7 +665,7 @@ impl EventLoop {
         if self.is_closed() {
             return Handle::dead();
         }
-        let seq = self.core.ready.borrow_mut().push(Ready::Call(Box::new(f)));
+        let seq = self.core.ready.borrow_mut().push_call(Box::new(f));
         Handle::new(seq, self.core.shared.id)
     }
 

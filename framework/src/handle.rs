@@ -55,7 +55,7 @@ impl Handle {
             let outcome = core.ready.borrow_mut().cancel(self.seq);
             match outcome {
                 // Dropped outside the borrow: the closure's Drop may schedule.
-                Cancelled::Removed(callback) => drop(callback),
+                Cancelled::Removed(item) => drop(item),
                 Cancelled::InBatch => core.batch_has_cancels.set(true),
                 Cancelled::Gone => {}
             }

@@ -26,7 +26,7 @@ use std::thread::ThreadId;
 use async_task::Runnable;
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::event_loop::{Core, Ready};
+use crate::event_loop::Core;
 use crate::metrics::{Counters, LoopStats};
 use crate::{Error, EventLoop, Result};
 
@@ -169,10 +169,9 @@ impl Shared {
     /// own thread, through the mailbox from anywhere else.
     pub(crate) fn schedule(&self, runnable: Runnable) {
         let runnable = match local_core(self.id) {
-            Some(core) => match core.try_push_ready(Ready::Task(runnable)) {
+            Some(core) => match core.try_push_task(runnable) {
                 Ok(()) => return,
-                Err(Ready::Task(runnable)) => runnable,
-                Err(_) => unreachable!("try_push_ready returns what it was given"),
+                Err(runnable) => runnable,
             },
             None => runnable,
         };
@@ -241,10 +240,9 @@ impl LoopHandle {
     {
         let mut boxed: SendCallback = Box::new(f);
         if let Some(core) = local_core(self.shared.id) {
-            match core.try_push_ready(Ready::SendCall(boxed)) {
+            match core.try_push_call(boxed) {
                 Ok(()) => return Ok(()),
-                Err(Ready::SendCall(f)) => boxed = f,
-                Err(_) => unreachable!("try_push_ready returns what it was given"),
+                Err(f) => boxed = f,
             }
         }
         self.shared

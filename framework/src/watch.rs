@@ -22,7 +22,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
-use crate::event_loop::Ready;
+use crate::event_loop::{Callback, Ready};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::sys::{self, Readiness};
 use crate::{Error, ErrorKind, EventLoop, Result};
@@ -88,7 +88,12 @@ pub(crate) struct Watches {
 
 impl Watches {
     /// Queues the callbacks an epoll event makes runnable.
-    pub(crate) fn on_event(&mut self, key: usize, event: &Event, ready: &mut ReadyQueue<Ready>) {
+    pub(crate) fn on_event(
+        &mut self,
+        key: usize,
+        event: &Event,
+        ready: &mut ReadyQueue<Callback, Ready>,
+    ) {
         let Some(watch) = self.slab.get_mut(key) else {
             return;
         };

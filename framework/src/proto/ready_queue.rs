@@ -1,17 +1,24 @@
 //! The loop's FIFO of ready work, with O(1) cancellation by sequence number.
 //!
-//! Items wait in `pending` (a plain `Vec`, so a push is a `Vec::push`).
-//! When the loop starts a batch it swaps the whole `pending` vector out and
-//! runs it from a local vector, without touching this structure per item;
-//! what the batch schedules lands in the fresh `pending` and runs in the next
-//! iteration, as asyncio requires.
+//! Items are either callbacks (`C`, a boxed closure: the hot case) or other
+//! work (`I`: task polls, due timers, fd callbacks). Both go through one
+//! FIFO of 16-byte [`Slot`]s: a callback is stored inline, other work is
+//! stored in a side vector and the slot holds its index. Keeping the slot a
+//! two-word enum with no separate tag matters: a tagged 24-byte slot is
+//! built in a stack temporary and copied with wider loads than its stores,
+//! a store-forwarding stall that cost more than the rest of `call_soon`.
+//!
+//! Items wait in `pending`. When the loop starts a batch it swaps the
+//! pending vectors out whole and runs them from its own [`Batch`], without
+//! touching this structure per item; what the batch schedules lands in the
+//! fresh `pending` and runs in the next iteration, as asyncio requires.
 //!
 //! Invariants:
 //! 1. Every pushed item gets the next sequence number; `pending[0]` has
 //!    number `pending_seq`, and the running batch holds
 //!    `batch_start..pending_seq`.
-//! 2. Cancelling a pending item leaves a hole (`None`) in place, which keeps
-//!    the numbering intact; holes are skipped when run.
+//! 2. Cancelling a pending item leaves a hole (`Slot::Other(HOLE)`) in
+//!    place, which keeps the numbering intact; holes are skipped when run.
 //! 3. Cancelling an item of the running batch records its number in
 //!    `batch_cancelled`; the batch runner skips recorded numbers. (Numbers
 //!    of items that already ran may be recorded too: they never match a
@@ -20,30 +27,88 @@
 //!    running) belongs to an item that ran or was dropped: cancelling it
 //!    does nothing.
 
+/// `Slot::Other` index meaning "nothing here" (a cancelled or taken item).
+const HOLE: u64 = u64::MAX;
+
+/// One queue position: a callback inline, or an index into `others`.
+#[derive(Debug)]
+pub(crate) enum Slot<C> {
+    Call(C),
+    Other(u64),
+}
+
+/// An item taken out of the queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Item<C, I> {
+    Call(C),
+    Other(I),
+}
+
 /// What [`ReadyQueue::cancel`] did.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Cancelled<T> {
+pub(crate) enum Cancelled<C, I> {
     /// The item was pending and is returned, to be dropped by the caller.
-    Removed(T),
+    Removed(Item<C, I>),
     /// The item is in the running batch; the runner will skip it.
     InBatch,
     /// Nothing to cancel: the item already ran or never existed.
     Gone,
 }
 
-/// A FIFO of `T` whose items can be cancelled by the number `push` returned.
+/// The items of one batch, run by the loop outside the queue.
 #[derive(Debug)]
-pub(crate) struct ReadyQueue<T> {
-    pending: Vec<Option<T>>,
+pub(crate) struct Batch<C, I> {
+    slots: Vec<Slot<C>>,
+    others: Vec<Option<I>>,
+}
+
+impl<C, I> Default for Batch<C, I> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::with_capacity(64),
+            others: Vec::new(),
+        }
+    }
+}
+
+impl<C, I> Batch<C, I> {
+    /// Items in the batch, holes included.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Takes item `index` out, leaving a hole; `None` for a hole or past the end.
+    #[inline]
+    pub(crate) fn take(&mut self, index: usize) -> Option<Item<C, I>> {
+        let slot = self.slots.get_mut(index)?;
+        match std::mem::replace(slot, Slot::Other(HOLE)) {
+            Slot::Call(c) => Some(Item::Call(c)),
+            Slot::Other(HOLE) => None,
+            Slot::Other(other) => self.others.get_mut(other as usize)?.take().map(Item::Other),
+        }
+    }
+
+    /// Empties the batch (every item must have been taken), keeping capacity.
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.others.clear();
+    }
+}
+
+/// A FIFO of callbacks `C` and other work `I`, cancellable by the number a
+/// push returned.
+#[derive(Debug)]
+pub(crate) struct ReadyQueue<C, I> {
+    pending: Batch<C, I>,
     pending_seq: u64,
     batch_start: u64,
     batch_cancelled: Vec<u64>,
 }
 
-impl<T> Default for ReadyQueue<T> {
+impl<C, I> Default for ReadyQueue<C, I> {
     fn default() -> Self {
         Self {
-            pending: Vec::with_capacity(64),
+            pending: Batch::default(),
             pending_seq: 0,
             batch_start: 0,
             batch_cancelled: Vec::new(),
@@ -51,22 +116,31 @@ impl<T> Default for ReadyQueue<T> {
     }
 }
 
-impl<T> ReadyQueue<T> {
-    /// Appends `item` and returns its sequence number.
+impl<C, I> ReadyQueue<C, I> {
+    /// Appends a callback and returns its sequence number.
     #[inline]
-    pub(crate) fn push(&mut self, item: T) -> u64 {
-        self.pending.push(Some(item));
-        self.pending_seq + self.pending.len() as u64 - 1
+    pub(crate) fn push_call(&mut self, call: C) -> u64 {
+        self.pending.slots.push(Slot::Call(call));
+        self.pending_seq + self.pending.slots.len() as u64 - 1
+    }
+
+    /// Appends other work and returns its sequence number.
+    #[inline]
+    pub(crate) fn push(&mut self, other: I) -> u64 {
+        let index = self.pending.others.len() as u64;
+        self.pending.others.push(Some(other));
+        self.pending.slots.push(Slot::Other(index));
+        self.pending_seq + self.pending.slots.len() as u64 - 1
     }
 
     /// Starts a batch: moves every pending item into `batch` (which must be
     /// empty; its capacity is reused for the next `pending`) and returns the
     /// first item's sequence number.
-    pub(crate) fn start_batch(&mut self, batch: &mut Vec<Option<T>>) -> u64 {
-        debug_assert!(batch.is_empty());
+    pub(crate) fn start_batch(&mut self, batch: &mut Batch<C, I>) -> u64 {
+        debug_assert!(batch.slots.is_empty() && batch.others.is_empty());
         std::mem::swap(&mut self.pending, batch);
         self.batch_start = self.pending_seq;
-        self.pending_seq += batch.len() as u64;
+        self.pending_seq += batch.slots.len() as u64;
         self.batch_cancelled.clear();
         self.batch_start
     }
@@ -78,12 +152,11 @@ impl<T> ReadyQueue<T> {
     }
 
     /// Cancels the item numbered `seq` if it has not run.
-    pub(crate) fn cancel(&mut self, seq: u64) -> Cancelled<T> {
+    pub(crate) fn cancel(&mut self, seq: u64) -> Cancelled<C, I> {
         if seq >= self.pending_seq {
             let taken = usize::try_from(seq - self.pending_seq)
                 .ok()
-                .and_then(|index| self.pending.get_mut(index))
-                .and_then(Option::take);
+                .and_then(|index| self.pending.take(index));
             return match taken {
                 Some(item) => Cancelled::Removed(item),
                 None => Cancelled::Gone,
@@ -99,13 +172,13 @@ impl<T> ReadyQueue<T> {
     /// True when nothing is pending.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.slots.is_empty()
     }
 
     /// Removes every pending item, keeping the numbering going, so handles
     /// to the removed items cannot reach items pushed later.
-    pub(crate) fn take_all(&mut self) -> Vec<Option<T>> {
-        self.pending_seq += self.pending.len() as u64;
+    pub(crate) fn take_all(&mut self) -> Batch<C, I> {
+        self.pending_seq += self.pending.slots.len() as u64;
         self.batch_start = self.pending_seq;
         std::mem::take(&mut self.pending)
     }
@@ -115,52 +188,57 @@ impl<T> ReadyQueue<T> {
 mod tests {
     use super::*;
 
-    fn run_batch(q: &mut ReadyQueue<char>) -> Vec<char> {
-        let mut batch = Vec::new();
+    type Queue = ReadyQueue<char, u32>;
+
+    fn run_batch(q: &mut Queue) -> Vec<Item<char, u32>> {
+        let mut batch = Batch::default();
         let start = q.start_batch(&mut batch);
         let mut ran = Vec::new();
-        for (i, item) in batch.into_iter().enumerate() {
-            if let Some(c) = item {
+        for i in 0..batch.len() {
+            if let Some(item) = batch.take(i) {
                 if !q.batch_item_cancelled(start + i as u64) {
-                    ran.push(c);
+                    ran.push(item);
                 }
             }
         }
+        batch.clear();
         ran
     }
 
     #[test]
-    fn fifo_with_holes() {
-        let mut q = ReadyQueue::default();
-        let a = q.push('a');
-        let b = q.push('b');
-        let c = q.push('c');
-        assert_eq!((a, b, c), (0, 1, 2));
-        assert_eq!(q.cancel(b), Cancelled::Removed('b'));
-        assert_eq!(q.cancel(b), Cancelled::Gone);
-        assert_eq!(q.pending.len(), 3);
-        assert_eq!(run_batch(&mut q), ['a', 'c']);
-        assert_eq!(q.push('d'), 3);
+    fn fifo_across_kinds_with_holes() {
+        let mut q = Queue::default();
+        let a = q.push_call('a');
+        let b = q.push(1);
+        let c = q.push_call('c');
+        let d = q.push(2);
+        assert_eq!((a, b, c, d), (0, 1, 2, 3));
+        assert_eq!(q.cancel(c), Cancelled::Removed(Item::Call('c')));
+        assert_eq!(q.cancel(c), Cancelled::Gone);
+        assert_eq!(q.cancel(b), Cancelled::Removed(Item::Other(1)));
+        assert_eq!(run_batch(&mut q), [Item::Call('a'), Item::Other(2)]);
+        assert!(q.is_empty());
+        assert_eq!(q.push_call('e'), 4);
         assert_eq!(q.cancel(99), Cancelled::Gone, "not yet pushed");
     }
 
     #[test]
     fn items_of_the_running_batch_are_cancelled_by_record() {
-        let mut q = ReadyQueue::default();
-        let a = q.push('a');
-        let b = q.push('b');
-        let mut batch = Vec::new();
+        let mut q = Queue::default();
+        let a = q.push_call('a');
+        let b = q.push_call('b');
+        let mut batch = Batch::default();
         let start = q.start_batch(&mut batch);
         assert_eq!(start, a);
         // Pushed while the batch runs: goes to the next batch.
-        let c = q.push('c');
+        let c = q.push_call('c');
         assert_eq!(c, 2);
         assert_eq!(q.cancel(b), Cancelled::InBatch);
         assert!(q.batch_item_cancelled(b));
         assert!(!q.batch_item_cancelled(a));
-        assert_eq!(q.cancel(c), Cancelled::Removed('c'));
+        assert_eq!(q.cancel(c), Cancelled::Removed(Item::Call('c')));
         // A new batch forgets the old records.
-        let mut next = Vec::new();
+        let mut next = Batch::default();
         q.start_batch(&mut next);
         assert!(!q.batch_item_cancelled(b));
         assert_eq!(q.cancel(a), Cancelled::Gone);
@@ -168,11 +246,17 @@ mod tests {
 
     #[test]
     fn take_all_keeps_numbering() {
-        let mut q = ReadyQueue::default();
-        let a = q.push('x');
+        let mut q = Queue::default();
+        let a = q.push_call('x');
         assert_eq!(q.take_all().len(), 1);
         assert!(q.is_empty());
         assert_eq!(q.cancel(a), Cancelled::Gone);
-        assert_eq!(q.push('y'), 1);
+        assert_eq!(q.push_call('y'), 1);
+    }
+
+    #[test]
+    fn a_callback_slot_is_two_words() {
+        type Boxed = Box<dyn FnOnce()>;
+        assert_eq!(std::mem::size_of::<Slot<Boxed>>(), 16);
     }
 }
