@@ -8,16 +8,22 @@ import pathlib
 import statistics
 import sys
 
+# Criterion turns "variant/impl" function ids into "variant_impl" directory
+# names, so the implementation is recognised by its suffix.
+IMPLS = ["loopcore", "bare_vecdeque", "bare_binaryheap", "raw_wake_every_message", "raw_coalesced"]
+
 root = pathlib.Path(sys.argv[1])
 rounds = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("round-"))
 # times[(group, variant)][impl] = [median ns per round]
 times = {}
 for rnd in rounds:
     for f in rnd.glob("*.json"):
-        parts = f.stem.split("__")
-        group, rest = parts[0], parts[1:]
-        impl = rest[-1]
-        variant = "/".join(rest[:-1])
+        group, _, function = f.stem.partition("__")
+        impl = next((i for i in IMPLS if function.endswith(i)), None)
+        if impl is None:
+            print(f"skipping {f}: unknown implementation", file=sys.stderr)
+            continue
+        variant = function[: -len(impl)].rstrip("_")
         ns = json.loads(f.read_text())["median"]["point_estimate"]
         times.setdefault((group, variant), {}).setdefault(impl, []).append(ns)
 

@@ -253,7 +253,7 @@ enum Attachment {
     /// Nothing submitted yet; the shared pool is attached on first use.
     Lazy,
     /// Using the shared pool (counted in its users).
-    Shared(ThreadPool),
+    Shared(Arc<dyn BlockingExecutor>),
     /// Using an executor the user set.
     Custom(Arc<dyn BlockingExecutor>),
     /// `shutdown_default_executor` or `close` ran: submitting is an error.
@@ -279,11 +279,11 @@ impl ExecutorState {
     fn executor(&mut self) -> Result<Arc<dyn BlockingExecutor>> {
         match &self.attachment {
             Attachment::Lazy => {
-                let pool = acquire_shared_pool()?;
-                self.attachment = Attachment::Shared(pool.clone());
-                Ok(Arc::new(pool))
+                let pool: Arc<dyn BlockingExecutor> = Arc::new(acquire_shared_pool()?);
+                self.attachment = Attachment::Shared(Arc::clone(&pool));
+                Ok(pool)
             }
-            Attachment::Shared(pool) => Ok(Arc::new(pool.clone())),
+            Attachment::Shared(pool) => Ok(Arc::clone(pool)),
             Attachment::Custom(executor) => Ok(Arc::clone(executor)),
             Attachment::Detached => Err(Error::new(
                 ErrorKind::ExecutorShutdown,
