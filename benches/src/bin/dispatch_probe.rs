@@ -21,7 +21,9 @@ fn bump() {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let mode = args.next().ok_or("usage: dispatch_probe loopcore|bare|setup N")?;
+    let mode = args
+        .next()
+        .ok_or("usage: dispatch_probe loopcore|bare|setup N")?;
     let n: u64 = args.next().ok_or("missing N")?.parse()?;
     let lp = loopcore::EventLoop::new()?;
     let mut queue: VecDeque<Box<dyn FnOnce()>> = VecDeque::with_capacity(BATCH as usize);
