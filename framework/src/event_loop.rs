@@ -32,6 +32,7 @@ use mio::{Events, Interest, Token};
 use crate::exception::{self, CatchScope, ExceptionContext, ExceptionHandler};
 use crate::executor::ExecutorState;
 use crate::handle::{Handle, TimerHandle};
+use crate::io::{Conns, Listeners, SourceKind};
 use crate::mailbox::{self, LoopHandle, Message, SendCallback, Shared};
 use crate::metrics::LoopStats;
 use crate::proto::ready_queue::{Batch, Item, ReadyQueue};
@@ -60,6 +61,12 @@ pub(crate) enum Ready {
     Timer(TimerId),
     /// A ready fd watched with `add_reader`/`add_writer`.
     Io(crate::watch::IoReady),
+    /// A connection with something to read or flush.
+    Conn(crate::io::ConnReady),
+    /// A connection whose `connection_lost` is due.
+    ConnLost(crate::io::ConnReady),
+    /// A listener with connections to accept.
+    Accept(crate::io::AcceptReady),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +102,7 @@ pub(crate) struct Core {
     /// The mailbox's receiving half.
     receiver: Receiver<Message>,
     /// The mio poll (epoll).
-    poll: RefCell<mio::Poll>,
+    pub(crate) poll: RefCell<mio::Poll>,
     /// Reused event buffer.
     events: RefCell<Events>,
     /// FIFO of ready work.
@@ -108,6 +115,16 @@ pub(crate) struct Core {
     armed_deadline: Cell<Option<Instant>>,
     /// Fds watched with `add_reader`/`add_writer`.
     pub(crate) watches: RefCell<Watches>,
+    /// Stream connections (transports).
+    pub(crate) conns: RefCell<Conns>,
+    /// Listening sockets.
+    pub(crate) listeners: RefCell<Listeners>,
+    /// Connections written to since the last flush.
+    pub(crate) conn_dirty_queue: RefCell<Vec<(u32, u32)>>,
+    /// `conn_dirty_queue` is not empty (checked after every ready item).
+    pub(crate) conns_have_dirty: Cell<bool>,
+    /// The loop's one read buffer, lent to `data_received`.
+    pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
     /// Idle, running or closed.
     state: Cell<State>,
     /// `stop()` was called; the current iteration is the last.
@@ -259,6 +276,11 @@ impl EventLoop {
             timerfd,
             armed_deadline: Cell::new(None),
             watches: RefCell::new(Watches::default()),
+            conns: RefCell::new(Conns::default()),
+            listeners: RefCell::new(Listeners::default()),
+            conn_dirty_queue: RefCell::new(Vec::new()),
+            conns_have_dirty: Cell::new(false),
+            read_buffer: Cell::new(None),
             state: Cell::new(State::Idle),
             stopping: Cell::new(false),
             debug: Cell::new(debug),
@@ -387,6 +409,11 @@ impl EventLoop {
         core.executor.borrow_mut().detach();
         let watched = std::mem::take(&mut *core.watches.borrow_mut());
         watched.deregister_all(core.poll.borrow().registry());
+        let mut conns = std::mem::take(&mut *core.conns.borrow_mut());
+        conns.deregister_all(core.poll.borrow().registry());
+        let mut listeners = std::mem::take(&mut *core.listeners.borrow_mut());
+        listeners.deregister_all(core.poll.borrow().registry());
+        drop((conns, listeners));
         // Dropping tasks and callbacks may wake other tasks or drop wakers
         // whose tasks reschedule: repeat until everything is gone, dropping
         // outside any borrow (invariant 1).
@@ -509,7 +536,6 @@ impl EventLoop {
             return;
         }
         let mut count = 0;
-        let mut watches = core.watches.borrow_mut();
         let mut ready = core.ready.borrow_mut();
         for event in events.iter() {
             count += 1;
@@ -519,7 +545,18 @@ impl EventLoop {
                     core.timerfd.clear();
                     core.armed_deadline.set(None);
                 }
-                token => watches.on_event(token.0, event, &mut ready),
+                token => match crate::io::split_token(token) {
+                    Some((SourceKind::Conn, key)) => {
+                        core.conns.borrow_mut().on_event(key, event, &mut ready)
+                    }
+                    Some((SourceKind::Watch, key)) => {
+                        core.watches.borrow_mut().on_event(key, event, &mut ready)
+                    }
+                    Some((SourceKind::Listener, key)) => {
+                        core.listeners.borrow_mut().on_event(key, event, &mut ready)
+                    }
+                    None => {}
+                },
             }
         }
         core.shared.counters.io_events.add(count);
@@ -588,6 +625,11 @@ impl EventLoop {
             } else {
                 self.run_item(item);
             }
+            // Writes made by that item leave now, one system call per
+            // connection (see `io::conn`).
+            if core.conns_have_dirty.get() {
+                self.flush_dirty();
+            }
         }
     }
 
@@ -620,6 +662,18 @@ impl EventLoop {
             Ready::Io(io) => {
                 let source = crate::watch::run_io(self, io);
                 core.running_source.set(source);
+            }
+            Ready::Conn(conn) => {
+                core.running_source.set("protocol");
+                crate::io::run_conn(self, conn);
+            }
+            Ready::ConnLost(conn) => {
+                core.running_source.set("protocol");
+                crate::io::run_conn_lost(self, conn);
+            }
+            Ready::Accept(accept) => {
+                core.running_source.set("accept");
+                crate::io::run_accept(self, accept);
             }
         }
     }

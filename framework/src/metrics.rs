@@ -36,6 +36,9 @@ pub(crate) struct Counters {
     pub(crate) panics: Counter,
     pub(crate) slow_callbacks: Counter,
     pub(crate) tasks_spawned: Counter,
+    pub(crate) connections_opened: Counter,
+    pub(crate) connections_closed: Counter,
+    pub(crate) bytes_received: Counter,
 }
 
 /// A snapshot of one loop's counters, readable from any thread.
@@ -59,6 +62,12 @@ pub struct LoopStats {
     /// Times another thread wrote the loop's waker (wake-ups are coalesced:
     /// a burst of posts between two drains writes it once).
     pub waker_writes: u64,
+    /// Stream connections set up (accepted or connected).
+    pub connections_opened: u64,
+    /// Stream connections whose `connection_lost` ran.
+    pub connections_closed: u64,
+    /// Bytes read from stream connections.
+    pub bytes_received: u64,
 }
 
 impl Counters {
@@ -72,6 +81,9 @@ impl Counters {
             slow_callbacks: self.slow_callbacks.get(),
             tasks_spawned: self.tasks_spawned.get(),
             waker_writes: 0,
+            connections_opened: self.connections_opened.get(),
+            connections_closed: self.connections_closed.get(),
+            bytes_received: self.bytes_received.get(),
         }
     }
 }

@@ -19,10 +19,11 @@ use std::os::fd::RawFd;
 
 use mio::event::Event;
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 use slab::Slab;
 
 use crate::event_loop::{Callback, Ready};
+use crate::io::{token, SourceKind};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::sys::{self, Readiness};
 use crate::{Error, ErrorKind, EventLoop, Result};
@@ -241,12 +242,18 @@ impl EventLoop {
             let after = watch.interest();
             if before != after {
                 let interest = after.expect("a slot was just filled");
-                let result = match registry.reregister(&mut SourceFd(&fd), Token(key), interest) {
+                let result = match registry.reregister(
+                    &mut SourceFd(&fd),
+                    token(SourceKind::Watch, key),
+                    interest,
+                ) {
                     // The fd was closed and its number reused without
                     // remove_*: epoll forgot it, so register afresh.
-                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                        registry.register(&mut SourceFd(&fd), Token(key), interest)
-                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => registry.register(
+                        &mut SourceFd(&fd),
+                        token(SourceKind::Watch, key),
+                        interest,
+                    ),
                     other => other,
                 };
                 if let Err(e) = result {
@@ -260,8 +267,11 @@ impl EventLoop {
             watches.next_generation = watches.next_generation.wrapping_add(1);
             let entry = watches.slab.vacant_entry();
             let key = entry.key();
-            if let Err(e) = registry.register(&mut SourceFd(&fd), Token(key), readiness.interest())
-            {
+            if let Err(e) = registry.register(
+                &mut SourceFd(&fd),
+                token(SourceKind::Watch, key),
+                readiness.interest(),
+            ) {
                 return Err(register_error(fd, e));
             }
             let mut watch = Watch {
@@ -300,7 +310,11 @@ impl EventLoop {
         *watch.queued_mut(readiness) = false;
         match watch.interest() {
             Some(interest) => {
-                let _ = registry.reregister(&mut SourceFd(&fd), Token(key), interest);
+                let _ = registry.reregister(
+                    &mut SourceFd(&fd),
+                    token(SourceKind::Watch, key),
+                    interest,
+                );
             }
             None => {
                 // EBADF/ENOENT mean the fd is already closed: nothing to undo.

@@ -3,3 +3,4 @@
 
 pub(crate) mod ready_queue;
 pub(crate) mod timer_heap;
+pub(crate) mod write_buffer;

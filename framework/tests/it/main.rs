@@ -8,6 +8,7 @@ mod scheduling;
 mod send_sync;
 mod signals;
 mod tasks;
+mod tcp;
 mod threadsafe;
 mod timers;
 

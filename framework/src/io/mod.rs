@@ -1,0 +1,46 @@
+//! Transports and protocols: asyncio's callback-style networking on the
+//! loop. [`Protocol`] is what users implement; [`Transport`] is the cheap
+//! handle a protocol writes through. TCP servers and clients live in `tcp`.
+
+mod conn;
+mod protocol;
+mod tcp;
+
+pub use conn::Transport;
+pub use protocol::Protocol;
+pub use tcp::{Server, ServerOptions};
+
+pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
+pub(crate) use tcp::{run_accept, AcceptReady, Listeners};
+
+use mio::Token;
+
+/// What an epoll token names; the kind sits in the token's top 16 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    /// An fd watched with `add_reader`/`add_writer`.
+    Watch = 1,
+    /// A connected stream transport.
+    Conn = 2,
+    /// A listening socket.
+    Listener = 3,
+}
+
+const KIND_SHIFT: u32 = 48;
+
+/// The epoll token of source `key` of `kind`.
+pub(crate) fn token(kind: SourceKind, key: usize) -> Token {
+    Token(((kind as usize) << KIND_SHIFT) | key)
+}
+
+/// Splits a token made by [`token`]; `None` for the loop's own tokens.
+pub(crate) fn split_token(token: Token) -> Option<(SourceKind, usize)> {
+    let key = token.0 & ((1 << KIND_SHIFT) - 1);
+    let kind = match token.0 >> KIND_SHIFT {
+        1 => SourceKind::Watch,
+        2 => SourceKind::Conn,
+        3 => SourceKind::Listener,
+        _ => return None,
+    };
+    Some((kind, key))
+}

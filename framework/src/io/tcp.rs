@@ -1,0 +1,673 @@
+//! TCP servers and clients: `create_server`, `create_connection`,
+//! `connect_accepted_socket`, and [`Server`].
+//!
+//! Invariants:
+//! 1. A listener accepts until `WouldBlock`, at most `ACCEPT_BUDGET` per
+//!    ready item; if still readable it is queued again (no lost edge).
+//! 2. EMFILE/ENFILE/ENOBUFS/ENOMEM go to the exception handler and pause
+//!    that listener for `ACCEPT_PAUSE`; it then tries again by itself, with
+//!    no busy loop, and existing connections are not touched.
+//! 3. `Server::wait_closed` completes once the server is closed *and* every
+//!    connection it accepted is gone.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry};
+use slab::Slab;
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+
+use super::conn::Transport;
+use super::protocol::Protocol;
+use super::{token, SourceKind};
+use crate::event_loop::{Callback, Ready};
+use crate::exception::ExceptionContext;
+use crate::proto::ready_queue::ReadyQueue;
+use crate::{Error, ErrorKind, EventLoop, Result};
+
+const ACCEPT_BUDGET: usize = 128;
+const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Makes one protocol per accepted connection.
+type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
+
+/// Options of [`EventLoop::create_server`] (asyncio's keyword arguments).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Listen backlog (asyncio's default: 100).
+    pub backlog: u32,
+    /// `SO_REUSEADDR` (default on).
+    pub reuse_address: bool,
+    /// `SO_REUSEPORT`: several sockets, in this process or others, share the
+    /// port and the kernel spreads connections (default off).
+    pub reuse_port: bool,
+    /// `TCP_NODELAY` on accepted connections (default on).
+    pub nodelay: bool,
+    /// `SO_KEEPALIVE` on accepted connections (default off).
+    pub keep_alive: bool,
+    /// Start accepting at once (default on); else call [`Server::start_serving`].
+    pub start_serving: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            backlog: 100,
+            reuse_address: true,
+            reuse_port: false,
+            nodelay: true,
+            keep_alive: false,
+            start_serving: true,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Sets the listen backlog.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+    /// Sets `SO_REUSEADDR`.
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+    /// Sets `SO_REUSEPORT`.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+    /// Sets `TCP_NODELAY` on accepted connections.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+    /// Sets `SO_KEEPALIVE` on accepted connections.
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.keep_alive = on;
+        self
+    }
+    /// Whether to start accepting at once.
+    pub fn start_serving(mut self, on: bool) -> Self {
+        self.start_serving = on;
+        self
+    }
+}
+
+/// State shared by a [`Server`], its listeners and its connections.
+pub(crate) struct ServerShared {
+    listeners: RefCell<Vec<(u32, u32)>>,
+    addresses: Vec<SocketAddr>,
+    serving: Cell<bool>,
+    closed: Cell<bool>,
+    clients: RefCell<HashSet<(u32, u32)>>,
+    waiters: RefCell<Vec<Waker>>,
+    loop_core: std::rc::Weak<crate::event_loop::Core>,
+}
+
+impl ServerShared {
+    pub(crate) fn client_added(&self, key: u32, generation: u32) {
+        self.clients.borrow_mut().insert((key, generation));
+    }
+
+    pub(crate) fn client_gone(&self, key: u32, generation: u32) {
+        self.clients.borrow_mut().remove(&(key, generation));
+        self.wake_waiters();
+    }
+
+    fn wake_waiters(&self) {
+        if self.closed.get() && self.clients.borrow().is_empty() {
+            for waker in std::mem::take(&mut *self.waiters.borrow_mut()) {
+                waker.wake();
+            }
+        }
+    }
+
+    fn transports(&self) -> Vec<Transport> {
+        let Some(core) = self.loop_core.upgrade() else {
+            return Vec::new();
+        };
+        self.clients
+            .borrow()
+            .iter()
+            .map(|&(key, generation)| Transport::from_parts(&core, key, generation))
+            .collect()
+    }
+}
+
+/// A listening server (asyncio's `Server`), returned by
+/// [`EventLoop::create_server`].
+#[derive(Clone)]
+pub struct Server {
+    shared: Rc<ServerShared>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addresses", &self.shared.addresses)
+            .field("serving", &self.shared.serving.get())
+            .field("clients", &self.shared.clients.borrow().len())
+            .finish()
+    }
+}
+
+struct Listener {
+    generation: u32,
+    socket: TcpListener,
+    server: Rc<ServerShared>,
+    factory: Factory,
+    options: ServerOptions,
+    /// An edge said acceptable and no accept has hit `WouldBlock` since.
+    readable: bool,
+    queued: bool,
+    /// Accepting is paused after EMFILE and the like (invariant 2).
+    paused: bool,
+}
+
+/// The listening sockets of one loop.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    slab: Slab<Listener>,
+    next_generation: u32,
+}
+
+/// A queued accept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AcceptReady {
+    key: u32,
+    generation: u32,
+}
+
+impl Listeners {
+    fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Listener> {
+        self.slab
+            .get_mut(key as usize)
+            .filter(|l| l.generation == generation)
+    }
+
+    pub(crate) fn on_event(
+        &mut self,
+        key: usize,
+        event: &Event,
+        ready: &mut ReadyQueue<Callback, Ready>,
+    ) {
+        let Some(listener) = self.slab.get_mut(key) else {
+            return;
+        };
+        if event.is_readable() || event.is_error() {
+            listener.readable = true;
+        }
+        queue_accept(listener, key as u32, ready);
+    }
+
+    pub(crate) fn deregister_all(&mut self, registry: &Registry) {
+        for (_, listener) in self.slab.iter_mut() {
+            let _ = registry.deregister(&mut listener.socket);
+        }
+    }
+}
+
+fn queue_accept(listener: &mut Listener, key: u32, ready: &mut ReadyQueue<Callback, Ready>) {
+    if listener.readable && !listener.queued && !listener.paused && listener.server.serving.get() {
+        listener.queued = true;
+        ready.push(Ready::Accept(AcceptReady {
+            key,
+            generation: listener.generation,
+        }));
+    }
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Accepts what is waiting on one listener (invariants 1-2).
+pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
+    let core = &lp.core;
+    for _ in 0..ACCEPT_BUDGET {
+        let accepted = {
+            let mut listeners = core.listeners.borrow_mut();
+            let Some(listener) = listeners.get_mut(ready.key, ready.generation) else {
+                return;
+            };
+            listener.queued = false;
+            if !listener.server.serving.get() || listener.paused {
+                return;
+            }
+            match listener.socket.accept() {
+                Ok((stream, _)) => Ok((
+                    stream,
+                    listener.factory.clone(),
+                    listener.server.clone(),
+                    listener.options.clone(),
+                )),
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        listener.readable = false;
+                    }
+                    Err(e)
+                }
+            }
+        };
+        match accepted {
+            Ok((stream, factory, server, options)) => {
+                if options.nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
+                if options.keep_alive {
+                    let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+                }
+                let protocol = factory();
+                if let Err(e) = lp.attach_stream(stream, protocol, Some(server)) {
+                    lp.call_exception_handler(
+                        &ExceptionContext::new("could not set up an accepted connection")
+                            .with_error(e)
+                            .with_source("accept"),
+                    );
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if is_resource_exhaustion(&e) => {
+                pause_accepting(lp, ready, e);
+                return;
+            }
+            // The peer gave up before we accepted (ECONNABORTED) and the
+            // like: that connection is gone, the listener is fine.
+            Err(_) => {}
+        }
+    }
+    // Budget spent: come back next iteration if there may be more.
+    let mut listeners = core.listeners.borrow_mut();
+    if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
+        queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
+    }
+}
+
+fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
+    lp.call_exception_handler(
+        &ExceptionContext::new(format!(
+            "accept failed ({error}); pausing this listener for {ACCEPT_PAUSE:?}"
+        ))
+        .with_error(error)
+        .with_source("accept"),
+    );
+    if let Some(listener) = lp
+        .core
+        .listeners
+        .borrow_mut()
+        .get_mut(ready.key, ready.generation)
+    {
+        listener.paused = true;
+    }
+    lp.call_later(ACCEPT_PAUSE, move |lp| {
+        let core = &lp.core;
+        let mut listeners = core.listeners.borrow_mut();
+        if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
+            listener.paused = false;
+            // No edge will come for connections already queued: assume
+            // there are some (an accept finds out).
+            listener.readable = true;
+            queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
+        }
+    });
+}
+
+fn bind_listener(addr: SocketAddr, options: &ServerOptions) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
+    if options.reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
+    Ok(socket.into())
+}
+
+impl EventLoop {
+    /// Listens on every address `addr` resolves to and serves each
+    /// connection with a protocol from `factory` (asyncio's `create_server`).
+    ///
+    /// With port 0 and several addresses, the first gets a free port and the
+    /// others reuse it. `addr` is resolved with the system resolver,
+    /// blocking: pass IP addresses (`"127.0.0.1:0"`, `"[::1]:8080"`) on a
+    /// running loop.
+    ///
+    /// ```
+    /// use loopcore::{EventLoop, Protocol, ServerOptions};
+    /// struct Hello;
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, t: loopcore::Transport) {
+    ///         let _ = t.write(b"hello\n");
+    ///         t.close();
+    ///     }
+    /// }
+    /// let lp = EventLoop::new()?;
+    /// let server = lp.create_server("127.0.0.1:0", ServerOptions::default(), || Hello)?;
+    /// assert!(server.sockets()[0].port() > 0);
+    /// server.close();
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub fn create_server<A, F, P>(
+        &self,
+        addr: A,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        A: ToSocketAddrs,
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::io("resolving the server address", e))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            ));
+        }
+        let mut sockets = Vec::with_capacity(addrs.len());
+        let mut port = None;
+        for mut addr in addrs {
+            if addr.port() == 0 {
+                if let Some(port) = port {
+                    addr.set_port(port);
+                }
+            }
+            let socket = bind_listener(addr, &options)
+                .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+            let local = socket
+                .local_addr()
+                .map_err(|e| Error::io("reading the bound address", e))?;
+            port.get_or_insert(local.port());
+            sockets.push((socket, local));
+        }
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_listeners(sockets, options, factory)
+    }
+
+    /// Serves connections accepted on an already-bound std listener (asyncio's
+    /// `sock=` argument).
+    pub fn create_server_from_listener<F, P>(
+        &self,
+        listener: std::net::TcpListener,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the listener non-blocking", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listener's address", e))?;
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_listeners(vec![(listener, local)], options, factory)
+    }
+
+    fn serve_listeners(
+        &self,
+        sockets: Vec<(std::net::TcpListener, SocketAddr)>,
+        options: ServerOptions,
+        factory: Factory,
+    ) -> Result<Server> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        let shared = Rc::new(ServerShared {
+            listeners: RefCell::new(Vec::new()),
+            addresses: sockets.iter().map(|(_, a)| *a).collect(),
+            serving: Cell::new(false),
+            closed: Cell::new(false),
+            clients: RefCell::new(HashSet::new()),
+            waiters: RefCell::new(Vec::new()),
+            loop_core: Rc::downgrade(&self.core),
+        });
+        for (socket, _) in sockets {
+            let mut socket = TcpListener::from_std(socket);
+            let mut listeners = self.core.listeners.borrow_mut();
+            let listeners = &mut *listeners;
+            listeners.next_generation = listeners.next_generation.wrapping_add(1);
+            let generation = listeners.next_generation;
+            let entry = listeners.slab.vacant_entry();
+            let key = entry.key();
+            self.registry_poll()
+                .registry()
+                .register(
+                    &mut socket,
+                    token(SourceKind::Listener, key),
+                    Interest::READABLE,
+                )
+                .map_err(|e| Error::io("registering a listener with epoll", e))?;
+            entry.insert(Listener {
+                generation,
+                socket,
+                server: shared.clone(),
+                factory: factory.clone(),
+                options: options.clone(),
+                // Connections may already wait: check once when serving starts.
+                readable: true,
+                queued: false,
+                paused: false,
+            });
+            shared.listeners.borrow_mut().push((key as u32, generation));
+        }
+        let server = Server { shared };
+        if options.start_serving {
+            server.start_serving();
+        }
+        Ok(server)
+    }
+
+    /// Wraps a connected std stream in a transport for `protocol` (asyncio's
+    /// `connect_accepted_socket`).
+    pub fn connect_accepted_socket<P: Protocol>(
+        &self,
+        stream: std::net::TcpStream,
+        protocol: P,
+    ) -> Result<Transport> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the stream non-blocking", e))?;
+        self.attach_stream(TcpStream::from_std(stream), Box::new(protocol), None)
+    }
+
+    /// Connects to `addr` and serves the connection with `protocol`
+    /// (asyncio's `create_connection`). Every address `addr` resolves to is
+    /// tried in turn; name resolution runs on the blocking executor.
+    ///
+    /// ```
+    /// use loopcore::{EventLoop, Protocol, ServerOptions};
+    /// struct Quiet;
+    /// impl Protocol for Quiet {}
+    /// let lp = EventLoop::new()?;
+    /// let server = lp.create_server("127.0.0.1:0", ServerOptions::default(), || Quiet)?;
+    /// let addr = server.sockets()[0];
+    /// let transport = lp.run_until_complete(lp.create_connection(addr.to_string(), Quiet))??;
+    /// assert_eq!(transport.peername()?, addr);
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub async fn create_connection<P: Protocol>(
+        &self,
+        addr: String,
+        protocol: P,
+    ) -> Result<Transport> {
+        let addrs: Vec<SocketAddr> = match addr.parse::<SocketAddr>() {
+            Ok(addr) => vec![addr],
+            Err(_) => self
+                .run_in_executor(move || addr.to_socket_addrs().map(|a| a.collect::<Vec<_>>()))
+                .await?
+                .map_err(|e| Error::io("resolving the host name", e))?,
+        };
+        let mut last_error = None;
+        for addr in addrs {
+            match self.connect_one(addr).await {
+                Ok(stream) => return self.attach_stream(stream, Box::new(protocol), None),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "the host name resolved to no address",
+            )
+        }))
+    }
+
+    async fn connect_one(&self, addr: SocketAddr) -> Result<TcpStream> {
+        let connect_error = |e| Error::io(format!("connecting to {addr}"), e);
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM,
+            Some(SockProtocol::TCP),
+        )
+        .map_err(connect_error)?;
+        socket.set_nonblocking(true).map_err(connect_error)?;
+        socket.set_tcp_nodelay(true).map_err(connect_error)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+                let (writable, resolver) = self.create_future::<()>();
+                let resolver = RefCell::new(Some(resolver));
+                self.add_writer(fd, move |lp| {
+                    lp.remove_writer(fd);
+                    if let Some(resolver) = resolver.borrow_mut().take() {
+                        let _ = resolver.resolve(());
+                    }
+                })?;
+                // If this future is dropped the writer must go too.
+                struct RemoveWriter<'a>(&'a EventLoop, i32);
+                impl Drop for RemoveWriter<'_> {
+                    fn drop(&mut self) {
+                        self.0.remove_writer(self.1);
+                    }
+                }
+                let _guard = RemoveWriter(self, fd);
+                writable.await?;
+                if let Some(e) = socket.take_error().map_err(connect_error)? {
+                    return Err(connect_error(e));
+                }
+            }
+            Err(e) => return Err(connect_error(e)),
+        }
+        Ok(TcpStream::from_std(socket.into()))
+    }
+}
+
+impl Server {
+    /// The addresses listened on (asyncio's `sockets`); the bound port when 0
+    /// was asked for.
+    pub fn sockets(&self) -> Vec<SocketAddr> {
+        self.shared.addresses.clone()
+    }
+
+    /// True while accepting connections.
+    pub fn is_serving(&self) -> bool {
+        self.shared.serving.get()
+    }
+
+    /// Starts accepting (when created with `start_serving: false`).
+    pub fn start_serving(&self) {
+        if self.shared.closed.get() || self.shared.serving.replace(true) {
+            return;
+        }
+        let Some(core) = self.shared.loop_core.upgrade() else {
+            return;
+        };
+        let mut listeners = core.listeners.borrow_mut();
+        for &(key, generation) in self.shared.listeners.borrow().iter() {
+            if let Some(listener) = listeners.get_mut(key, generation) {
+                queue_accept(listener, key, &mut core.ready.borrow_mut());
+            }
+        }
+    }
+
+    /// Stops listening and closes the listening sockets; connections already
+    /// accepted go on. Idempotent.
+    pub fn close(&self) {
+        if self.shared.closed.replace(true) {
+            return;
+        }
+        self.shared.serving.set(false);
+        if let Some(core) = self.shared.loop_core.upgrade() {
+            let keys = std::mem::take(&mut *self.shared.listeners.borrow_mut());
+            let mut listeners = core.listeners.borrow_mut();
+            for (key, generation) in keys {
+                if listeners.get_mut(key, generation).is_some() {
+                    let mut listener = listeners.slab.remove(key as usize);
+                    let _ = core
+                        .poll
+                        .borrow()
+                        .registry()
+                        .deregister(&mut listener.socket);
+                }
+            }
+        }
+        self.shared.wake_waiters();
+    }
+
+    /// Closes every connection this server accepted (flushing first).
+    pub fn close_clients(&self) {
+        for transport in self.shared.transports() {
+            transport.close();
+        }
+    }
+
+    /// Aborts every connection this server accepted.
+    pub fn abort_clients(&self) {
+        for transport in self.shared.transports() {
+            transport.abort();
+        }
+    }
+
+    /// Connections accepted and not yet lost.
+    pub fn client_count(&self) -> usize {
+        self.shared.clients.borrow().len()
+    }
+
+    /// Completes once the server is closed and every connection it accepted
+    /// is gone (invariant 3).
+    pub async fn wait_closed(&self) {
+        std::future::poll_fn(|cx| {
+            if self.shared.closed.get() && self.shared.clients.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            self.shared.waiters.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}

@@ -1,0 +1,552 @@
+//! TCP transports and protocols against real sockets on 127.0.0.1 and ::1,
+//! with std clients on other threads.
+
+use std::cell::{Cell, RefCell};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use loopcore::{ErrorKind, EventLoop, Protocol, ServerOptions, Transport};
+
+/// What a test protocol saw, shared with the test.
+#[derive(Default, Debug)]
+struct Seen {
+    made: Cell<u32>,
+    data: RefCell<Vec<u8>>,
+    eofs: Cell<u32>,
+    lost: Cell<u32>,
+    lost_with_error: Cell<bool>,
+    pauses: Cell<u32>,
+    resumes: Cell<u32>,
+    transport: RefCell<Option<Transport>>,
+}
+
+/// Extra behaviour for `data_received`.
+type OnData = Box<dyn FnMut(&Transport, &[u8])>;
+
+/// A protocol whose behaviour each test picks.
+struct Probe {
+    seen: Rc<Seen>,
+    /// This connection's transport (`seen.transport` is the latest one).
+    own: Option<Transport>,
+    echo: bool,
+    keep_open_on_eof: bool,
+    on_data: Option<OnData>,
+}
+
+impl Probe {
+    fn new(seen: &Rc<Seen>) -> Self {
+        Self {
+            seen: seen.clone(),
+            own: None,
+            echo: false,
+            keep_open_on_eof: false,
+            on_data: None,
+        }
+    }
+    fn transport(&self) -> Transport {
+        self.own.clone().expect("connection_made first")
+    }
+}
+
+impl Protocol for Probe {
+    fn connection_made(&mut self, transport: Transport) {
+        self.seen.made.set(self.seen.made.get() + 1);
+        self.own = Some(transport.clone());
+        *self.seen.transport.borrow_mut() = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.seen.data.borrow_mut().extend_from_slice(data);
+        let transport = self.transport();
+        if self.echo {
+            transport.write(data).unwrap();
+        }
+        if let Some(f) = &mut self.on_data {
+            f(&transport, data);
+        }
+    }
+    fn eof_received(&mut self) -> bool {
+        self.seen.eofs.set(self.seen.eofs.get() + 1);
+        self.keep_open_on_eof
+    }
+    fn connection_lost(&mut self, error: Option<std::io::Error>) {
+        self.seen.lost.set(self.seen.lost.get() + 1);
+        self.seen.lost_with_error.set(error.is_some());
+    }
+    fn pause_writing(&mut self) {
+        self.seen.pauses.set(self.seen.pauses.get() + 1);
+    }
+    fn resume_writing(&mut self) {
+        self.seen.resumes.set(self.seen.resumes.get() + 1);
+    }
+}
+
+/// Runs the loop until `done()` or 10 s pass (then fails).
+fn run_until(lp: &EventLoop, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        lp.run_until_complete(loopcore::sleep(Duration::from_millis(1)))
+            .unwrap();
+    }
+}
+
+fn client<T: Send + 'static>(
+    addr: SocketAddr,
+    f: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> JoinHandle<T> {
+    std::thread::spawn(move || {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        f(stream)
+    })
+}
+
+fn echo_round_trip(bind: &str) {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server(bind, ServerOptions::default(), move || Probe {
+            echo: true,
+            ..Probe::new(&s)
+        })
+        .unwrap();
+    let addr = server.sockets()[0];
+    let c = client(addr, |mut stream| {
+        let mut got = Vec::new();
+        for i in 0..100u32 {
+            let msg = format!("message {i}\n");
+            stream.write_all(msg.as_bytes()).unwrap();
+            let mut buf = vec![0u8; msg.len()];
+            stream.read_exact(&mut buf).unwrap();
+            got.push(String::from_utf8(buf).unwrap());
+        }
+        got
+    });
+    run_until(&lp, || c.is_finished());
+    let got = c.join().unwrap();
+    assert_eq!(got.len(), 100);
+    assert_eq!(got[99], "message 99\n");
+    run_until(&lp, || seen.lost.get() == 1);
+    assert_eq!(seen.made.get(), 1);
+    assert_eq!(seen.eofs.get(), 1);
+    assert!(!seen.lost_with_error.get());
+    let stats = lp.stats();
+    assert_eq!(stats.connections_opened, 1);
+    assert_eq!(stats.connections_closed, 1);
+}
+
+#[test]
+fn echo_over_ipv4() {
+    echo_round_trip("127.0.0.1:0");
+}
+
+#[test]
+fn echo_over_ipv6() {
+    echo_round_trip("[::1]:0");
+}
+
+#[test]
+fn writes_of_one_callback_arrive_in_order_and_write_eof_half_closes() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            let mut p = Probe::new(&s);
+            p.on_data = Some(Box::new(|t, _| {
+                for i in 0..16 {
+                    t.write(format!("{i:02} ").as_bytes()).unwrap();
+                }
+                t.writelines(&[b"end", b"\n"]).unwrap();
+                t.write_eof().unwrap();
+                assert_eq!(
+                    t.write(b"late").unwrap_err().kind(),
+                    ErrorKind::InvalidInput,
+                    "write after write_eof is an error"
+                );
+                assert!(t.can_write_eof());
+            }));
+            p
+        })
+        .unwrap();
+    let c = client(server.sockets()[0], |mut stream| {
+        stream.write_all(b"go").unwrap();
+        let mut all = String::new();
+        stream.read_to_string(&mut all).unwrap();
+        all
+    });
+    run_until(&lp, || c.is_finished());
+    let expected: String = (0..16).map(|i| format!("{i:02} ")).collect::<String>() + "end\n";
+    assert_eq!(c.join().unwrap(), expected);
+    run_until(&lp, || seen.lost.get() == 1);
+}
+
+#[test]
+fn eof_received_true_keeps_the_connection_half_open() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || Probe {
+            keep_open_on_eof: true,
+            ..Probe::new(&s)
+        })
+        .unwrap();
+    let c = client(server.sockets()[0], |mut stream| {
+        stream.write_all(b"question").unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    run_until(&lp, || seen.eofs.get() == 1);
+    // Half-open: the peer finished sending, we can still answer.
+    let t = seen.transport.borrow().clone().unwrap();
+    assert!(!t.is_closing());
+    t.write(b"answer after eof").unwrap();
+    t.close();
+    run_until(&lp, || c.is_finished());
+    assert_eq!(c.join().unwrap(), "answer after eof");
+    assert_eq!(&*seen.data.borrow(), b"question");
+    run_until(&lp, || seen.lost.get() == 1);
+    assert_eq!(seen.lost.get(), 1);
+}
+
+#[test]
+fn flow_control_pauses_once_and_resumes_once_when_the_reader_catches_up() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            Probe::new(&s)
+        })
+        .unwrap();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let c = client(server.sockets()[0], move |mut stream| {
+        // Do not read until told: the server's buffer must fill up.
+        go_rx.recv().unwrap();
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).unwrap();
+        all
+    });
+    run_until(&lp, || seen.made.get() == 1);
+    let t = seen.transport.borrow().clone().unwrap();
+    t.set_write_buffer_limits(Some(256 * 1024), Some(64 * 1024))
+        .unwrap();
+    assert_eq!(
+        t.get_write_buffer_limits().unwrap(),
+        (256 * 1024, 64 * 1024)
+    );
+    assert_eq!(
+        t.set_write_buffer_limits(Some(1), Some(2))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    // 8 MiB cannot fit in the kernel's buffers of a peer that reads nothing.
+    let payload: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    for chunk in payload.chunks(64 * 1024) {
+        t.write(chunk).unwrap();
+    }
+    run_until(&lp, || seen.pauses.get() == 1);
+    assert!(t.get_write_buffer_size() > 256 * 1024);
+    assert_eq!(seen.resumes.get(), 0);
+    go_tx.send(()).unwrap();
+    run_until(&lp, || seen.resumes.get() == 1);
+    assert_eq!(seen.pauses.get(), 1, "paused exactly once");
+    t.close();
+    run_until(&lp, || c.is_finished());
+    let got = c.join().unwrap();
+    assert_eq!(got.len(), payload.len());
+    assert!(got == payload, "bytes arrived out of order or corrupted");
+    run_until(&lp, || seen.lost.get() == 1);
+}
+
+#[test]
+fn close_flushes_but_abort_drops_the_buffer() {
+    for abort in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let seen = Rc::new(Seen::default());
+        let s = seen.clone();
+        let server = lp
+            .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+                Probe::new(&s)
+            })
+            .unwrap();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let c = client(server.sockets()[0], move |mut stream| {
+            go_rx.recv().unwrap();
+            let mut all = Vec::new();
+            let _ = stream.read_to_end(&mut all);
+            all.len()
+        });
+        run_until(&lp, || seen.made.get() == 1);
+        let t = seen.transport.borrow().clone().unwrap();
+        let payload = vec![7u8; 4 * 1024 * 1024];
+        t.write(&payload).unwrap();
+        run_until(&lp, || t.get_write_buffer_size() < payload.len());
+        if abort {
+            t.abort();
+        } else {
+            t.close();
+        }
+        assert!(t.is_closing());
+        assert_eq!(
+            t.write(b"x").unwrap_err().kind(),
+            ErrorKind::Closed,
+            "write after close"
+        );
+        go_tx.send(()).unwrap();
+        run_until(&lp, || c.is_finished() && seen.lost.get() == 1);
+        let received = c.join().unwrap();
+        if abort {
+            assert!(received < payload.len(), "abort still sent everything");
+        } else {
+            assert_eq!(received, payload.len(), "close lost buffered bytes");
+        }
+        // Stale handles are harmless.
+        t.close();
+        t.abort();
+        assert_eq!(t.write(b"x").unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(seen.lost.get(), 1, "connection_lost exactly once");
+    }
+}
+
+#[test]
+fn pause_reading_holds_data_until_resume() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            Probe::new(&s)
+        })
+        .unwrap();
+    let c = client(server.sockets()[0], |mut stream| {
+        std::thread::sleep(Duration::from_millis(50));
+        stream.write_all(b"held back").unwrap();
+        stream
+    });
+    run_until(&lp, || seen.made.get() == 1);
+    let t = seen.transport.borrow().clone().unwrap();
+    t.pause_reading();
+    t.pause_reading();
+    assert!(!t.is_reading());
+    let _stream = {
+        run_until(&lp, || c.is_finished());
+        c.join().unwrap()
+    };
+    lp.run_until_complete(loopcore::sleep(Duration::from_millis(20)))
+        .unwrap();
+    assert!(seen.data.borrow().is_empty(), "read while paused");
+    t.resume_reading();
+    t.resume_reading();
+    assert!(t.is_reading());
+    run_until(&lp, || seen.data.borrow().len() == 9);
+    assert_eq!(&*seen.data.borrow(), b"held back");
+}
+
+#[test]
+fn server_close_keeps_clients_and_wait_closed_waits_for_them() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || Probe {
+            echo: true,
+            ..Probe::new(&s)
+        })
+        .unwrap();
+    let addr = server.sockets()[0];
+    assert!(server.is_serving());
+    let (step_tx, step_rx) = std::sync::mpsc::channel::<()>();
+    let c = client(addr, move |mut stream| {
+        step_rx.recv().unwrap();
+        // The server stopped listening but this connection still works.
+        stream.write_all(b"still here").unwrap();
+        let mut buf = [0u8; 10];
+        stream.read_exact(&mut buf).unwrap();
+        step_rx.recv().unwrap();
+        buf
+    });
+    run_until(&lp, || seen.made.get() == 1);
+    assert_eq!(server.client_count(), 1);
+    server.close();
+    server.close();
+    assert!(!server.is_serving());
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still listening after close"
+    );
+    step_tx.send(()).unwrap();
+    let closed = Rc::new(Cell::new(false));
+    let cl = closed.clone();
+    let srv = server.clone();
+    lp.spawn(async move {
+        srv.wait_closed().await;
+        cl.set(true);
+    })
+    .detach();
+    run_until(&lp, || seen.data.borrow().len() == 10);
+    assert!(
+        !closed.get(),
+        "wait_closed returned while a client was connected"
+    );
+    step_tx.send(()).unwrap();
+    run_until(&lp, || c.is_finished());
+    assert_eq!(&c.join().unwrap(), b"still here");
+    run_until(&lp, || closed.get());
+    assert_eq!(server.client_count(), 0);
+}
+
+#[test]
+fn close_clients_and_abort_clients_end_every_connection() {
+    for abort in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let seen = Rc::new(Seen::default());
+        let s = seen.clone();
+        let server = lp
+            .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+                Probe::new(&s)
+            })
+            .unwrap();
+        let addr = server.sockets()[0];
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                client(addr, |mut stream| {
+                    let mut rest = Vec::new();
+                    let _ = stream.read_to_end(&mut rest);
+                })
+            })
+            .collect();
+        run_until(&lp, || server.client_count() == 3);
+        if abort {
+            server.abort_clients();
+        } else {
+            server.close_clients();
+        }
+        run_until(&lp, || clients.iter().all(|c| c.is_finished()));
+        run_until(&lp, || server.client_count() == 0);
+        assert_eq!(seen.lost.get(), 3, "connection_lost once per connection");
+    }
+}
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let options = ServerOptions::default().reuse_port(true);
+    let s = seen.clone();
+    let first = lp
+        .create_server("127.0.0.1:0", options.clone(), move || Probe::new(&s))
+        .unwrap();
+    let port = first.sockets()[0].port();
+    let s = seen.clone();
+    let second = lp
+        .create_server(("127.0.0.1", port), options, move || Probe::new(&s))
+        .unwrap();
+    assert_eq!(second.sockets()[0].port(), port);
+    let without = lp.create_server(("127.0.0.1", port), ServerOptions::default(), || {
+        Probe::new(&Rc::new(Seen::default()))
+    });
+    assert!(
+        without.is_err(),
+        "a port in use must be refused without reuse_port"
+    );
+    let clients: Vec<_> = (0..20)
+        .map(|_| client(first.sockets()[0], |_stream| ()))
+        .collect();
+    run_until(&lp, || seen.made.get() == 20);
+    for c in clients {
+        c.join().unwrap();
+    }
+    run_until(&lp, || seen.lost.get() == 20);
+    assert_eq!(first.client_count() + second.client_count(), 0);
+}
+
+#[test]
+fn create_connection_talks_to_a_server_on_the_same_loop() {
+    let lp = EventLoop::new().unwrap();
+    let server_seen = Rc::new(Seen::default());
+    let s = server_seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || Probe {
+            echo: true,
+            ..Probe::new(&s)
+        })
+        .unwrap();
+    let client_seen = Rc::new(Seen::default());
+    let transport = lp
+        .run_until_complete(
+            lp.create_connection(server.sockets()[0].to_string(), Probe::new(&client_seen)),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(transport.peername().unwrap(), server.sockets()[0]);
+    assert_eq!(transport.sockname().unwrap().ip(), server.sockets()[0].ip());
+    assert!(transport.as_raw_fd().unwrap() >= 0);
+    transport.write(b"ping").unwrap();
+    run_until(&lp, || client_seen.data.borrow().len() == 4);
+    assert_eq!(&*client_seen.data.borrow(), b"ping");
+    transport.close();
+    run_until(&lp, || {
+        client_seen.lost.get() == 1 && server_seen.lost.get() == 1
+    });
+    // Nobody listens on a freshly closed port: a clear error.
+    server.close();
+    let err = lp
+        .run_until_complete(
+            lp.create_connection(server.sockets()[0].to_string(), Probe::new(&client_seen)),
+        )
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.io_error().unwrap().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+}
+
+#[test]
+fn a_panicking_protocol_loses_only_its_own_connection() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_exception_handler(Some(|_: &EventLoop, _: &loopcore::ExceptionContext| {}));
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            let mut p = Probe::new(&s);
+            p.echo = true;
+            p.on_data = Some(Box::new(|_, data| {
+                if data.starts_with(b"boom") {
+                    panic!("protocol bug");
+                }
+            }));
+            p
+        })
+        .unwrap();
+    let addr = server.sockets()[0];
+    let bad = client(addr, |mut stream| {
+        stream.write_all(b"boom").unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    });
+    let good = client(addr, |mut stream| {
+        std::thread::sleep(Duration::from_millis(50));
+        stream.write_all(b"fine").unwrap();
+        let mut buf = [0u8; 4];
+        stream.read_exact(&mut buf).unwrap();
+        buf
+    });
+    run_until(&lp, || bad.is_finished() && good.is_finished());
+    bad.join().unwrap();
+    assert_eq!(&good.join().unwrap(), b"fine");
+    run_until(&lp, || seen.lost.get() >= 1);
+    assert_eq!(lp.stats().panics, 1);
+}
