@@ -56,6 +56,7 @@ pub use io::{Protocol, Server, ServerOptions, Transport};
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;
 pub use metrics::LoopStats;
+pub use proto::http1;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};

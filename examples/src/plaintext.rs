@@ -1,0 +1,88 @@
+//! The TechEmpower "plaintext" HTTP/1.1 server as a [`Protocol`]: every
+//! request gets `200 OK` with `Hello, World!`, keep-alive and pipelining
+//! included; a malformed request gets `400` (too many or too large headers
+//! `431`) and the connection is closed after the answer.
+
+use loopcore::http1::{self, Limits};
+use loopcore::{Protocol, Transport};
+
+/// The response body.
+pub const BODY: &[u8] = b"Hello, World!";
+
+/// One connection of the plaintext server.
+#[derive(Debug, Default)]
+pub struct Plaintext {
+    transport: Option<Transport>,
+    /// Bytes of a request that arrived incomplete.
+    partial: Vec<u8>,
+    /// Responses of the current read, written in one go.
+    out: Vec<u8>,
+    limits: Limits,
+}
+
+impl Plaintext {
+    /// Answers every complete request at the front of `input`; returns how
+    /// many bytes were used and whether the connection must close.
+    fn answer(out: &mut Vec<u8>, input: &[u8], limits: &Limits) -> (usize, bool) {
+        let mut used = 0;
+        loop {
+            match http1::parse_request(&input[used..], limits) {
+                Ok(Some((request, n))) => {
+                    used += n;
+                    http1::write_response(
+                        out,
+                        200,
+                        &[("Server", "loopcore"), ("Content-Type", "text/plain")],
+                        BODY,
+                        request.keep_alive,
+                    );
+                    if !request.keep_alive {
+                        return (used, true);
+                    }
+                }
+                Ok(None) => return (used, false),
+                Err(error) => {
+                    http1::write_response(
+                        out,
+                        error.status(),
+                        &[("Server", "loopcore")],
+                        b"",
+                        false,
+                    );
+                    return (input.len(), true);
+                }
+            }
+        }
+    }
+}
+
+impl Protocol for Plaintext {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let Some(transport) = &self.transport else {
+            return;
+        };
+        let close = if self.partial.is_empty() {
+            let (used, close) = Self::answer(&mut self.out, data, &self.limits);
+            self.partial.extend_from_slice(&data[used..]);
+            close
+        } else {
+            self.partial.extend_from_slice(data);
+            let (used, close) = Self::answer(&mut self.out, &self.partial, &self.limits);
+            self.partial.drain(..used);
+            close
+        };
+        if !self.out.is_empty() {
+            // The connection may already be closing; nothing to do then.
+            let _ = transport.write(&self.out);
+            self.out.clear();
+        }
+        if close {
+            self.partial.clear();
+            transport.close();
+        }
+    }
+}

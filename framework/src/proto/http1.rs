@@ -1,0 +1,348 @@
+//! A minimal sans-IO HTTP/1.1 codec on `httparse`: bytes in, parsed requests
+//! (borrowing the input) and their framing out; responses written into a
+//! caller's buffer. The examples' servers and the load generator share it.
+//!
+//! Limits (defaults in [`Limits`]): at most 64 headers and 8 KiB of request
+//! head; past either the request is refused as `431`. Request bodies are
+//! framed by `Content-Length`; `Transfer-Encoding` on a request is refused
+//! (`501`), since a server that cannot frame a body must not guess.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Most headers a request may carry.
+pub const MAX_HEADERS: usize = 64;
+
+/// Bounds on what a request may make the server hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and headers), in bytes.
+    pub max_head: usize,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_head: 8 * 1024,
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// Why a request was refused, with the status to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// Malformed request: `400 Bad Request`.
+    BadRequest,
+    /// Too many headers or too large a head: `431 Request Header Fields Too Large`.
+    HeadersTooLarge,
+    /// Body larger than [`Limits::max_body`]: `413 Content Too Large`.
+    BodyTooLarge,
+    /// A request body framing the codec does not do: `501 Not Implemented`.
+    Unsupported,
+}
+
+impl RequestError {
+    /// The status code to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            RequestError::BadRequest => 400,
+            RequestError::HeadersTooLarge => 431,
+            RequestError::BodyTooLarge => 413,
+            RequestError::Unsupported => 501,
+        }
+    }
+}
+
+/// One parsed request, borrowing the bytes it came from.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The method (`GET`, `POST`, ...).
+    pub method: &'a str,
+    /// The request target (`/plaintext`).
+    pub path: &'a str,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    /// The body (empty without `Content-Length`).
+    pub body: &'a [u8],
+    /// Whether the connection stays open after the response.
+    pub keep_alive: bool,
+}
+
+/// Parses one request from the front of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed, or the request and how many
+/// bytes of `buf` it used (head and body).
+///
+/// ```
+/// use loopcore::http1::{parse_request, Limits};
+/// let raw = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\nGET /next";
+/// let (req, used) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+/// assert_eq!((req.method, req.path, req.keep_alive), ("GET", "/plaintext", true));
+/// assert_eq!(&raw[used..], b"GET /next");
+/// ```
+pub fn parse_request<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Request<'a>, usize)>, RequestError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_head {
+                return Err(RequestError::HeadersTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadersTooLarge),
+        Err(_) => return Err(RequestError::BadRequest),
+    };
+    if head_len > limits.max_head {
+        return Err(RequestError::HeadersTooLarge);
+    }
+    let version = req.version.unwrap_or(1);
+    let mut keep_alive = version == 1;
+    let mut content_length: Option<usize> = None;
+    for header in req.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or(RequestError::BadRequest)?;
+            if content_length.is_some_and(|previous| previous != value) {
+                return Err(RequestError::BadRequest);
+            }
+            content_length = Some(value);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(RequestError::Unsupported);
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            let value = header.value;
+            if value.eq_ignore_ascii_case(b"close") {
+                keep_alive = false;
+            } else if value.eq_ignore_ascii_case(b"keep-alive") {
+                keep_alive = true;
+            }
+        }
+    }
+    let body_len = content_length.unwrap_or(0);
+    if body_len > limits.max_body {
+        return Err(RequestError::BodyTooLarge);
+    }
+    let total = head_len + body_len;
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let request = Request {
+        method: req.method.ok_or(RequestError::BadRequest)?,
+        path: req.path.ok_or(RequestError::BadRequest)?,
+        version,
+        body: &buf[head_len..total],
+        keep_alive,
+    };
+    Ok(Some((request, total)))
+}
+
+/// The reason phrase of the status codes the codec writes.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Appends a complete response to `out`: status line, `Date`,
+/// `Content-Length`, the given headers, `Connection: close` when
+/// `keep_alive` is false, and the body.
+///
+/// ```
+/// let mut out = Vec::new();
+/// loopcore::http1::write_response(&mut out, 200, &[("Content-Type", "text/plain")], b"hi", true);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(text.contains("Content-Length: 2\r\n"));
+/// assert!(text.ends_with("\r\n\r\nhi"));
+/// ```
+pub fn write_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    keep_alive: bool,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+    with_date(|date| out.extend_from_slice(date));
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    push_decimal(out, body.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// Appends `n` in decimal, without allocating.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The current `Date` header value, formatted once per second per thread.
+struct DateCache {
+    second: u64,
+    value: [u8; 29],
+}
+
+thread_local! {
+    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [b' '; 29] }) };
+}
+
+/// Calls `f` with the current IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    DATE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.second != second {
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
+            if text.len() == cache.value.len() {
+                cache.value.copy_from_slice(text.as_bytes());
+            }
+            cache.second = second;
+        }
+        f(&cache.value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_head: 8 * 1024,
+        max_body: 1024,
+    };
+
+    #[test]
+    fn pipelined_requests_parse_one_after_another() {
+        let raw = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.0\r\n\r\n";
+        let (a, n1) = parse_request(raw, &LIMITS).unwrap().unwrap();
+        assert_eq!((a.method, a.path, a.keep_alive), ("GET", "/a", true));
+        let (b, n2) = parse_request(&raw[n1..], &LIMITS).unwrap().unwrap();
+        assert_eq!((b.method, b.body), ("POST", &b"abc"[..]));
+        let (c, n3) = parse_request(&raw[n1 + n2..], &LIMITS).unwrap().unwrap();
+        assert_eq!((c.path, c.version, c.keep_alive), ("/c", 0, false));
+        assert_eq!(n1 + n2 + n3, raw.len());
+    }
+
+    #[test]
+    fn partial_requests_ask_for_more_byte_by_byte() {
+        let raw = b"GET / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+        for cut in 0..raw.len() {
+            assert!(
+                parse_request(&raw[..cut], &LIMITS).unwrap().is_none(),
+                "cut {cut}"
+            );
+        }
+        assert!(parse_request(raw, &LIMITS).unwrap().is_some());
+    }
+
+    #[test]
+    fn bad_input_maps_to_the_right_status() {
+        assert_eq!(
+            parse_request(b"\x00\x01garbage\r\n\r\n", &LIMITS)
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
+        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(
+            parse_request(raw.as_bytes(), &LIMITS).unwrap_err().status(),
+            431
+        );
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(9000));
+        assert_eq!(
+            parse_request(long.as_bytes(), &LIMITS)
+                .unwrap_err()
+                .status(),
+            431
+        );
+        let big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+        assert_eq!(parse_request(big, &LIMITS).unwrap_err().status(), 413);
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse_request(chunked, &LIMITS).unwrap_err().status(), 501);
+        let conflicting = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+        assert_eq!(
+            parse_request(conflicting, &LIMITS).unwrap_err().status(),
+            400
+        );
+        let bad_length = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(
+            parse_request(bad_length, &LIMITS).unwrap_err().status(),
+            400
+        );
+    }
+
+    #[test]
+    fn connection_header_overrides_the_version_default() {
+        let close = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        assert!(!parse_request(close, &LIMITS).unwrap().unwrap().0.keep_alive);
+        let keep = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        assert!(parse_request(keep, &LIMITS).unwrap().unwrap().0.keep_alive);
+    }
+
+    #[test]
+    fn responses_are_framed_and_dated() {
+        let mut out = Vec::new();
+        write_response(&mut out, 431, &[], b"", false);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(text.contains("Content-Length: 0\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        let date = text
+            .split("Date: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "bad date {date}");
+        for n in [0u64, 7, 10, 1234567, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+}
