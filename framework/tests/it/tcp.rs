@@ -550,3 +550,117 @@ fn a_panicking_protocol_loses_only_its_own_connection() {
     run_until(&lp, || seen.lost.get() >= 1);
     assert_eq!(lp.stats().panics, 1);
 }
+
+/// The server side of `emfile_pauses_accepting_without_spinning`, run in a
+/// child process whose fd limit is lowered (never in the test process).
+#[test]
+#[ignore = "run as a child process by emfile_pauses_accepting_without_spinning"]
+fn emfile_child() {
+    let limit: u64 = std::env::var("EMFILE_LIMIT").unwrap().parse().unwrap();
+    let lowered = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit reads a valid rlimit; it only affects this process.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+    let lp = EventLoop::new().unwrap();
+    let accept_errors = Rc::new(Cell::new(0u32));
+    let errors = accept_errors.clone();
+    lp.set_exception_handler(Some(
+        move |_: &EventLoop, ctx: &loopcore::ExceptionContext| {
+            if ctx.source == Some("accept") {
+                errors.set(errors.get() + 1);
+            }
+        },
+    ));
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_server(
+            "127.0.0.1:0",
+            ServerOptions::default().backlog(512),
+            move || Probe::new(&s),
+        )
+        .unwrap();
+    println!("port={}", server.sockets()[0].port());
+    lp.call_later(Duration::from_secs(7), |lp| lp.stop());
+    lp.run_forever().unwrap();
+    println!(
+        "opened={} accept_errors={}",
+        lp.stats().connections_opened,
+        accept_errors.get()
+    );
+}
+
+fn child_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15; after "pid (comm)" they are 11, 12.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks as f64 / hz
+}
+
+#[test]
+fn emfile_pauses_accepting_without_spinning() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tcp::emfile_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("EMFILE_LIMIT", "40")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("child exited early").unwrap();
+        // libtest may print "test name ... " on the same line first.
+        if let Some((_, port)) = line.split_once("port=") {
+            break port.trim().parse().unwrap();
+        }
+    };
+    // Far more connections than the child has fds for.
+    let mut clients: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = child_cpu_seconds(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = child_cpu_seconds(child.id()) - before;
+    assert!(
+        spent < 0.2,
+        "the server spun at EMFILE: {spent:.2} s of CPU in 2 s"
+    );
+    // Free the server's fds: the connections it holds see EOF and close.
+    clients.drain(..60);
+    let summary = lines
+        .map(|l| l.unwrap())
+        .find_map(|l| {
+            l.split_once("opened=")
+                .map(|(_, rest)| format!("opened={rest}"))
+        })
+        .expect("child printed no summary");
+    assert!(child.wait().unwrap().success());
+    let mut fields = summary
+        .split_whitespace()
+        .map(|kv| kv.split('=').nth(1).unwrap().parse::<u64>().unwrap());
+    let (opened, accept_errors) = (fields.next().unwrap(), fields.next().unwrap());
+    assert!(
+        accept_errors >= 1,
+        "EMFILE never reached the exception handler"
+    );
+    assert_eq!(opened, 80, "accepting did not resume once fds were free");
+    drop(clients);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End-to-end HTTP plaintext benchmark: loopcore's http_plaintext (1 loop)
+# vs a hand-written mio server and a tokio current-thread server, all using
+# the same loopcore::http1 codec, each pinned to CPU 0 with wrk pinned to
+# CPU 1, with and without 16-deep pipelining, in ROUNDS interleaved rounds.
+# Records req/s, p99, and the server's CPU time per request (utime+stime
+# from /proc/PID/stat around each run). Raw wrk output is kept under
+# bench-results/e2e/<stamp>/.
+#
+# Usage: benches/scripts/run-e2e.sh [ROUNDS] [DURATION]   (defaults 5, 5s)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds="${1:-5}"
+duration="${2:-5s}"
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
+
+cargo build -q --release -p loopcore-examples --example http_plaintext
+cargo build -q --release -p loopcore-benches --bin mio_plaintext --bin tokio_plaintext
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+out="bench-results/e2e/$stamp"
+mkdir -p "$out"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "cores: $(nproc)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "wrk: -t1 -c64 -d$duration, server on CPU 0, wrk on CPU 1"
+} > "$out/machine.txt"
+
+pipeline_lua="$out/pipeline16.lua"
+cat > "$pipeline_lua" <<'LUA'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+
+port=18181
+# Sets $pid to the server's own pid (taskset execs it).
+start_server() {
+  local cmd
+  case "$1" in
+    loopcore) cmd=(target/release/examples/http_plaintext --port "$port") ;;
+    mio) cmd=(target/release/mio_plaintext "$port") ;;
+    tokio) cmd=(target/release/tokio_plaintext "$port") ;;
+  esac
+  taskset -c 0 "${cmd[@]}" > /dev/null 2>&1 &
+  pid=$!
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
+ticks=$(getconf CLK_TCK)
+for round in $(seq 1 "$rounds"); do
+  for server in loopcore mio tokio; do
+    for mode in plain pipeline16; do
+      start_server "$server"
+      for _ in $(seq 1 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        sleep 0.1
+      done
+      # Warm-up, not recorded.
+      taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+      args=(-t1 -c64 "-d$duration" --latency)
+      [ "$mode" = pipeline16 ] && args+=(-s "$pipeline_lua")
+      before=$(cpu_ticks "$pid")
+      taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$out/round-$round-$server-$mode.txt"
+      after=$(cpu_ticks "$pid")
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      python3 - "$out/round-$round-$server-$mode.txt" "$round" "$server" "$mode" "$before" "$after" "$ticks" >> "$out/results.csv" <<'PY'
+import re, sys
+path, rnd, server, mode, before, after, ticks = sys.argv[1:]
+text = open(path).read()
+m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+requests = int(m.group(1))
+seconds = float(m.group(2)) * {"s": 1, "ms": 1e-3, "m": 60}[m.group(3)]
+# wrk counts responses, so pipelined requests are counted one by one.
+p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
+p99_ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)] if p99 else float("nan")
+cpu = (int(after) - int(before)) / int(ticks)
+print(f"{rnd},{server},{mode},{requests},{seconds:.2f},{requests / seconds:.0f},{p99_ms:.3f},{cpu:.2f},{cpu / requests * 1e6:.3f}")
+PY
+      tail -1 "$out/results.csv"
+    done
+  done
+done
+python3 benches/scripts/summarize_e2e.py "$out/results.csv" | tee "$out/summary.md"
