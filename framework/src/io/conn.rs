@@ -22,17 +22,17 @@
 //!    reported to the exception handler and `connection_lost(Some(err))`
 //!    follows once.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
 use mio::event::Event;
-use mio::net::TcpStream;
 use mio::{Interest, Registry};
 use slab::Slab;
 
 use super::protocol::Protocol;
+use super::stream::Stream;
 use super::tcp::ServerShared;
 use super::{token, SourceKind};
 use crate::event_loop::{Callback, Core, Ready};
@@ -61,7 +61,7 @@ enum ProtoEvent {
 
 pub(crate) struct Conn {
     generation: u32,
-    stream: TcpStream,
+    stream: Stream,
     /// `None` while one of its methods runs (invariant 5).
     protocol: Option<Box<dyn Protocol>>,
     write: WriteBuffer,
@@ -158,6 +158,20 @@ impl std::fmt::Debug for Transport {
             .field("generation", &self.generation)
             .finish()
     }
+}
+
+fn not_ip() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "a Unix socket transport has no IP address: use unix_peername/unix_sockname",
+    )
+}
+
+fn not_unix() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "a TCP transport has no Unix address: use peername/sockname",
+    )
 }
 
 fn closed_transport() -> Error {
@@ -333,14 +347,42 @@ impl Transport {
 
     /// The peer's address (asyncio's `get_extra_info('peername')`).
     pub fn peername(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| conn.stream.peer_addr())?
-            .map_err(|e| Error::io("getting the peer address", e))
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map_err(|e| Error::io("getting the peer address", e)),
+            Stream::Unix(_) => Err(not_ip()),
+        })?
     }
 
     /// The local address (`get_extra_info('sockname')`).
     pub fn sockname(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| conn.stream.local_addr())?
-            .map_err(|e| Error::io("getting the local address", e))
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Tcp(s) => s
+                .local_addr()
+                .map_err(|e| Error::io("getting the local address", e)),
+            Stream::Unix(_) => Err(not_ip()),
+        })?
+    }
+
+    /// The peer's address on a Unix socket transport.
+    pub fn unix_peername(&self) -> Result<std::os::unix::net::SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Unix(s) => s
+                .peer_addr()
+                .map_err(|e| Error::io("getting the peer address", e)),
+            Stream::Tcp(_) => Err(not_unix()),
+        })?
+    }
+
+    /// The local address on a Unix socket transport.
+    pub fn unix_sockname(&self) -> Result<std::os::unix::net::SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Unix(s) => s
+                .local_addr()
+                .map_err(|e| Error::io("getting the local address", e)),
+            Stream::Tcp(_) => Err(not_unix()),
+        })?
     }
 
     /// The socket's fd (`get_extra_info('socket')`), for socket options.
@@ -377,7 +419,7 @@ impl EventLoop {
     /// protocol's `connection_made`.
     pub(crate) fn attach_stream(
         &self,
-        mut stream: TcpStream,
+        mut stream: Stream,
         protocol: Box<dyn Protocol>,
         server: Option<Rc<ServerShared>>,
     ) -> Result<Transport> {
@@ -531,7 +573,7 @@ impl EventLoop {
                 return;
             }
             while !conn.write.is_empty() {
-                match (&conn.stream).write(conn.write.pending()) {
+                match conn.stream.write(conn.write.pending()) {
                     Ok(n) => conn.write.consume(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         conn.writable = false;
@@ -549,7 +591,7 @@ impl EventLoop {
             if conn.write.is_empty() {
                 if conn.eof_requested && !conn.eof_sent {
                     conn.eof_sent = true;
-                    let _ = conn.stream.shutdown(Shutdown::Write);
+                    let _ = conn.stream.shutdown_write();
                 }
                 if conn.closing {
                     schedule_lost(core, conn, key, None);
@@ -593,7 +635,7 @@ impl EventLoop {
                     break;
                 }
                 budget -= 1;
-                let result = (&conn.stream).read(&mut buf);
+                let result = conn.stream.read(&mut buf);
                 if let Err(e) = &result {
                     if e.kind() == io::ErrorKind::WouldBlock {
                         conn.readable = false;

@@ -4,7 +4,9 @@
 
 mod conn;
 mod protocol;
+mod stream;
 mod tcp;
+mod unix;
 
 pub use conn::Transport;
 pub use protocol::Protocol;

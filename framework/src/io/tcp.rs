@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
+
+use super::stream::{ListenSocket, Stream};
 use mio::{Interest, Registry};
 use slab::Slab;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
@@ -37,7 +39,9 @@ const ACCEPT_BUDGET: usize = 128;
 const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// Makes one protocol per accepted connection.
-type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
+pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
+
+pub(crate) use super::unix::UnixPath;
 
 /// Options of [`EventLoop::create_server`] (asyncio's keyword arguments).
 #[derive(Debug, Clone)]
@@ -108,6 +112,8 @@ impl ServerOptions {
 pub(crate) struct ServerShared {
     listeners: RefCell<Vec<(u32, u32)>>,
     addresses: Vec<SocketAddr>,
+    /// The socket file of a Unix server, removed on close if still ours.
+    unix_path: Option<UnixPath>,
     serving: Cell<bool>,
     closed: Cell<bool>,
     clients: RefCell<HashSet<(u32, u32)>>,
@@ -164,7 +170,7 @@ impl fmt::Debug for Server {
 
 struct Listener {
     generation: u32,
-    socket: TcpListener,
+    socket: ListenSocket,
     server: Rc<ServerShared>,
     factory: Factory,
     options: ServerOptions,
@@ -249,7 +255,7 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
                 return;
             }
             match listener.socket.accept() {
-                Ok((stream, _)) => Ok((
+                Ok(stream) => Ok((
                     stream,
                     listener.factory.clone(),
                     listener.server.clone(),
@@ -265,11 +271,13 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
         };
         match accepted {
             Ok((stream, factory, server, options)) => {
-                if options.nodelay {
-                    let _ = stream.set_nodelay(true);
-                }
-                if options.keep_alive {
-                    let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+                if let Stream::Tcp(tcp) = &stream {
+                    if options.nodelay {
+                        let _ = tcp.set_nodelay(true);
+                    }
+                    if options.keep_alive {
+                        let _ = socket2::SockRef::from(tcp).set_keepalive(true);
+                    }
                 }
                 let protocol = factory();
                 if let Err(e) = lp.attach_stream(stream, protocol, Some(server)) {
@@ -443,17 +451,37 @@ impl EventLoop {
         if self.is_closed() {
             return Err(Error::closed());
         }
+        let addresses = sockets.iter().map(|(_, a)| *a).collect();
+        let sockets = sockets
+            .into_iter()
+            .map(|(socket, _)| ListenSocket::Tcp(TcpListener::from_std(socket)))
+            .collect();
+        self.serve_sockets(sockets, addresses, None, options, factory)
+    }
+
+    /// Registers listening sockets and wraps them in a [`Server`].
+    pub(crate) fn serve_sockets(
+        &self,
+        sockets: Vec<ListenSocket>,
+        addresses: Vec<SocketAddr>,
+        unix_path: Option<UnixPath>,
+        options: ServerOptions,
+        factory: Factory,
+    ) -> Result<Server> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
         let shared = Rc::new(ServerShared {
             listeners: RefCell::new(Vec::new()),
-            addresses: sockets.iter().map(|(_, a)| *a).collect(),
+            addresses,
+            unix_path,
             serving: Cell::new(false),
             closed: Cell::new(false),
             clients: RefCell::new(HashSet::new()),
             waiters: RefCell::new(Vec::new()),
             loop_core: Rc::downgrade(&self.core),
         });
-        for (socket, _) in sockets {
-            let mut socket = TcpListener::from_std(socket);
+        for mut socket in sockets {
             let mut listeners = self.core.listeners.borrow_mut();
             let listeners = &mut *listeners;
             listeners.next_generation = listeners.next_generation.wrapping_add(1);
@@ -501,7 +529,11 @@ impl EventLoop {
         stream
             .set_nonblocking(true)
             .map_err(|e| Error::io("making the stream non-blocking", e))?;
-        self.attach_stream(TcpStream::from_std(stream), Box::new(protocol), None)
+        self.attach_stream(
+            Stream::Tcp(TcpStream::from_std(stream)),
+            Box::new(protocol),
+            None,
+        )
     }
 
     /// Connects to `addr` and serves the connection with `protocol`
@@ -534,7 +566,9 @@ impl EventLoop {
         let mut last_error = None;
         for addr in addrs {
             match self.connect_one(addr).await {
-                Ok(stream) => return self.attach_stream(stream, Box::new(protocol), None),
+                Ok(stream) => {
+                    return self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None)
+                }
                 Err(e) => last_error = Some(e),
             }
         }
@@ -594,6 +628,11 @@ impl Server {
         self.shared.addresses.clone()
     }
 
+    /// The socket path of a Unix server (`None` for TCP or abstract names).
+    pub fn unix_path(&self) -> Option<std::path::PathBuf> {
+        self.shared.unix_path.as_ref().map(|p| p.path().to_owned())
+    }
+
     /// True while accepting connections.
     pub fn is_serving(&self) -> bool {
         self.shared.serving.get()
@@ -635,6 +674,9 @@ impl Server {
                         .deregister(&mut listener.socket);
                 }
             }
+        }
+        if let Some(path) = &self.shared.unix_path {
+            path.remove_if_ours();
         }
         self.shared.wake_waiters();
     }

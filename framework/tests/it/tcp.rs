@@ -664,3 +664,73 @@ fn emfile_pauses_accepting_without_spinning() {
     assert_eq!(opened, 80, "accepting did not resume once fds were free");
     drop(clients);
 }
+
+#[test]
+fn unix_sockets_echo_and_clean_up_their_file_only_if_still_theirs() {
+    let lp = EventLoop::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("loopcore-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let path_str = path.to_str().unwrap().to_owned();
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let server = lp
+        .create_unix_server(&path_str, ServerOptions::default(), move || Probe {
+            echo: true,
+            ..Probe::new(&s)
+        })
+        .unwrap();
+    assert_eq!(server.unix_path().as_deref(), Some(path.as_path()));
+    assert!(server.sockets().is_empty());
+    // A std client on a thread.
+    let p = path.clone();
+    let c = std::thread::spawn(move || {
+        let mut stream = std::os::unix::net::UnixStream::connect(p).unwrap();
+        stream.write_all(b"over unix").unwrap();
+        let mut buf = [0u8; 9];
+        stream.read_exact(&mut buf).unwrap();
+        buf
+    });
+    run_until(&lp, || c.is_finished());
+    assert_eq!(&c.join().unwrap(), b"over unix");
+    // loopcore's own client.
+    let client_seen = Rc::new(Seen::default());
+    let t = lp
+        .run_until_complete(lp.create_unix_connection(&path_str, Probe::new(&client_seen)))
+        .unwrap()
+        .unwrap();
+    assert!(t.peername().is_err(), "no IP address on a Unix socket");
+    assert!(t.unix_peername().unwrap().as_pathname().is_some());
+    t.write(b"ping").unwrap();
+    run_until(&lp, || client_seen.data.borrow().len() == 4);
+    t.close();
+    server.close();
+    assert!(!path.exists(), "the socket file was left behind");
+
+    // A file that replaced ours is not removed.
+    let server = lp
+        .create_unix_server(&path_str, ServerOptions::default(), || {
+            Probe::new(&Rc::new(Seen::default()))
+        })
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"someone else's").unwrap();
+    server.close();
+    assert!(path.exists(), "removed a file that was not ours");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Abstract names leave no file at all.
+    let name = format!("@loopcore-test-{}", std::process::id());
+    let server = lp
+        .create_unix_server(&name, ServerOptions::default(), || {
+            Probe::new(&Rc::new(Seen::default()))
+        })
+        .unwrap();
+    assert!(server.unix_path().is_none());
+    let t = lp
+        .run_until_complete(lp.create_unix_connection(&name, Probe::new(&Rc::new(Seen::default()))))
+        .unwrap()
+        .unwrap();
+    t.abort();
+    server.close();
+}

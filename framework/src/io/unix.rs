@@ -1,0 +1,131 @@
+//! Unix domain stream sockets: `create_unix_server` and
+//! `create_unix_connection`, on filesystem paths or Linux abstract names
+//! (a name starting with `@` or a NUL byte).
+//!
+//! A server's socket file is removed when the server closes, but only if the
+//! file at that path is still the one it bound (same device and inode), so a
+//! newer server on the same path keeps its socket.
+
+use std::cell::RefCell;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::SocketAddr as UnixAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use mio::net::{UnixListener, UnixStream};
+
+use super::conn::Transport;
+use super::protocol::Protocol;
+use super::stream::{ListenSocket, Stream};
+use super::tcp::{Factory, Server, ServerOptions};
+use crate::{Error, EventLoop, Result};
+
+/// A bound socket file and its identity, for cleanup.
+#[derive(Debug)]
+pub(crate) struct UnixPath {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl UnixPath {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the socket file if it is still the one we bound.
+    pub(crate) fn remove_if_ours(&self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if meta.dev() == self.dev && meta.ino() == self.ino {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// `@name` or `\0name` is a Linux abstract socket name; anything else a path.
+fn unix_addr(name: &str) -> Result<(UnixAddr, bool)> {
+    let abstract_name = name.strip_prefix('@').or_else(|| name.strip_prefix('\0'));
+    let (addr, is_abstract) = match abstract_name {
+        Some(abstract_name) => (UnixAddr::from_abstract_name(abstract_name.as_bytes()), true),
+        None => (UnixAddr::from_pathname(name), false),
+    };
+    let addr = addr.map_err(|e| Error::io(format!("invalid Unix socket name {name:?}"), e))?;
+    Ok((addr, is_abstract))
+}
+
+impl EventLoop {
+    /// Listens on a Unix domain socket (asyncio's `create_unix_server`).
+    ///
+    /// `name` is a filesystem path, or an abstract name written `@name`.
+    /// The socket file is removed when the server closes, if still ours.
+    pub fn create_unix_server<F, P>(
+        &self,
+        name: &str,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        let (addr, is_abstract) = unix_addr(name)?;
+        let listener = UnixListener::bind_addr(&addr)
+            .map_err(|e| Error::io(format!("binding the Unix socket {name:?}"), e))?;
+        let unix_path = if is_abstract {
+            None
+        } else {
+            let meta = std::fs::symlink_metadata(name)
+                .map_err(|e| Error::io(format!("inspecting the socket file {name:?}"), e))?;
+            Some(UnixPath {
+                path: PathBuf::from(name),
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
+        };
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_sockets(
+            vec![ListenSocket::Unix(listener)],
+            Vec::new(),
+            unix_path,
+            options,
+            factory,
+        )
+    }
+
+    /// Connects to a Unix domain socket (asyncio's `create_unix_connection`).
+    pub async fn create_unix_connection<P: Protocol>(
+        &self,
+        name: &str,
+        protocol: P,
+    ) -> Result<Transport> {
+        let (addr, _) = unix_addr(name)?;
+        let stream = UnixStream::connect_addr(&addr)
+            .map_err(|e| Error::io(format!("connecting to the Unix socket {name:?}"), e))?;
+        // A Unix connect completes at once unless the listener's backlog is
+        // full; then the socket turns writable when it is accepted.
+        if let Err(e) = stream.peer_addr() {
+            if e.kind() != std::io::ErrorKind::NotConnected {
+                return Err(Error::io(format!("connecting to {name:?}"), e));
+            }
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+            let (writable, resolver) = self.create_future::<()>();
+            let resolver = RefCell::new(Some(resolver));
+            self.add_writer(fd, move |lp| {
+                lp.remove_writer(fd);
+                if let Some(resolver) = resolver.borrow_mut().take() {
+                    let _ = resolver.resolve(());
+                }
+            })?;
+            writable.await?;
+            if let Some(e) = stream
+                .take_error()
+                .map_err(|e| Error::io(format!("connecting to {name:?}"), e))?
+            {
+                return Err(Error::io(format!("connecting to {name:?}"), e));
+            }
+        }
+        self.attach_stream(Stream::Unix(stream), Box::new(protocol), None)
+    }
+}
