@@ -4,27 +4,8 @@
 //! A TCP echo server in protocol style: every byte received is written back.
 #![forbid(unsafe_code)]
 
-use loopcore::{EventLoop, Protocol, ServerOptions, Transport};
-
-/// Echoes what it receives.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: Transport) {
-        self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.transport {
-            if let Err(e) = transport.write(data) {
-                eprintln!("echo: {e}");
-            }
-        }
-    }
-}
+use loopcore::{EventLoop, ServerOptions};
+use loopcore_examples::echo::Echo;
 
 fn main() -> Result<(), loopcore::Error> {
     let addr = std::env::args()

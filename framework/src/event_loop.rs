@@ -32,7 +32,7 @@ use mio::{Events, Interest, Token};
 use crate::exception::{self, CatchScope, ExceptionContext, ExceptionHandler};
 use crate::executor::ExecutorState;
 use crate::handle::{Handle, TimerHandle};
-use crate::io::{Conns, Listeners, SourceKind};
+use crate::io::{Conns, Endpoints, Listeners, SourceKind};
 use crate::mailbox::{self, LoopHandle, Message, SendCallback, Shared};
 use crate::metrics::LoopStats;
 use crate::proto::ready_queue::{Batch, Item, ReadyQueue};
@@ -67,6 +67,10 @@ pub(crate) enum Ready {
     ConnLost(crate::io::ConnReady),
     /// A listener with connections to accept.
     Accept(crate::io::AcceptReady),
+    /// A UDP endpoint with datagrams or errors to deliver.
+    Datagram(crate::io::DatagramReady),
+    /// A UDP endpoint whose `connection_lost` is due.
+    DatagramLost(crate::io::DatagramReady),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +123,8 @@ pub(crate) struct Core {
     pub(crate) conns: RefCell<Conns>,
     /// Listening sockets.
     pub(crate) listeners: RefCell<Listeners>,
+    /// UDP endpoints.
+    pub(crate) endpoints: RefCell<Endpoints>,
     /// Connections written to since the last flush.
     pub(crate) conn_dirty_queue: RefCell<Vec<(u32, u32)>>,
     /// `conn_dirty_queue` is not empty (checked after every ready item).
@@ -278,6 +284,7 @@ impl EventLoop {
             watches: RefCell::new(Watches::default()),
             conns: RefCell::new(Conns::default()),
             listeners: RefCell::new(Listeners::default()),
+            endpoints: RefCell::new(Endpoints::default()),
             conn_dirty_queue: RefCell::new(Vec::new()),
             conns_have_dirty: Cell::new(false),
             read_buffer: Cell::new(None),
@@ -413,7 +420,9 @@ impl EventLoop {
         conns.deregister_all(core.poll.borrow().registry());
         let mut listeners = std::mem::take(&mut *core.listeners.borrow_mut());
         listeners.deregister_all(core.poll.borrow().registry());
-        drop((conns, listeners));
+        let mut endpoints = std::mem::take(&mut *core.endpoints.borrow_mut());
+        endpoints.deregister_all(core.poll.borrow().registry());
+        drop((conns, listeners, endpoints));
         // Dropping tasks and callbacks may wake other tasks or drop wakers
         // whose tasks reschedule: repeat until everything is gone, dropping
         // outside any borrow (invariant 1).
@@ -555,6 +564,9 @@ impl EventLoop {
                     Some((SourceKind::Listener, key)) => {
                         core.listeners.borrow_mut().on_event(key, event, &mut ready)
                     }
+                    Some((SourceKind::Datagram, key)) => {
+                        core.endpoints.borrow_mut().on_event(key, event, &mut ready)
+                    }
                     None => {}
                 },
             }
@@ -674,6 +686,14 @@ impl EventLoop {
             Ready::Accept(accept) => {
                 core.running_source.set("accept");
                 crate::io::run_accept(self, accept);
+            }
+            Ready::Datagram(endpoint) => {
+                core.running_source.set("datagram protocol");
+                crate::io::run_datagram(self, endpoint);
+            }
+            Ready::DatagramLost(endpoint) => {
+                core.running_source.set("datagram protocol");
+                crate::io::run_datagram_lost(self, endpoint);
             }
         }
     }

@@ -52,7 +52,10 @@ pub use exception::{payload_message, ExceptionContext, ExceptionHandler};
 pub use executor::{default_max_threads, BlockingExecutor, ExecutorFuture, Job, ThreadPool};
 pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
-pub use io::{Protocol, Server, ServerOptions, Transport};
+pub use io::{
+    DatagramOptions, DatagramProtocol, DatagramTransport, Protocol, Server, ServerOptions,
+    Transport,
+};
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;
 pub use metrics::LoopStats;

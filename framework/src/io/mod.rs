@@ -6,14 +6,17 @@ mod conn;
 mod protocol;
 mod stream;
 mod tcp;
+mod udp;
 mod unix;
 
 pub use conn::Transport;
 pub use protocol::Protocol;
 pub use tcp::{Server, ServerOptions};
+pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
 pub(crate) use tcp::{run_accept, AcceptReady, Listeners};
+pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 
 use mio::Token;
 
@@ -26,6 +29,8 @@ pub(crate) enum SourceKind {
     Conn = 2,
     /// A listening socket.
     Listener = 3,
+    /// A UDP endpoint.
+    Datagram = 4,
 }
 
 const KIND_SHIFT: u32 = 48;
@@ -42,6 +47,7 @@ pub(crate) fn split_token(token: Token) -> Option<(SourceKind, usize)> {
         1 => SourceKind::Watch,
         2 => SourceKind::Conn,
         3 => SourceKind::Listener,
+        4 => SourceKind::Datagram,
         _ => return None,
     };
     Some((kind, key))

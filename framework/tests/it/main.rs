@@ -11,6 +11,7 @@ mod tasks;
 mod tcp;
 mod threadsafe;
 mod timers;
+mod udp;
 
 use std::cell::RefCell;
 use std::rc::Rc;
