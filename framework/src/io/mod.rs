@@ -4,6 +4,7 @@
 
 mod conn;
 mod protocol;
+mod sock;
 mod stream;
 mod tcp;
 mod udp;

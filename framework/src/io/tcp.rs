@@ -594,23 +594,7 @@ impl EventLoop {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-                let (writable, resolver) = self.create_future::<()>();
-                let resolver = RefCell::new(Some(resolver));
-                self.add_writer(fd, move |lp| {
-                    lp.remove_writer(fd);
-                    if let Some(resolver) = resolver.borrow_mut().take() {
-                        let _ = resolver.resolve(());
-                    }
-                })?;
-                // If this future is dropped the writer must go too.
-                struct RemoveWriter<'a>(&'a EventLoop, i32);
-                impl Drop for RemoveWriter<'_> {
-                    fn drop(&mut self) {
-                        self.0.remove_writer(self.1);
-                    }
-                }
-                let _guard = RemoveWriter(self, fd);
-                writable.await?;
+                self.wait_fd(fd, crate::sys::Readiness::Writable).await?;
                 if let Some(e) = socket.take_error().map_err(connect_error)? {
                     return Err(connect_error(e));
                 }

@@ -6,7 +6,6 @@
 //! file at that path is still the one it bound (same device and inode), so a
 //! newer server on the same path keeps its socket.
 
-use std::cell::RefCell;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::SocketAddr as UnixAddr;
@@ -110,15 +109,7 @@ impl EventLoop {
                 return Err(Error::io(format!("connecting to {name:?}"), e));
             }
             let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-            let (writable, resolver) = self.create_future::<()>();
-            let resolver = RefCell::new(Some(resolver));
-            self.add_writer(fd, move |lp| {
-                lp.remove_writer(fd);
-                if let Some(resolver) = resolver.borrow_mut().take() {
-                    let _ = resolver.resolve(());
-                }
-            })?;
-            writable.await?;
+            self.wait_fd(fd, crate::sys::Readiness::Writable).await?;
             if let Some(e) = stream
                 .take_error()
                 .map_err(|e| Error::io(format!("connecting to {name:?}"), e))?

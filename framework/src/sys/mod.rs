@@ -49,3 +49,44 @@ pub(crate) fn is_ready(fd: RawFd, readiness: Readiness) -> bool {
 pub(crate) fn signal_count() -> libc::c_int {
     libc::SIGRTMAX() + 1
 }
+
+/// Reverse lookup of `addr` with getnameinfo(3): (host, service), falling
+/// back to numeric forms where no name is known. Blocks: call it off the
+/// loop.
+pub(crate) fn getnameinfo(addr: std::net::SocketAddr) -> std::io::Result<(String, String)> {
+    let sockaddr = socket2::SockAddr::from(addr);
+    let mut host = [0 as libc::c_char; 1025];
+    let mut service = [0 as libc::c_char; 32];
+    // SAFETY: `sockaddr` is a valid socket address of the length passed;
+    // `host` and `service` are writable buffers of the sizes passed, which
+    // getnameinfo NUL-terminates on success.
+    let ret = unsafe {
+        libc::getnameinfo(
+            sockaddr.as_ptr().cast(),
+            sockaddr.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            service.as_mut_ptr(),
+            service.len() as libc::socklen_t,
+            0,
+        )
+    };
+    if ret != 0 {
+        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+        let message = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(ret)) };
+        return Err(std::io::Error::other(
+            message.to_string_lossy().into_owned(),
+        ));
+    }
+    // SAFETY: on success both buffers hold NUL-terminated strings.
+    let (host, service) = unsafe {
+        (
+            std::ffi::CStr::from_ptr(host.as_ptr()),
+            std::ffi::CStr::from_ptr(service.as_ptr()),
+        )
+    };
+    Ok((
+        host.to_string_lossy().into_owned(),
+        service.to_string_lossy().into_owned(),
+    ))
+}

@@ -7,6 +7,7 @@ mod panics;
 mod scheduling;
 mod send_sync;
 mod signals;
+mod sock;
 mod tasks;
 mod tcp;
 mod threadsafe;

@@ -1,0 +1,200 @@
+//! asyncio's low-level socket calls (`sock_recv`, `sock_sendall`,
+//! `sock_connect`, `sock_accept`, `sock_recvfrom`, `sock_sendto`) as async
+//! methods on non-blocking std sockets, plus `getaddrinfo`/`getnameinfo` on
+//! the blocking executor.
+//!
+//! Each call tries the operation first and only waits for readiness when
+//! the kernel says `WouldBlock`. A wait is an `add_reader`/`add_writer` on
+//! the fd that removes itself; dropping a pending call removes it too, so a
+//! cancelled call leaves no registration behind. Do not mix these calls with
+//! your own `add_reader`/`add_writer` on the same fd and direction.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+
+use crate::sys::Readiness;
+use crate::{Error, EventLoop, Result};
+
+/// Removes a readiness wait if its future is dropped first.
+struct WaitGuard<'a> {
+    lp: &'a EventLoop,
+    fd: RawFd,
+    readiness: Readiness,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        match self.readiness {
+            Readiness::Readable => self.lp.remove_reader(self.fd),
+            Readiness::Writable => self.lp.remove_writer(self.fd),
+        };
+    }
+}
+
+impl EventLoop {
+    /// Waits until `fd` is readable or writable once.
+    pub(crate) async fn wait_fd(&self, fd: RawFd, readiness: Readiness) -> Result<()> {
+        let (ready, resolver) = self.create_future::<()>();
+        let resolver = RefCell::new(Some(resolver));
+        let callback = move |lp: &EventLoop| {
+            match readiness {
+                Readiness::Readable => lp.remove_reader(fd),
+                Readiness::Writable => lp.remove_writer(fd),
+            };
+            if let Some(resolver) = resolver.borrow_mut().take() {
+                let _ = resolver.resolve(());
+            }
+        };
+        match readiness {
+            Readiness::Readable => self.add_reader(fd, callback)?,
+            Readiness::Writable => self.add_writer(fd, callback)?,
+        }
+        let _guard = WaitGuard {
+            lp: self,
+            fd,
+            readiness,
+        };
+        ready.await
+    }
+
+    async fn retry<T>(
+        &self,
+        fd: RawFd,
+        readiness: Readiness,
+        what: &str,
+        mut attempt: impl FnMut() -> io::Result<T>,
+    ) -> Result<T> {
+        loop {
+            match attempt() {
+                Ok(value) => return Ok(value),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_fd(fd, readiness).await?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(what.to_owned(), e)),
+            }
+        }
+    }
+
+    /// Receives into `buf` from a non-blocking stream socket (asyncio's
+    /// `sock_recv`/`sock_recv_into`); `Ok(0)` at end of stream.
+    pub async fn sock_recv<S>(&self, sock: &S, buf: &mut [u8]) -> Result<usize>
+    where
+        S: AsRawFd,
+        for<'a> &'a S: Read,
+    {
+        self.retry(sock.as_raw_fd(), Readiness::Readable, "sock_recv", || {
+            let mut reader = sock;
+            reader.read(buf)
+        })
+        .await
+    }
+
+    /// Sends all of `data` on a non-blocking stream socket (asyncio's
+    /// `sock_sendall`), waiting whenever the kernel's buffer is full.
+    pub async fn sock_sendall<S>(&self, sock: &S, data: &[u8]) -> Result<()>
+    where
+        S: AsRawFd,
+        for<'a> &'a S: Write,
+    {
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += self
+                .retry(
+                    sock.as_raw_fd(),
+                    Readiness::Writable,
+                    "sock_sendall",
+                    || {
+                        let mut writer = sock;
+                        writer.write(&data[sent..])
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Connects a non-blocking socket (asyncio's `sock_connect`).
+    pub async fn sock_connect(&self, sock: &socket2::Socket, addr: SocketAddr) -> Result<()> {
+        let what = || format!("connecting to {addr}");
+        match sock.connect(&addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(Error::io(what(), e)),
+        }
+        self.wait_fd(sock.as_raw_fd(), Readiness::Writable).await?;
+        match sock.take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) | Err(e) => Err(Error::io(what(), e)),
+        }
+    }
+
+    /// Accepts a connection on a non-blocking listener (asyncio's
+    /// `sock_accept`); the stream returned is non-blocking too.
+    pub async fn sock_accept(&self, listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self
+            .retry(
+                listener.as_raw_fd(),
+                Readiness::Readable,
+                "sock_accept",
+                || listener.accept(),
+            )
+            .await?;
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the accepted stream non-blocking", e))?;
+        Ok((stream, addr))
+    }
+
+    /// Receives one datagram (asyncio's `sock_recvfrom`).
+    pub async fn sock_recvfrom(
+        &self,
+        sock: &UdpSocket,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr)> {
+        self.retry(
+            sock.as_raw_fd(),
+            Readiness::Readable,
+            "sock_recvfrom",
+            || sock.recv_from(buf),
+        )
+        .await
+    }
+
+    /// Sends one datagram to `addr` (asyncio's `sock_sendto`).
+    pub async fn sock_sendto(
+        &self,
+        sock: &UdpSocket,
+        data: &[u8],
+        addr: SocketAddr,
+    ) -> Result<usize> {
+        self.retry(sock.as_raw_fd(), Readiness::Writable, "sock_sendto", || {
+            sock.send_to(data, addr)
+        })
+        .await
+    }
+
+    /// Resolves `host` and `port` on the blocking executor (asyncio's
+    /// `getaddrinfo`).
+    pub async fn getaddrinfo(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+        let host = host.to_owned();
+        self.run_in_executor(move || {
+            (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.collect::<Vec<_>>())
+        })
+        .await?
+        .map_err(|e| Error::io("resolving the host name", e))
+    }
+
+    /// The host name and service for `addr` (asyncio's `getnameinfo`), by
+    /// reverse lookup on the blocking executor; numeric forms when a name is
+    /// not known.
+    pub async fn getnameinfo(&self, addr: SocketAddr) -> Result<(String, String)> {
+        self.run_in_executor(move || crate::sys::getnameinfo(addr))
+            .await?
+            .map_err(|e| Error::io(format!("looking up the name of {addr}"), e))
+    }
+}
