@@ -620,7 +620,7 @@ fn emfile_pauses_accepting_without_spinning() {
         ])
         .env("EMFILE_LIMIT", "40")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -645,14 +645,24 @@ fn emfile_pauses_accepting_without_spinning() {
     );
     // Free the server's fds: the connections it holds see EOF and close.
     clients.drain(..60);
-    let summary = lines
-        .map(|l| l.unwrap())
+    // Read to the end: a closed pipe would fail the child's own output.
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let summary = rest
+        .iter()
         .find_map(|l| {
             l.split_once("opened=")
                 .map(|(_, rest)| format!("opened={rest}"))
         })
         .expect("child printed no summary");
-    assert!(child.wait().unwrap().success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "child failed ({status}): {stderr}");
     let mut fields = summary
         .split_whitespace()
         .map(|kv| kv.split('=').nth(1).unwrap().parse::<u64>().unwrap());
