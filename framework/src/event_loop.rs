@@ -317,6 +317,11 @@ impl EventLoop {
         RUNNING.try_with(|r| r.borrow().clone()).ok().flatten()
     }
 
+    /// A non-owning reference to the loop of `core`.
+    pub(crate) fn from_core(core: Rc<Core>) -> Self {
+        Self { core, owner: false }
+    }
+
     /// A `Send + Sync` handle for other threads.
     pub fn handle(&self) -> LoopHandle {
         LoopHandle {
@@ -504,6 +509,11 @@ impl EventLoop {
         let core = &self.core;
         let counters = &core.shared.counters;
         counters.iterations.add(1);
+        // Writes made outside a ready item (by the future of
+        // `run_until_complete`, or before the loop ran) leave now.
+        if core.conns_have_dirty.get() {
+            self.flush_dirty();
+        }
         let timeout = self.poll_timeout()?;
         {
             let mut events = core.events.borrow_mut();

@@ -54,7 +54,7 @@ pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
 pub use io::{
     DatagramOptions, DatagramProtocol, DatagramTransport, Protocol, Server, ServerOptions,
-    Transport,
+    StreamReader, StreamWriter, Transport,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;

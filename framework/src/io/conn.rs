@@ -345,6 +345,14 @@ impl Transport {
         self.with_conn(|_, conn| conn.write.len()).unwrap_or(0)
     }
 
+    /// Flushes this connection's buffer now instead of after the current
+    /// callback (for `StreamWriter::drain`).
+    pub(crate) fn flush_now(&self) {
+        if let Some(core) = self.core.upgrade() {
+            EventLoop::from_core(core).flush_conn(self.key, self.generation);
+        }
+    }
+
     /// The peer's address (asyncio's `get_extra_info('peername')`).
     pub fn peername(&self) -> Result<SocketAddr> {
         self.with_conn(|_, conn| match &conn.stream {

@@ -6,12 +6,14 @@ mod conn;
 mod protocol;
 mod sock;
 mod stream;
+mod streams;
 mod tcp;
 mod udp;
 mod unix;
 
 pub use conn::Transport;
 pub use protocol::Protocol;
+pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 

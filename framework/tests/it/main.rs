@@ -8,6 +8,7 @@ mod scheduling;
 mod send_sync;
 mod signals;
 mod sock;
+mod streams;
 mod tasks;
 mod tcp;
 mod threadsafe;

@@ -1,0 +1,428 @@
+//! Async streams over transports (asyncio's `open_connection` and
+//! `start_server`): a [`StreamReader`] and [`StreamWriter`] pair on top of a
+//! protocol that buffers what arrives.
+//!
+//! Invariants:
+//! 1. The reader's buffer holds at most about `LIMIT` bytes: above it the
+//!    transport stops reading; once the reader consumes below it, reading
+//!    resumes (backpressure to the peer instead of unbounded memory).
+//! 2. `drain` waits while the transport's write buffer is above its
+//!    high-water mark (`pause_writing` until `resume_writing`).
+//! 3. End of stream is `Ok(0)` from `read`, an error of kind `Io` with
+//!    `UnexpectedEof` from `read_exact`; a lost connection's error is
+//!    returned once, then reads see end of stream.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use super::conn::Transport;
+use super::protocol::Protocol;
+use super::tcp::{Server, ServerOptions};
+use crate::{Error, ErrorKind, EventLoop, Result};
+
+/// Buffered bytes above which reading pauses (asyncio's default limit).
+const LIMIT: usize = 64 * 1024;
+
+#[derive(Default)]
+struct StreamState {
+    transport: Option<Transport>,
+    buffer: Vec<u8>,
+    start: usize,
+    eof: bool,
+    lost: bool,
+    error: Option<io::Error>,
+    read_paused: bool,
+    write_paused: bool,
+    reader: Option<Waker>,
+    writers: Vec<Waker>,
+}
+
+impl StreamState {
+    fn available(&self) -> &[u8] {
+        &self.buffer[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buffer.len() {
+            self.buffer.clear();
+            self.start = 0;
+        } else if self.start > LIMIT {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
+        if self.read_paused && self.available().len() < LIMIT {
+            self.read_paused = false;
+            if let Some(t) = &self.transport {
+                t.resume_reading();
+            }
+        }
+    }
+
+    fn wake_all(&mut self) {
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+        for w in self.writers.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+type Shared = Rc<RefCell<StreamState>>;
+
+/// The protocol under a stream pair.
+struct StreamProtocol {
+    state: Shared,
+    /// Called once the connection is up (servers spawn the client task here).
+    on_connected: Option<Box<dyn FnOnce(StreamReader, StreamWriter)>>,
+}
+
+impl Protocol for StreamProtocol {
+    fn connection_made(&mut self, transport: Transport) {
+        self.state.borrow_mut().transport = Some(transport.clone());
+        if let Some(on_connected) = self.on_connected.take() {
+            let (reader, writer) = pair(&self.state, transport);
+            on_connected(reader, writer);
+        }
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let mut state = self.state.borrow_mut();
+        state.buffer.extend_from_slice(data);
+        if !state.read_paused && state.available().len() >= LIMIT {
+            state.read_paused = true;
+            if let Some(t) = &state.transport {
+                t.pause_reading();
+            }
+        }
+        if let Some(w) = state.reader.take() {
+            w.wake();
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        let mut state = self.state.borrow_mut();
+        state.eof = true;
+        state.wake_all();
+        // Stay half-open: the writer may still answer.
+        true
+    }
+
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        let mut state = self.state.borrow_mut();
+        state.eof = true;
+        state.lost = true;
+        state.error = error;
+        state.wake_all();
+    }
+
+    fn pause_writing(&mut self) {
+        self.state.borrow_mut().write_paused = true;
+    }
+
+    fn resume_writing(&mut self) {
+        let mut state = self.state.borrow_mut();
+        state.write_paused = false;
+        for w in state.writers.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+fn pair(state: &Shared, transport: Transport) -> (StreamReader, StreamWriter) {
+    (
+        StreamReader {
+            state: state.clone(),
+        },
+        StreamWriter {
+            state: state.clone(),
+            transport,
+        },
+    )
+}
+
+/// The reading half of a stream connection.
+pub struct StreamReader {
+    state: Shared,
+}
+
+/// The writing half of a stream connection.
+pub struct StreamWriter {
+    state: Shared,
+    transport: Transport,
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReader").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl StreamReader {
+    /// Waits until `ready` says the buffer has what it needs (or EOF), then
+    /// hands the buffer to `take`.
+    async fn with_buffer<T>(
+        &mut self,
+        mut ready: impl FnMut(&[u8]) -> bool,
+        take: impl FnOnce(&mut StreamState) -> T,
+    ) -> Result<T> {
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            if ready(state.available()) || state.eof {
+                return Poll::Ready(());
+            }
+            state.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        let mut state = self.state.borrow_mut();
+        if state.available().is_empty() {
+            if let Some(error) = state.error.take() {
+                return Err(Error::io("the connection failed", error));
+            }
+        }
+        Ok(take(&mut state))
+    }
+
+    /// Reads what is available into `buf` (waiting for at least one byte);
+    /// `Ok(0)` at end of stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.with_buffer(
+            |available| !available.is_empty(),
+            |state| {
+                let n = state.available().len().min(buf.len());
+                buf[..n].copy_from_slice(&state.available()[..n]);
+                state.consume(n);
+                n
+            },
+        )
+        .await
+    }
+
+    /// Fills `buf` exactly; an error of kind `Io` with `UnexpectedEof` if
+    /// the stream ends first (the bytes read stay consumed).
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        let want = buf.len();
+        let got = self
+            .with_buffer(
+                |available| available.len() >= want,
+                |state| {
+                    let n = state.available().len().min(want);
+                    buf[..n].copy_from_slice(&state.available()[..n]);
+                    state.consume(n);
+                    n
+                },
+            )
+            .await?;
+        if got < want {
+            return Err(Error::io(
+                format!("the stream ended after {got} of {want} bytes"),
+                io::ErrorKind::UnexpectedEof.into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads up to and including `delimiter`; at end of stream, what is left
+    /// (possibly empty). Lines longer than the buffer limit are still read
+    /// whole (reading stays paused only while the reader is not waiting).
+    pub async fn read_until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
+        loop {
+            let found = self
+                .with_buffer(
+                    |available| available.contains(&delimiter),
+                    |state| {
+                        let available = state.available();
+                        match available.iter().position(|&b| b == delimiter) {
+                            Some(i) => {
+                                let line = available[..=i].to_vec();
+                                state.consume(i + 1);
+                                Some(line)
+                            }
+                            None if state.eof => {
+                                let rest = available.to_vec();
+                                let n = rest.len();
+                                state.consume(n);
+                                Some(rest)
+                            }
+                            None => {
+                                // Full buffer without a delimiter: let more in.
+                                if state.read_paused {
+                                    state.read_paused = false;
+                                    if let Some(t) = &state.transport {
+                                        t.resume_reading();
+                                    }
+                                }
+                                None
+                            }
+                        }
+                    },
+                )
+                .await?;
+            if let Some(line) = found {
+                return Ok(line);
+            }
+        }
+    }
+
+    /// Reads one line including its `\n` (empty at end of stream).
+    pub async fn read_line(&mut self) -> Result<Vec<u8>> {
+        self.read_until(b'\n').await
+    }
+
+    /// True once the peer ended the stream and the buffer is empty.
+    pub fn at_eof(&self) -> bool {
+        let state = self.state.borrow();
+        state.eof && state.available().is_empty()
+    }
+}
+
+impl StreamWriter {
+    /// Queues `data` (see [`Transport::write`]); await [`drain`](Self::drain)
+    /// to respect flow control.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        self.transport.write(data)
+    }
+
+    /// Flushes what was written, then waits while the write buffer is above
+    /// its high-water mark; fails if the connection was lost with an error.
+    pub async fn drain(&self) -> Result<()> {
+        // Writes are normally flushed when the current callback returns; a
+        // task awaiting drain needs the flush (and its flow-control verdict)
+        // now.
+        self.transport.flush_now();
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            if state.lost || !state.write_paused {
+                return Poll::Ready(());
+            }
+            state.writers.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        let state = self.state.borrow();
+        if state.lost {
+            if let Some(error) = &state.error {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("the connection was lost: {error}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Half-closes after the buffer is flushed.
+    pub fn write_eof(&self) -> Result<()> {
+        self.transport.write_eof()
+    }
+
+    /// Closes the connection after flushing.
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
+    /// Waits until the connection is gone.
+    pub async fn wait_closed(&self) {
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            if state.lost {
+                return Poll::Ready(());
+            }
+            state.writers.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The underlying transport (addresses, buffer limits).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+}
+
+impl Drop for StreamWriter {
+    /// Dropping the writer closes the connection (after flushing), so a
+    /// forgotten stream never leaks its socket.
+    fn drop(&mut self) {
+        self.transport.close();
+    }
+}
+
+impl EventLoop {
+    /// Connects to `addr` and returns a stream pair (asyncio's
+    /// `open_connection`).
+    pub async fn open_connection(&self, addr: String) -> Result<(StreamReader, StreamWriter)> {
+        let state: Shared = Rc::default();
+        let protocol = StreamProtocol {
+            state: state.clone(),
+            on_connected: None,
+        };
+        let transport = self.create_connection(addr, protocol).await?;
+        Ok(pair(&state, transport))
+    }
+
+    /// Serves each connection with `client_connected(reader, writer)`, run as
+    /// a task on this loop (asyncio's `start_server`).
+    ///
+    /// ```
+    /// use loopcore::{EventLoop, ServerOptions};
+    /// let lp = EventLoop::new()?;
+    /// let server = lp.start_server("127.0.0.1:0", ServerOptions::default(), |mut reader, writer| async move {
+    ///     while let Ok(line) = reader.read_line().await {
+    ///         if line.is_empty() || writer.write(&line).is_err() {
+    ///             break;
+    ///         }
+    ///     }
+    ///     writer.close();
+    /// })?;
+    /// let addr = server.sockets()[0];
+    /// let echoed = lp.run_until_complete(async move {
+    ///     let lp = EventLoop::current();
+    ///     let (mut reader, writer) = lp.open_connection(addr.to_string()).await?;
+    ///     writer.write(b"hello\n")?;
+    ///     reader.read_line().await
+    /// })??;
+    /// assert_eq!(echoed, b"hello\n");
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub fn start_server<A, F, Fut>(
+        &self,
+        addr: A,
+        options: ServerOptions,
+        client_connected: F,
+    ) -> Result<Server>
+    where
+        A: std::net::ToSocketAddrs,
+        F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let client_connected = Rc::new(client_connected);
+        self.create_server(addr, options, move || {
+            let client_connected = client_connected.clone();
+            StreamProtocol {
+                state: Rc::default(),
+                on_connected: Some(Box::new(move |reader, writer| {
+                    if let Some(lp) = EventLoop::try_current() {
+                        lp.spawn(client_connected(reader, writer)).detach();
+                    }
+                })),
+            }
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! open_connection / start_server streams.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use loopcore::{EventLoop, ServerOptions};
+
+#[test]
+fn read_line_read_exact_and_eof() {
+    let lp = EventLoop::new().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"first line\nsecond").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(b" line\n0123456789tail").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    let (lines, exact, tail, eof, short) = lp
+        .run_until_complete(async move {
+            let lp = EventLoop::current();
+            let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+            let first = reader.read_line().await.unwrap();
+            let second = reader.read_line().await.unwrap();
+            let mut ten = [0u8; 10];
+            reader.read_exact(&mut ten).await.unwrap();
+            let tail = reader.read_line().await.unwrap();
+            let eof = reader.read_line().await.unwrap();
+            let mut buf = [0u8; 4];
+            let zero = reader.read(&mut buf).await.unwrap();
+            let short = reader.read_exact(&mut buf).await.unwrap_err();
+            assert!(reader.at_eof());
+            // Half-open: we can still answer after the peer's EOF.
+            writer.write(b"thanks").unwrap();
+            writer.drain().await.unwrap();
+            writer.close();
+            writer.wait_closed().await;
+            assert_eq!(zero, 0);
+            ((first, second), ten, tail, eof, short)
+        })
+        .unwrap();
+    assert_eq!(lines.0, b"first line\n");
+    assert_eq!(lines.1, b"second line\n");
+    assert_eq!(&exact, b"0123456789");
+    assert_eq!(tail, b"tail", "the last line without a newline");
+    assert!(eof.is_empty());
+    assert_eq!(
+        short.io_error().unwrap().kind(),
+        std::io::ErrorKind::UnexpectedEof
+    );
+    assert_eq!(peer.join().unwrap(), "thanks");
+}
+
+#[test]
+fn start_server_runs_a_task_per_client_and_drain_honours_flow_control() {
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .start_server(
+            "127.0.0.1:0",
+            ServerOptions::default(),
+            |mut reader, writer| async move {
+                // Echo lines, then send a large reply when asked.
+                loop {
+                    let line = reader.read_line().await.unwrap();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if line == b"big\n" {
+                        for _ in 0..64 {
+                            writer.write(&[b'x'; 64 * 1024]).unwrap();
+                            writer.drain().await.unwrap();
+                            assert!(
+                                writer.transport().get_write_buffer_size() <= 128 * 1024,
+                                "drain returned above the high-water mark"
+                            );
+                        }
+                    } else {
+                        writer.write(&line).unwrap();
+                    }
+                }
+                writer.close();
+            },
+        )
+        .unwrap();
+    let addr = server.sockets()[0];
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"hello\n").unwrap();
+        let mut echo = [0u8; 6];
+        s.read_exact(&mut echo).unwrap();
+        s.write_all(b"big\n").unwrap();
+        // Read slowly at first so the server's buffer fills.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut big = vec![0u8; 64 * 64 * 1024];
+        s.read_exact(&mut big).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        (echo, big.iter().all(|&b| b == b'x'), rest.len())
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !client.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        lp.run_until_complete(loopcore::sleep(Duration::from_millis(1)))
+            .unwrap();
+    }
+    let (echo, all_x, rest) = client.join().unwrap();
+    assert_eq!(&echo, b"hello\n");
+    assert!(all_x);
+    assert_eq!(rest, 0);
+}
