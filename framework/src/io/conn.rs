@@ -64,6 +64,8 @@ pub(crate) struct Conn {
     stream: Stream,
     /// `None` while one of its methods runs (invariant 5).
     protocol: Option<Box<dyn Protocol>>,
+    /// The protocol lends its own buffer for reads (`BufferedProtocol`).
+    buffered: bool,
     write: WriteBuffer,
     flow: FlowControl,
     /// An edge said readable and no read has hit `WouldBlock` since.
@@ -428,7 +430,7 @@ impl EventLoop {
     pub(crate) fn attach_stream(
         &self,
         mut stream: Stream,
-        protocol: Box<dyn Protocol>,
+        mut protocol: Box<dyn Protocol>,
         server: Option<Rc<ServerShared>>,
     ) -> Result<Transport> {
         let core = &self.core;
@@ -450,6 +452,7 @@ impl EventLoop {
             entry.insert(Conn {
                 generation,
                 stream,
+                buffered: protocol.as_buffered().is_some(),
                 protocol: Some(protocol),
                 write: WriteBuffer::default(),
                 flow: FlowControl::default(),
@@ -643,13 +646,21 @@ impl EventLoop {
                     break;
                 }
                 budget -= 1;
-                let result = conn.stream.read(&mut buf);
-                if let Err(e) = &result {
-                    if e.kind() == io::ErrorKind::WouldBlock {
-                        conn.readable = false;
+                if conn.buffered {
+                    None
+                } else {
+                    let result = conn.stream.read(&mut buf);
+                    if let Err(e) = &result {
+                        if e.kind() == io::ErrorKind::WouldBlock {
+                            conn.readable = false;
+                        }
                     }
+                    Some(result)
                 }
-                result
+            };
+            let (result, buffered) = match result {
+                Some(result) => (result, false),
+                None => (self.read_buffered(key, generation), true),
             };
             match result {
                 Ok(0) => {
@@ -658,7 +669,9 @@ impl EventLoop {
                 }
                 Ok(n) => {
                     core.shared.counters.bytes_received.add(n as u64);
-                    self.call_protocol(key, generation, |p| p.data_received(&buf[..n]));
+                    if !buffered {
+                        self.call_protocol(key, generation, |p| p.data_received(&buf[..n]));
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -674,6 +687,45 @@ impl EventLoop {
             }
         }
         core.read_buffer.set(Some(buf));
+    }
+
+    /// One read straight into a `BufferedProtocol`'s own buffer.
+    fn read_buffered(&self, key: u32, generation: u32) -> io::Result<usize> {
+        let core = &self.core;
+        let mut result = Err(io::Error::other("the connection went away during a read"));
+        self.call_protocol(key, generation, |p| {
+            let Some(protocol) = p.as_buffered() else {
+                return;
+            };
+            let buf = protocol.get_buffer(READ_BUFFER);
+            if buf.is_empty() {
+                result = Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "BufferedProtocol::get_buffer returned an empty buffer",
+                ));
+                return;
+            }
+            let read = {
+                let mut conns = core.conns.borrow_mut();
+                match conns.get_mut(key, generation) {
+                    Some(conn) => {
+                        let read = conn.stream.read(buf);
+                        if matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                            conn.readable = false;
+                        }
+                        read
+                    }
+                    None => return,
+                }
+            };
+            if let Ok(n) = read {
+                if n > 0 {
+                    protocol.buffer_updated(n);
+                }
+            }
+            result = read;
+        });
+        result
     }
 
     fn peer_eof(&self, key: u32, generation: u32) {

@@ -12,7 +12,7 @@ mod udp;
 mod unix;
 
 pub use conn::Transport;
-pub use protocol::Protocol;
+pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};

@@ -58,4 +58,107 @@ pub trait Protocol: 'static {
 
     /// The write buffer drained to its low-water mark after a pause.
     fn resume_writing(&mut self) {}
+
+    /// The buffered-reading side of this protocol, if it has one; see
+    /// [`Buffered`]. Not meant to be implemented by hand.
+    #[doc(hidden)]
+    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+        None
+    }
+}
+
+/// asyncio's `BufferedProtocol`: the protocol lends its own buffer and the
+/// transport reads straight into it, with no copy out of the loop's read
+/// buffer. Serve one with [`Buffered`].
+///
+/// ```
+/// use loopcore::{Buffered, BufferedProtocol, Transport};
+///
+/// /// Counts bytes without ever copying them.
+/// struct Counter { buf: Vec<u8>, total: usize }
+///
+/// impl BufferedProtocol for Counter {
+///     fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
+///         &mut self.buf
+///     }
+///     fn buffer_updated(&mut self, nbytes: usize) {
+///         self.total += nbytes;
+///     }
+/// }
+/// let protocol = Buffered(Counter { buf: vec![0; 16 * 1024], total: 0 });
+/// # let _ = protocol;
+/// ```
+pub trait BufferedProtocol: 'static {
+    /// The connection is up.
+    fn connection_made(&mut self, transport: Transport) {
+        let _ = transport;
+    }
+
+    /// A buffer to read into; `size_hint` is what the loop would read at
+    /// most. An empty buffer aborts the connection.
+    fn get_buffer(&mut self, size_hint: usize) -> &mut [u8];
+
+    /// `nbytes` bytes were written at the start of the last buffer.
+    fn buffer_updated(&mut self, nbytes: usize);
+
+    /// As [`Protocol::eof_received`].
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+
+    /// As [`Protocol::connection_lost`].
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        let _ = error;
+    }
+
+    /// As [`Protocol::pause_writing`].
+    fn pause_writing(&mut self) {}
+
+    /// As [`Protocol::resume_writing`].
+    fn resume_writing(&mut self) {}
+}
+
+/// Serves a [`BufferedProtocol`] wherever a [`Protocol`] is expected.
+#[derive(Debug)]
+pub struct Buffered<P>(pub P);
+
+impl<P: BufferedProtocol> Protocol for Buffered<P> {
+    fn connection_made(&mut self, transport: Transport) {
+        self.0.connection_made(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        // Only reached if a caller feeds data by hand: copy it in.
+        let mut rest = data;
+        while !rest.is_empty() {
+            let buf = self.0.get_buffer(rest.len());
+            let n = buf.len().min(rest.len());
+            if n == 0 {
+                return;
+            }
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.0.buffer_updated(n);
+            rest = &rest[n..];
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.0.eof_received()
+    }
+
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        self.0.connection_lost(error);
+    }
+
+    fn pause_writing(&mut self) {
+        self.0.pause_writing();
+    }
+
+    fn resume_writing(&mut self) {
+        self.0.resume_writing();
+    }
+
+    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+        Some(&mut self.0)
+    }
 }

@@ -744,3 +744,60 @@ fn unix_sockets_echo_and_clean_up_their_file_only_if_still_theirs() {
     t.abort();
     server.close();
 }
+
+/// Collects everything through a deliberately small lent buffer.
+struct Collector {
+    buf: Vec<u8>,
+    got: Rc<RefCell<Vec<u8>>>,
+    lost: Rc<Cell<Option<bool>>>,
+}
+
+impl loopcore::BufferedProtocol for Collector {
+    fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
+        assert!(size_hint > 0);
+        &mut self.buf
+    }
+    fn buffer_updated(&mut self, nbytes: usize) {
+        self.got.borrow_mut().extend_from_slice(&self.buf[..nbytes]);
+    }
+    fn connection_lost(&mut self, error: Option<std::io::Error>) {
+        self.lost.set(Some(error.is_some()));
+    }
+}
+
+#[test]
+fn a_buffered_protocol_reads_straight_into_its_own_buffer() {
+    for buffer_size in [7usize, 0] {
+        let lp = EventLoop::new().unwrap();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let lost = Rc::new(Cell::new(None));
+        let (g, l) = (got.clone(), lost.clone());
+        let server = lp
+            .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+                loopcore::Buffered(Collector {
+                    buf: vec![0; buffer_size],
+                    got: g.clone(),
+                    lost: l.clone(),
+                })
+            })
+            .unwrap();
+        let payload: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+        let sent = payload.clone();
+        let c = client(server.sockets()[0], move |mut stream| {
+            // The server may abort (empty buffer): ignore write errors then.
+            let _ = stream.write_all(&sent);
+        });
+        run_until(&lp, || c.is_finished() && lost.get().is_some());
+        c.join().unwrap();
+        if buffer_size == 0 {
+            assert_eq!(
+                lost.get(),
+                Some(true),
+                "an empty buffer must abort with an error"
+            );
+        } else {
+            assert_eq!(lost.get(), Some(false));
+            assert!(*got.borrow() == payload, "bytes lost or reordered");
+        }
+    }
+}
