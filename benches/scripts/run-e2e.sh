@@ -7,18 +7,24 @@
 # from /proc/PID/stat around each run). Raw wrk output is kept under
 # bench-results/e2e/<stamp>/.
 #
-# Usage: benches/scripts/run-e2e.sh [ROUNDS] [DURATION]   (defaults 5, 5s)
+# With WORKLOAD=echo it runs the echo servers instead (loopcore's echo
+# example, benches/src/bin/mio_echo.rs, tokio_echo.rs) under
+# benches/src/bin/echo_client.rs: 64 connections, 1 KiB messages, closed loop.
+#
+# Usage: benches/scripts/run-e2e.sh [ROUNDS] [DURATION] [WORKLOAD]
+#        (defaults 5, 5s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds="${1:-5}"
 duration="${2:-5s}"
+workload="${3:-plaintext}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 
-cargo build -q --release -p loopcore-examples --example http_plaintext
-cargo build -q --release -p loopcore-benches --bin mio_plaintext --bin tokio_plaintext
+cargo build -q --release -p loopcore-examples --example http_plaintext --example echo
+cargo build -q --release -p loopcore-benches --bins
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-out="bench-results/e2e/$stamp"
+out="bench-results/e2e/$stamp-$workload"
 mkdir -p "$out"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -42,10 +48,13 @@ port=18181
 # Sets $pid to the server's own pid (taskset execs it).
 start_server() {
   local cmd
-  case "$1" in
-    loopcore) cmd=(target/release/examples/http_plaintext --port "$port") ;;
-    mio) cmd=(target/release/mio_plaintext "$port") ;;
-    tokio) cmd=(target/release/tokio_plaintext "$port") ;;
+  case "$workload/$1" in
+    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --port "$port") ;;
+    plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
+    plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
+    echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
+    echo/mio) cmd=(target/release/mio_echo "$port") ;;
+    echo/tokio) cmd=(target/release/tokio_echo "$port") ;;
   esac
   taskset -c 0 "${cmd[@]}" > /dev/null 2>&1 &
   pid=$!
@@ -57,21 +66,32 @@ echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_pe
 ticks=$(getconf CLK_TCK)
 for round in $(seq 1 "$rounds"); do
   for server in loopcore mio tokio; do
-    for mode in plain pipeline16; do
+    modes=(plain pipeline16)
+    [ "$workload" = echo ] && modes=(echo1k)
+    for mode in "${modes[@]}"; do
       start_server "$server"
       for _ in $(seq 1 50); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
         sleep 0.1
       done
-      # Warm-up, not recorded.
-      taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
-      args=(-t1 -c64 "-d$duration" --latency)
-      [ "$mode" = pipeline16 ] && args+=(-s "$pipeline_lua")
-      before=$(cpu_ticks "$pid")
-      taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$out/round-$round-$server-$mode.txt"
-      after=$(cpu_ticks "$pid")
+      result="$out/round-$round-$server-$mode.txt"
+      if [ "$workload" = echo ]; then
+        taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 1 > /dev/null
+        before=$(cpu_ticks "$pid")
+        taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 "${duration%s}" |
+          awk -F'[= ]' '{printf "%s requests in %ss\n", $2, $4}' > "$result"
+        after=$(cpu_ticks "$pid")
+      else
+        # Warm-up, not recorded.
+        taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+        args=(-t1 -c64 "-d$duration" --latency)
+        [ "$mode" = pipeline16 ] && args+=(-s "$pipeline_lua")
+        before=$(cpu_ticks "$pid")
+        taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$result"
+        after=$(cpu_ticks "$pid")
+      fi
       kill "$pid"; wait "$pid" 2>/dev/null || true
-      python3 - "$out/round-$round-$server-$mode.txt" "$round" "$server" "$mode" "$before" "$after" "$ticks" >> "$out/results.csv" <<'PY'
+      python3 - "$result" "$round" "$server" "$mode" "$before" "$after" "$ticks" >> "$out/results.csv" <<'PY'
 import re, sys
 path, rnd, server, mode, before, after, ticks = sys.argv[1:]
 text = open(path).read()
