@@ -24,35 +24,15 @@ impl Plaintext {
     /// Answers every complete request at the front of `input`; returns how
     /// many bytes were used and whether the connection must close.
     fn answer(out: &mut Vec<u8>, input: &[u8], limits: &Limits) -> (usize, bool) {
-        let mut used = 0;
-        loop {
-            match http1::parse_request(&input[used..], limits) {
-                Ok(Some((request, n))) => {
-                    used += n;
-                    http1::write_response(
-                        out,
-                        200,
-                        &[("Server", "loopcore"), ("Content-Type", "text/plain")],
-                        BODY,
-                        request.keep_alive,
-                    );
-                    if !request.keep_alive {
-                        return (used, true);
-                    }
-                }
-                Ok(None) => return (used, false),
-                Err(error) => {
-                    http1::write_response(
-                        out,
-                        error.status(),
-                        &[("Server", "loopcore")],
-                        b"",
-                        false,
-                    );
-                    return (input.len(), true);
-                }
-            }
-        }
+        http1::serve_requests(out, input, limits, |request, out| {
+            http1::write_response(
+                out,
+                200,
+                &[("Server", "loopcore"), ("Content-Type", "text/plain")],
+                BODY,
+                request.keep_alive,
+            )
+        })
     }
 }
 

@@ -21,29 +21,15 @@ struct Conn {
 }
 
 fn answer(out: &mut Vec<u8>, input: &[u8], limits: &Limits) -> (usize, bool) {
-    let mut used = 0;
-    loop {
-        match http1::parse_request(&input[used..], limits) {
-            Ok(Some((request, n))) => {
-                used += n;
-                http1::write_response(
-                    out,
-                    200,
-                    &[("Server", "mio"), ("Content-Type", "text/plain")],
-                    b"Hello, World!",
-                    request.keep_alive,
-                );
-                if !request.keep_alive {
-                    return (used, true);
-                }
-            }
-            Ok(None) => return (used, false),
-            Err(e) => {
-                http1::write_response(out, e.status(), &[], b"", false);
-                return (input.len(), true);
-            }
-        }
-    }
+    http1::serve_requests(out, input, limits, |request, out| {
+        http1::write_response(
+            out,
+            200,
+            &[("Server", "mio"), ("Content-Type", "text/plain")],
+            b"Hello, World!",
+            request.keep_alive,
+        )
+    })
 }
 
 /// Returns false when the connection is done.

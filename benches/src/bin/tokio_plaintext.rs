@@ -18,32 +18,15 @@ async fn serve(mut stream: TcpStream) {
             Ok(n) => n,
         };
         partial.extend_from_slice(&buf[..n]);
-        let mut used = 0;
-        let mut close = false;
-        loop {
-            match http1::parse_request(&partial[used..], &limits) {
-                Ok(Some((request, n))) => {
-                    used += n;
-                    http1::write_response(
-                        &mut out,
-                        200,
-                        &[("Server", "tokio"), ("Content-Type", "text/plain")],
-                        b"Hello, World!",
-                        request.keep_alive,
-                    );
-                    if !request.keep_alive {
-                        close = true;
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    http1::write_response(&mut out, e.status(), &[], b"", false);
-                    close = true;
-                    break;
-                }
-            }
-        }
+        let (used, close) = http1::serve_requests(&mut out, &partial, &limits, |request, out| {
+            http1::write_response(
+                out,
+                200,
+                &[("Server", "tokio"), ("Content-Type", "text/plain")],
+                b"Hello, World!",
+                request.keep_alive,
+            )
+        });
         partial.drain(..used);
         if stream.write_all(&out).await.is_err() || close {
             return;

@@ -145,6 +145,47 @@ pub fn parse_request<'a>(
     Ok(Some((request, total)))
 }
 
+/// Answers every complete request at the front of `input`: `respond` writes
+/// the response to each into `out`; a malformed request gets its error
+/// status with `Connection: close`. Returns how many bytes of `input` were
+/// used and whether the connection must close after `out` is sent (an error,
+/// or a request without keep-alive, which ends the loop).
+///
+/// ```
+/// use loopcore::http1::{serve_requests, write_response, Limits};
+/// let input = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c";
+/// let mut out = Vec::new();
+/// let (used, close) = serve_requests(&mut out, input, &Limits::default(), |req, out| {
+///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
+/// });
+/// assert_eq!((&input[used..], close), (&b"GET /c"[..], false));
+/// assert!(String::from_utf8(out).unwrap().ends_with("/b"));
+/// ```
+pub fn serve_requests(
+    out: &mut Vec<u8>,
+    input: &[u8],
+    limits: &Limits,
+    mut respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
+) -> (usize, bool) {
+    let mut used = 0;
+    loop {
+        match parse_request(&input[used..], limits) {
+            Ok(Some((request, n))) => {
+                used += n;
+                respond(&request, out);
+                if !request.keep_alive {
+                    return (used, true);
+                }
+            }
+            Ok(None) => return (used, false),
+            Err(error) => {
+                write_response(out, error.status(), &[], b"", false);
+                return (input.len(), true);
+            }
+        }
+    }
+}
+
 /// The reason phrase of the status codes the codec writes.
 pub fn reason(status: u16) -> &'static str {
     match status {
