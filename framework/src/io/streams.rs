@@ -356,6 +356,89 @@ impl StreamWriter {
     }
 }
 
+/// `futures_io::AsyncRead`, so codecs and `futures` combinators work on a
+/// loop: reads copy out of the stream's buffer, `Ok(0)` at end of stream.
+impl futures_io::AsyncRead for StreamReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut state = self.state.borrow_mut();
+        let available = state.available().len();
+        if available == 0 && !buf.is_empty() {
+            if let Some(error) = state.error.take() {
+                return Poll::Ready(Err(error));
+            }
+            if !state.eof {
+                state.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        let n = available.min(buf.len());
+        buf[..n].copy_from_slice(&state.available()[..n]);
+        state.consume(n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// `futures_io::AsyncWrite`: `poll_write` queues the bytes on the
+/// transport, `poll_flush` is [`StreamWriter::drain`], `poll_close` closes
+/// and waits for the connection to go.
+impl futures_io::AsyncWrite for StreamWriter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.write_paused && !state.lost {
+                state.writers.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(
+            self.transport
+                .write(buf)
+                .map(|()| buf.len())
+                .map_err(io::Error::from),
+        )
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.transport.flush_now();
+        let mut state = self.state.borrow_mut();
+        if state.lost {
+            return Poll::Ready(match &state.error {
+                Some(error) => Err(io::Error::new(error.kind(), error.to_string())),
+                None => Ok(()),
+            });
+        }
+        if state.write_paused {
+            state.writers.push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.transport.close();
+        let mut state = self.state.borrow_mut();
+        if state.lost {
+            return Poll::Ready(Ok(()));
+        }
+        state.writers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 impl Drop for StreamWriter {
     /// Dropping the writer closes the connection (after flushing), so a
     /// forgotten stream never leaks its socket.

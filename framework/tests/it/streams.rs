@@ -115,3 +115,56 @@ fn start_server_runs_a_task_per_client_and_drain_honours_flow_control() {
     assert!(all_x);
     assert_eq!(rest, 0);
 }
+
+#[test]
+fn streams_implement_the_futures_io_traits() {
+    use futures_io::{AsyncRead, AsyncWrite};
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    let lp = EventLoop::new().unwrap();
+    let server = lp
+        .start_server(
+            "127.0.0.1:0",
+            ServerOptions::default(),
+            |mut reader, mut writer| async move {
+                let mut buf = [0u8; 5];
+                loop {
+                    let n = poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut buf))
+                        .await
+                        .unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    let written = poll_fn(|cx| Pin::new(&mut writer).poll_write(cx, &buf[..n]))
+                        .await
+                        .unwrap();
+                    assert_eq!(written, n);
+                    poll_fn(|cx| Pin::new(&mut writer).poll_flush(cx))
+                        .await
+                        .unwrap();
+                }
+                poll_fn(|cx| Pin::new(&mut writer).poll_close(cx))
+                    .await
+                    .unwrap();
+            },
+        )
+        .unwrap();
+    let addr = server.sockets()[0];
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"through the futures-io traits").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        all
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        lp.run_until_complete(loopcore::sleep(Duration::from_millis(1)))
+            .unwrap();
+    }
+    assert_eq!(client.join().unwrap(), "through the futures-io traits");
+}
