@@ -136,9 +136,9 @@ pub(crate) struct Core {
     /// `stop()` was called; the current iteration is the last.
     stopping: Cell<bool>,
     /// Debug mode.
-    debug: Cell<bool>,
+    pub(crate) debug: Cell<bool>,
     /// Debug mode warns about callbacks slower than this.
-    slow_callback_duration: Cell<Duration>,
+    pub(crate) slow_callback_duration: Cell<Duration>,
     /// What kind of item runs now, for panic reports and slow warnings.
     running_source: Cell<&'static str>,
     /// The batch the next iteration swaps in (kept for its capacity).
@@ -146,7 +146,7 @@ pub(crate) struct Core {
     /// An item of the running batch was cancelled: the runner must check.
     pub(crate) batch_has_cancels: Cell<bool>,
     /// The user's exception handler, if any.
-    exception_handler: RefCell<Option<ExceptionHandler>>,
+    pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Signal handlers of this loop.
     pub(crate) signals: RefCell<SignalHandlers>,
     /// This loop's view of the blocking executor.
@@ -784,68 +784,6 @@ impl EventLoop {
     /// The loop's monotonic clock.
     pub fn time(&self) -> Instant {
         Instant::now()
-    }
-
-    // ----- errors and debug -------------------------------------------------
-
-    /// Installs `handler` as the exception handler, or restores the default
-    /// one with `None`.
-    pub fn set_exception_handler<H>(&self, handler: Option<H>)
-    where
-        H: Fn(&EventLoop, &ExceptionContext) + 'static,
-    {
-        *self.core.exception_handler.borrow_mut() = handler.map(|h| Rc::new(h) as ExceptionHandler);
-    }
-
-    /// The user's exception handler, or `None` when the default one is used.
-    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
-        self.core.exception_handler.borrow().clone()
-    }
-
-    /// The default handler: logs the context through `tracing` at error level.
-    pub fn default_exception_handler(&self, context: &ExceptionContext) {
-        exception::log_context(context);
-    }
-
-    /// Calls the current exception handler with `context`. If that handler
-    /// panics, the panic and `context` both go to the default handler.
-    pub fn call_exception_handler(&self, context: &ExceptionContext) {
-        let handler = self.core.exception_handler.borrow().clone();
-        let Some(handler) = handler else {
-            self.default_exception_handler(context);
-            return;
-        };
-        if let Err(panic) = exception::catch(|| handler(self, context)) {
-            let mut report = ExceptionContext::from_panic("exception handler", panic);
-            report.message = format!(
-                "the exception handler panicked while handling: {}",
-                context.message
-            );
-            self.default_exception_handler(&report);
-            self.default_exception_handler(context);
-        }
-    }
-
-    /// Debug mode (default: on when `LOOPCORE_DEBUG` is set and non-empty).
-    pub fn get_debug(&self) -> bool {
-        self.core.debug.get()
-    }
-
-    /// Turns debug mode on or off. In debug mode every callback is timed
-    /// and those slower than [`slow_callback_duration`](Self::slow_callback_duration)
-    /// are logged at warn level and counted.
-    pub fn set_debug(&self, enabled: bool) {
-        self.core.debug.set(enabled);
-    }
-
-    /// The slow-callback threshold of debug mode (default 100 ms).
-    pub fn slow_callback_duration(&self) -> Duration {
-        self.core.slow_callback_duration.get()
-    }
-
-    /// Sets the slow-callback threshold of debug mode.
-    pub fn set_slow_callback_duration(&self, limit: Duration) {
-        self.core.slow_callback_duration.set(limit);
     }
 
     pub(crate) fn registry_poll(&self) -> std::cell::Ref<'_, mio::Poll> {

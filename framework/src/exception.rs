@@ -6,7 +6,8 @@
 //! (`catch_unwind`) and reported once, through the loop's exception handler.
 //! While a loop runs on a thread, the process panic hook records the panic's
 //! message and location for that report instead of printing it; everywhere
-//! else it defers to the previous hook.
+//! else it defers to the previous hook. The loop's exception-handler and
+//! debug-mode methods live here too.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -14,6 +15,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Once;
+use std::time::Duration;
 
 use crate::EventLoop;
 
@@ -199,4 +201,66 @@ impl Drop for CatchScope {
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, CaughtPanic> {
     let _scope = CatchScope::enter();
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(CaughtPanic::from_payload)
+}
+
+impl EventLoop {
+    /// Installs `handler` as the exception handler, or restores the default
+    /// one with `None`.
+    pub fn set_exception_handler<H>(&self, handler: Option<H>)
+    where
+        H: Fn(&EventLoop, &ExceptionContext) + 'static,
+    {
+        *self.core.exception_handler.borrow_mut() = handler.map(|h| Rc::new(h) as ExceptionHandler);
+    }
+
+    /// The user's exception handler, or `None` when the default one is used.
+    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
+        self.core.exception_handler.borrow().clone()
+    }
+
+    /// The default handler: logs the context through `tracing` at error level.
+    pub fn default_exception_handler(&self, context: &ExceptionContext) {
+        log_context(context);
+    }
+
+    /// Calls the current exception handler with `context`. If that handler
+    /// panics, the panic and `context` both go to the default handler.
+    pub fn call_exception_handler(&self, context: &ExceptionContext) {
+        let handler = self.core.exception_handler.borrow().clone();
+        let Some(handler) = handler else {
+            self.default_exception_handler(context);
+            return;
+        };
+        if let Err(panic) = catch(|| handler(self, context)) {
+            let mut report = ExceptionContext::from_panic("exception handler", panic);
+            report.message = format!(
+                "the exception handler panicked while handling: {}",
+                context.message
+            );
+            self.default_exception_handler(&report);
+            self.default_exception_handler(context);
+        }
+    }
+
+    /// Debug mode (default: on when `LOOPCORE_DEBUG` is set and non-empty).
+    pub fn get_debug(&self) -> bool {
+        self.core.debug.get()
+    }
+
+    /// Turns debug mode on or off. In debug mode every callback is timed
+    /// and those slower than [`slow_callback_duration`](Self::slow_callback_duration)
+    /// are logged at warn level and counted.
+    pub fn set_debug(&self, enabled: bool) {
+        self.core.debug.set(enabled);
+    }
+
+    /// The slow-callback threshold of debug mode (default 100 ms).
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.core.slow_callback_duration.get()
+    }
+
+    /// Sets the slow-callback threshold of debug mode.
+    pub fn set_slow_callback_duration(&self, limit: Duration) {
+        self.core.slow_callback_duration.set(limit);
+    }
 }
