@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmarks: the raw baselines loopcore is measured
 //! against, written once so every bench compares like with like.
 
+pub mod raw_server;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
