@@ -15,8 +15,6 @@ pub struct Plaintext {
     transport: Option<Transport>,
     /// Bytes of a request that arrived incomplete.
     partial: Vec<u8>,
-    /// Responses of the current read, written in one go.
-    out: Vec<u8>,
     limits: Limits,
 }
 
@@ -45,21 +43,26 @@ impl Protocol for Plaintext {
         let Some(transport) = &self.transport else {
             return;
         };
-        let close = if self.partial.is_empty() {
-            let (used, close) = Self::answer(&mut self.out, data, &self.limits);
-            self.partial.extend_from_slice(&data[used..]);
-            close
-        } else {
-            self.partial.extend_from_slice(data);
-            let (used, close) = Self::answer(&mut self.out, &self.partial, &self.limits);
-            self.partial.drain(..used);
-            close
+        // Responses are serialized straight into the transport's buffer and
+        // leave together when this callback returns. A closing transport
+        // refuses them: nothing is left to answer then.
+        let limits = &self.limits;
+        let partial = &mut self.partial;
+        let answered = transport.write_with(|out| {
+            if partial.is_empty() {
+                let (used, close) = Self::answer(out, data, limits);
+                partial.extend_from_slice(&data[used..]);
+                close
+            } else {
+                partial.extend_from_slice(data);
+                let (used, close) = Self::answer(out, partial, limits);
+                partial.drain(..used);
+                close
+            }
+        });
+        let Ok(close) = answered else {
+            return;
         };
-        if !self.out.is_empty() {
-            // The connection may already be closing; nothing to do then.
-            let _ = transport.write(&self.out);
-            self.out.clear();
-        }
         if close {
             self.partial.clear();
             transport.close();

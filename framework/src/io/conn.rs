@@ -1,5 +1,6 @@
-//! Stream connections: the loop-owned table of connections and
-//! [`Transport`], the handle protocols write through.
+//! Stream connections: the loop-owned table of connections, their reads
+//! and flushes. [`Transport`](super::Transport), the handle protocols write
+//! through, is in `io::transport`.
 //!
 //! Invariants (the write path, DESIGN.md "What makes it fast"):
 //! 1. A connection is registered once for READABLE|WRITABLE (edge
@@ -23,9 +24,7 @@
 //!    follows once.
 
 use std::io;
-use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use mio::event::Event;
 use mio::{Interest, Registry};
@@ -34,12 +33,13 @@ use slab::Slab;
 use super::protocol::Protocol;
 use super::stream::Stream;
 use super::tcp::ServerShared;
+use super::transport::Transport;
 use super::{token, SourceKind};
 use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::proto::write_buffer::{FlowControl, FlowEvent, WriteBuffer};
-use crate::{Error, ErrorKind, EventLoop, Result};
+use crate::{Error, EventLoop, Result};
 
 /// Size of each loop's read buffer.
 const READ_BUFFER: usize = 64 * 1024;
@@ -49,49 +49,68 @@ const READ_BUDGET: usize = 16;
 /// A queued connection event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnReady {
-    key: u32,
-    generation: u32,
+    pub(super) key: u32,
+    pub(super) generation: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum ProtoEvent {
+pub(super) enum ProtoEvent {
     PauseWriting,
     ResumeWriting,
 }
 
 pub(crate) struct Conn {
-    generation: u32,
-    stream: Stream,
+    pub(super) generation: u32,
+    pub(super) stream: Stream,
     /// `None` while one of its methods runs (invariant 5).
-    protocol: Option<Box<dyn Protocol>>,
+    pub(super) protocol: Option<Box<dyn Protocol>>,
     /// The protocol lends its own buffer for reads (`BufferedProtocol`).
-    buffered: bool,
-    write: WriteBuffer,
-    flow: FlowControl,
-    /// An edge said readable and no read has hit `WouldBlock` since.
-    readable: bool,
+    pub(super) buffered: bool,
+    pub(super) write: WriteBuffer,
+    pub(super) flow: FlowControl,
+    /// An edge said readable and no read has hit `WouldBlock` (or come back
+    /// short) since.
+    pub(super) readable: bool,
+    /// An edge reported the peer's hang-up or an error: reads go on until
+    /// they return 0 or fail, short or not.
+    pub(super) hung_up: bool,
     /// Likewise for writing.
-    writable: bool,
+    pub(super) writable: bool,
     /// Not paused by `pause_reading`.
-    reading: bool,
+    pub(super) reading: bool,
     /// A `Ready::Conn` for this connection is queued.
-    queued: bool,
+    pub(super) queued: bool,
     /// `close()` was called: flush, then `connection_lost(None)`.
-    closing: bool,
+    pub(super) closing: bool,
     /// `write_eof()` was called.
-    eof_requested: bool,
+    pub(super) eof_requested: bool,
     /// The write side was shut down.
-    eof_sent: bool,
+    pub(super) eof_sent: bool,
     /// On the loop's dirty list.
-    dirty: bool,
+    pub(super) dirty: bool,
     /// `connection_lost` is queued (or delivered).
-    lost: bool,
+    pub(super) lost: bool,
     /// The error `connection_lost` will carry.
-    lost_error: Option<io::Error>,
+    pub(super) lost_error: Option<io::Error>,
     /// Events that arrived while the protocol was busy.
-    pending: Vec<ProtoEvent>,
+    pub(super) pending: Vec<ProtoEvent>,
     /// The server that accepted this connection, for its client count.
-    server: Option<Rc<ServerShared>>,
+    pub(super) server: Option<Rc<ServerShared>>,
+}
+
+impl Conn {
+    /// Clears `readable` once the socket is known to be drained: a read
+    /// that would block, or one that came back shorter than the buffer.
+    /// The short read saves the `read(2)` that would only say `EAGAIN`;
+    /// it is safe under edge triggering because data arriving after it
+    /// raises a new edge. After a hang-up edge reads go on to the EOF.
+    pub(super) fn note_read(&mut self, result: &io::Result<usize>, capacity: usize) {
+        match result {
+            Ok(n) if *n > 0 && *n < capacity && !self.hung_up => self.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            _ => {}
+        }
+    }
 }
 
 /// The connections of one loop.
@@ -102,7 +121,7 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Conn> {
+    pub(super) fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Conn> {
         self.slab
             .get_mut(key as usize)
             .filter(|c| c.generation == generation)
@@ -120,6 +139,9 @@ impl Conns {
         };
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             conn.readable = true;
+        }
+        if event.is_read_closed() || event.is_error() {
+            conn.hung_up = true;
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             conn.writable = true;
@@ -143,267 +165,8 @@ impl Conns {
     }
 }
 
-/// A handle to one stream connection, for the protocol and any callback on
-/// the connection's loop. Cheap to clone; stale once the connection is lost
-/// (its methods then fail with [`ErrorKind::Closed`] or do nothing).
-#[derive(Clone)]
-pub struct Transport {
-    core: Weak<Core>,
-    key: u32,
-    generation: u32,
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport")
-            .field("key", &self.key)
-            .field("generation", &self.generation)
-            .finish()
-    }
-}
-
-fn not_ip() -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "a Unix socket transport has no IP address: use unix_peername/unix_sockname",
-    )
-}
-
-fn not_unix() -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "a TCP transport has no Unix address: use peername/sockname",
-    )
-}
-
-fn closed_transport() -> Error {
-    Error::new(ErrorKind::Closed, "the transport is closed")
-}
-
-impl Transport {
-    fn with_conn<R>(&self, f: impl FnOnce(&Rc<Core>, &mut Conn) -> R) -> Result<R> {
-        let core = self.core.upgrade().ok_or_else(closed_transport)?;
-        let mut conns = core.conns.borrow_mut();
-        let conn = conns
-            .get_mut(self.key, self.generation)
-            .ok_or_else(closed_transport)?;
-        if conn.lost {
-            return Err(closed_transport());
-        }
-        let result = f(&core, conn);
-        drop(conns);
-        Ok(result)
-    }
-
-    fn mark_dirty(core: &Core, conn: &mut Conn, key: u32) {
-        if !conn.dirty {
-            conn.dirty = true;
-            core.conns_dirty_push(key, conn.generation);
-        }
-    }
-
-    /// Queues `data` to be sent. Writes made while one callback runs go out
-    /// together, in one system call, when it returns.
-    ///
-    /// Fails after [`write_eof`](Self::write_eof) or [`close`](Self::close),
-    /// and on a lost connection.
-    pub fn write(&self, data: &[u8]) -> Result<()> {
-        let key = self.key;
-        self.with_conn(|core, conn| {
-            if conn.eof_requested {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "cannot write after write_eof()",
-                ));
-            }
-            if conn.closing {
-                return Err(Error::new(
-                    ErrorKind::Closed,
-                    "cannot write to a closing transport",
-                ));
-            }
-            if data.is_empty() {
-                return Ok(());
-            }
-            conn.write.append(data);
-            Self::mark_dirty(core, conn, key);
-            Ok(())
-        })?
-    }
-
-    /// Queues several buffers, as one write.
-    pub fn writelines(&self, chunks: &[&[u8]]) -> Result<()> {
-        for chunk in chunks {
-            self.write(chunk)?;
-        }
-        Ok(())
-    }
-
-    /// Shuts the sending side down once the buffer is flushed; reading goes
-    /// on. Idempotent.
-    pub fn write_eof(&self) -> Result<()> {
-        let key = self.key;
-        self.with_conn(|core, conn| {
-            if !conn.eof_requested {
-                conn.eof_requested = true;
-                Self::mark_dirty(core, conn, key);
-            }
-        })
-    }
-
-    /// TCP transports can always half-close.
-    pub fn can_write_eof(&self) -> bool {
-        true
-    }
-
-    /// Stops reading, flushes what is buffered, then closes; the protocol's
-    /// `connection_lost(None)` follows on a later iteration. Idempotent.
-    pub fn close(&self) {
-        let key = self.key;
-        let _ = self.with_conn(|core, conn| {
-            if conn.closing {
-                return;
-            }
-            conn.closing = true;
-            conn.reading = false;
-            // The flush (now empty or not) finishes the close.
-            Self::mark_dirty(core, conn, key);
-        });
-    }
-
-    /// Closes at once, dropping whatever is buffered; `connection_lost(None)`
-    /// follows on a later iteration.
-    pub fn abort(&self) {
-        let _ = self.with_conn(|core, conn| {
-            conn.write.clear();
-            conn.closing = true;
-            conn.reading = false;
-            schedule_lost(core, conn, self.key, None);
-        });
-    }
-
-    /// True once `close` or `abort` was called or the connection was lost.
-    pub fn is_closing(&self) -> bool {
-        self.with_conn(|_, conn| conn.closing).unwrap_or(true)
-    }
-
-    /// Stops calling `data_received` until [`resume_reading`](Self::resume_reading).
-    /// Idempotent.
-    pub fn pause_reading(&self) {
-        let _ = self.with_conn(|_, conn| conn.reading = false);
-    }
-
-    /// Resumes reading, including data that arrived while paused. Idempotent.
-    pub fn resume_reading(&self) {
-        let key = self.key;
-        let _ = self.with_conn(|core, conn| {
-            if conn.reading || conn.closing {
-                return;
-            }
-            conn.reading = true;
-            if conn.readable && !conn.queued {
-                conn.queued = true;
-                core.ready.borrow_mut().push(Ready::Conn(ConnReady {
-                    key,
-                    generation: conn.generation,
-                }));
-            }
-        });
-    }
-
-    /// True while reading is not paused (and the transport not closing).
-    pub fn is_reading(&self) -> bool {
-        self.with_conn(|_, conn| conn.reading).unwrap_or(false)
-    }
-
-    /// Sets the write buffer's water marks (defaults 64 KiB and 16 KiB). With
-    /// only one given the other is derived (low = high / 4); `high < low` is
-    /// an error. The buffer is re-checked at once.
-    pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
-        let key = self.key;
-        self.with_conn(|core, conn| {
-            conn.flow.set_limits(high, low).map_err(|bad| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "high-water mark ({}) must be >= low-water mark ({})",
-                        bad.high, bad.low
-                    ),
-                )
-            })?;
-            // Re-checked by the flush that follows the current callback.
-            Self::mark_dirty(core, conn, key);
-            Ok(())
-        })?
-    }
-
-    /// The write buffer's (high, low) water marks.
-    pub fn get_write_buffer_limits(&self) -> Result<(usize, usize)> {
-        self.with_conn(|_, conn| conn.flow.limits())
-    }
-
-    /// Bytes buffered and not yet taken by the kernel.
-    pub fn get_write_buffer_size(&self) -> usize {
-        self.with_conn(|_, conn| conn.write.len()).unwrap_or(0)
-    }
-
-    /// Flushes this connection's buffer now instead of after the current
-    /// callback (for `StreamWriter::drain`).
-    pub(crate) fn flush_now(&self) {
-        if let Some(core) = self.core.upgrade() {
-            EventLoop::from_core(core).flush_conn(self.key, self.generation);
-        }
-    }
-
-    /// The peer's address (asyncio's `get_extra_info('peername')`).
-    pub fn peername(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
-            Stream::Tcp(s) => s
-                .peer_addr()
-                .map_err(|e| Error::io("getting the peer address", e)),
-            Stream::Unix(_) => Err(not_ip()),
-        })?
-    }
-
-    /// The local address (`get_extra_info('sockname')`).
-    pub fn sockname(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
-            Stream::Tcp(s) => s
-                .local_addr()
-                .map_err(|e| Error::io("getting the local address", e)),
-            Stream::Unix(_) => Err(not_ip()),
-        })?
-    }
-
-    /// The peer's address on a Unix socket transport.
-    pub fn unix_peername(&self) -> Result<std::os::unix::net::SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
-            Stream::Unix(s) => s
-                .peer_addr()
-                .map_err(|e| Error::io("getting the peer address", e)),
-            Stream::Tcp(_) => Err(not_unix()),
-        })?
-    }
-
-    /// The local address on a Unix socket transport.
-    pub fn unix_sockname(&self) -> Result<std::os::unix::net::SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
-            Stream::Unix(s) => s
-                .local_addr()
-                .map_err(|e| Error::io("getting the local address", e)),
-            Stream::Tcp(_) => Err(not_unix()),
-        })?
-    }
-
-    /// The socket's fd (`get_extra_info('socket')`), for socket options.
-    /// The transport still owns it: do not close it.
-    pub fn as_raw_fd(&self) -> Result<RawFd> {
-        self.with_conn(|_, conn| conn.stream.as_raw_fd())
-    }
-}
-
 impl Core {
-    fn conns_dirty_push(&self, key: u32, generation: u32) {
+    pub(super) fn conns_dirty_push(&self, key: u32, generation: u32) {
         // The caller holds `conns`, so the dirty list is a RefCell of its own.
         self.conns_have_dirty.set(true);
         self.conn_dirty_queue.borrow_mut().push((key, generation));
@@ -411,7 +174,7 @@ impl Core {
 }
 
 /// Queues `connection_lost` once (invariant 5).
-fn schedule_lost(core: &Core, conn: &mut Conn, key: u32, error: Option<io::Error>) {
+pub(super) fn schedule_lost(core: &Core, conn: &mut Conn, key: u32, error: Option<io::Error>) {
     if conn.lost {
         return;
     }
@@ -457,6 +220,7 @@ impl EventLoop {
                 write: WriteBuffer::default(),
                 flow: FlowControl::default(),
                 readable: false,
+                hung_up: false,
                 writable: false,
                 reading: true,
                 queued: false,
@@ -475,11 +239,7 @@ impl EventLoop {
             server.client_added(key, generation);
         }
         core.shared.counters.connections_opened.add(1);
-        let transport = Transport {
-            core: Rc::downgrade(core),
-            key,
-            generation,
-        };
+        let transport = Transport::from_parts(core, key, generation);
         let for_protocol = transport.clone();
         self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
         Ok(transport)
@@ -573,7 +333,7 @@ impl EventLoop {
 
     /// Writes what the kernel takes, finishes a requested EOF or close, and
     /// checks flow control (invariant 3).
-    fn flush_conn(&self, key: u32, generation: u32) {
+    pub(super) fn flush_conn(&self, key: u32, generation: u32) {
         let core = &self.core;
         let flow_event = {
             let mut conns = core.conns.borrow_mut();
@@ -650,11 +410,7 @@ impl EventLoop {
                     None
                 } else {
                     let result = conn.stream.read(&mut buf);
-                    if let Err(e) = &result {
-                        if e.kind() == io::ErrorKind::WouldBlock {
-                            conn.readable = false;
-                        }
-                    }
+                    conn.note_read(&result, buf.len());
                     Some(result)
                 }
             };
@@ -710,9 +466,7 @@ impl EventLoop {
                 match conns.get_mut(key, generation) {
                     Some(conn) => {
                         let read = conn.stream.read(buf);
-                        if matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-                            conn.readable = false;
-                        }
+                        conn.note_read(&read, buf.len());
                         read
                     }
                     None => return,
@@ -737,11 +491,7 @@ impl EventLoop {
         let mut keep_open = false;
         self.call_protocol(key, generation, |p| keep_open = p.eof_received());
         if !keep_open {
-            let transport = Transport {
-                core: Rc::downgrade(core),
-                key,
-                generation,
-            };
+            let transport = Transport::from_parts(core, key, generation);
             transport.close();
         }
     }
@@ -794,15 +544,5 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
     }
     if let Some(server) = server {
         server.client_gone(ready.key, ready.generation);
-    }
-}
-
-impl Transport {
-    pub(crate) fn from_parts(core: &Rc<Core>, key: u32, generation: u32) -> Self {
-        Self {
-            core: Rc::downgrade(core),
-            key,
-            generation,
-        }
     }
 }

@@ -8,13 +8,14 @@ mod sock;
 mod stream;
 mod streams;
 mod tcp;
+mod transport;
 mod udp;
 mod unix;
 
-pub use conn::Transport;
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};
+pub use transport::Transport;
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};

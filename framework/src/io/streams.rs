@@ -18,9 +18,9 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use super::conn::Transport;
 use super::protocol::Protocol;
 use super::tcp::{Server, ServerOptions};
+use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Buffered bytes above which reading pauses (asyncio's default limit).

@@ -27,8 +27,8 @@ use mio::{Interest, Registry};
 use slab::Slab;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
-use super::conn::Transport;
 use super::protocol::Protocol;
+use super::transport::Transport;
 use super::{token, SourceKind};
 use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;

@@ -14,10 +14,10 @@ use std::rc::Rc;
 
 use mio::net::{UnixListener, UnixStream};
 
-use super::conn::Transport;
 use super::protocol::Protocol;
 use super::stream::{ListenSocket, Stream};
 use super::tcp::{Factory, Server, ServerOptions};
+use super::transport::Transport;
 use crate::{Error, EventLoop, Result};
 
 /// A bound socket file and its identity, for cleanup.

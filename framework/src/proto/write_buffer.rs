@@ -24,11 +24,30 @@ impl WriteBuffer {
     /// Appends `data` after what is pending.
     #[inline]
     pub(crate) fn append(&mut self, data: &[u8]) {
+        self.rewind_if_drained();
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Lets `fill` append to the pending bytes in place; returns the pending
+    /// length before it ran (the caller checks `fill` did not shorten it)
+    /// and what `fill` returned.
+    #[inline]
+    pub(crate) fn append_with<R>(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> R) -> (usize, R) {
+        self.rewind_if_drained();
+        let before = self.len();
+        let result = fill(&mut self.bytes);
+        if self.bytes.len() < self.start {
+            // Shortened into bytes already sent: nothing valid is pending.
+            self.start = self.bytes.len();
+        }
+        (before, result)
+    }
+
+    fn rewind_if_drained(&mut self) {
         if self.start > 0 && self.start == self.bytes.len() {
             self.bytes.clear();
             self.start = 0;
         }
-        self.bytes.extend_from_slice(data);
     }
 
     /// The pending bytes, oldest first.

@@ -14,6 +14,7 @@ mod tcp;
 mod threadsafe;
 mod timers;
 mod udp;
+mod writes;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -12,32 +12,32 @@ use loopcore::{ErrorKind, EventLoop, Protocol, ServerOptions, Transport};
 
 /// What a test protocol saw, shared with the test.
 #[derive(Default, Debug)]
-struct Seen {
-    made: Cell<u32>,
-    data: RefCell<Vec<u8>>,
-    eofs: Cell<u32>,
-    lost: Cell<u32>,
-    lost_with_error: Cell<bool>,
-    pauses: Cell<u32>,
-    resumes: Cell<u32>,
-    transport: RefCell<Option<Transport>>,
+pub(crate) struct Seen {
+    pub(crate) made: Cell<u32>,
+    pub(crate) data: RefCell<Vec<u8>>,
+    pub(crate) eofs: Cell<u32>,
+    pub(crate) lost: Cell<u32>,
+    pub(crate) lost_with_error: Cell<bool>,
+    pub(crate) pauses: Cell<u32>,
+    pub(crate) resumes: Cell<u32>,
+    pub(crate) transport: RefCell<Option<Transport>>,
 }
 
 /// Extra behaviour for `data_received`.
-type OnData = Box<dyn FnMut(&Transport, &[u8])>;
+pub(crate) type OnData = Box<dyn FnMut(&Transport, &[u8])>;
 
 /// A protocol whose behaviour each test picks.
-struct Probe {
-    seen: Rc<Seen>,
+pub(crate) struct Probe {
+    pub(crate) seen: Rc<Seen>,
     /// This connection's transport (`seen.transport` is the latest one).
-    own: Option<Transport>,
-    echo: bool,
-    keep_open_on_eof: bool,
-    on_data: Option<OnData>,
+    pub(crate) own: Option<Transport>,
+    pub(crate) echo: bool,
+    pub(crate) keep_open_on_eof: bool,
+    pub(crate) on_data: Option<OnData>,
 }
 
 impl Probe {
-    fn new(seen: &Rc<Seen>) -> Self {
+    pub(crate) fn new(seen: &Rc<Seen>) -> Self {
         Self {
             seen: seen.clone(),
             own: None,
@@ -84,7 +84,7 @@ impl Protocol for Probe {
 }
 
 /// Runs the loop until `done()` or 10 s pass (then fails).
-fn run_until(lp: &EventLoop, mut done: impl FnMut() -> bool) {
+pub(crate) fn run_until(lp: &EventLoop, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done() {
         assert!(std::time::Instant::now() < deadline, "timed out");
@@ -93,7 +93,7 @@ fn run_until(lp: &EventLoop, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn client<T: Send + 'static>(
+pub(crate) fn client<T: Send + 'static>(
     addr: SocketAddr,
     f: impl FnOnce(TcpStream) -> T + Send + 'static,
 ) -> JoinHandle<T> {

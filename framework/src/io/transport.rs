@@ -1,0 +1,330 @@
+//! [`Transport`]: the handle a protocol writes through, and every call a
+//! user makes on a connection. It holds no socket: each method looks the
+//! connection up in its loop's table (`io::conn`), which owns the socket,
+//! the buffers and the invariants listed there.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
+
+use super::conn::{schedule_lost, Conn, ConnReady};
+use super::stream::Stream;
+use crate::event_loop::{Core, Ready};
+use crate::{Error, ErrorKind, EventLoop, Result};
+
+/// A handle to one stream connection, for the protocol and any callback on
+/// the connection's loop. Cheap to clone; stale once the connection is lost
+/// (its methods then fail with [`ErrorKind::Closed`] or do nothing).
+#[derive(Clone)]
+pub struct Transport {
+    core: Weak<Core>,
+    key: u32,
+    generation: u32,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("key", &self.key)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+fn not_ip() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "a Unix socket transport has no IP address: use unix_peername/unix_sockname",
+    )
+}
+
+fn not_unix() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "a TCP transport has no Unix address: use peername/sockname",
+    )
+}
+
+fn closed_transport() -> Error {
+    Error::new(ErrorKind::Closed, "the transport is closed")
+}
+
+impl Transport {
+    fn with_conn<R>(&self, f: impl FnOnce(&Rc<Core>, &mut Conn) -> R) -> Result<R> {
+        let core = self.core.upgrade().ok_or_else(closed_transport)?;
+        let Ok(mut conns) = core.conns.try_borrow_mut() else {
+            // Only a transport call made while the loop itself holds the
+            // table: from a `write_with` closure or a protocol's `Drop`.
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a Transport method was called while its loop's connection table is in use \
+                 (from inside a write_with closure or a Drop of a protocol); call it afterwards",
+            ));
+        };
+        let conn = conns
+            .get_mut(self.key, self.generation)
+            .ok_or_else(closed_transport)?;
+        if conn.lost {
+            return Err(closed_transport());
+        }
+        let result = f(&core, conn);
+        drop(conns);
+        Ok(result)
+    }
+
+    fn mark_dirty(core: &Core, conn: &mut Conn, key: u32) {
+        if !conn.dirty {
+            conn.dirty = true;
+            core.conns_dirty_push(key, conn.generation);
+        }
+    }
+
+    /// Queues `data` to be sent. Writes made while one callback runs go out
+    /// together, in one system call, when it returns.
+    ///
+    /// Fails after [`write_eof`](Self::write_eof) or [`close`](Self::close),
+    /// and on a lost connection.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        let key = self.key;
+        self.with_conn(|core, conn| {
+            Self::check_writable(conn)?;
+            if data.is_empty() {
+                return Ok(());
+            }
+            conn.write.append(data);
+            Self::mark_dirty(core, conn, key);
+            Ok(())
+        })?
+    }
+
+    /// Queues bytes that `fill` appends straight into the transport's
+    /// buffer, saving the copy that building them elsewhere and calling
+    /// [`write`](Self::write) would cost (an HTTP server can serialize its
+    /// responses in place). `fill` must only append to the vector it is
+    /// given: the bytes already in it are pending output. Other methods of
+    /// any transport on this loop fail with [`ErrorKind::InvalidInput`]
+    /// while `fill` runs.
+    ///
+    /// Fails like `write`; `fill` then does not run.
+    ///
+    /// ```no_run
+    /// # fn answer(transport: &loopcore::Transport) -> loopcore::Result<()> {
+    /// transport.write_with(|out| out.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n"))
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `fill` shortens the vector (that would drop pending bytes).
+    pub fn write_with<R>(&self, fill: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
+        let key = self.key;
+        self.with_conn(|core, conn| {
+            Self::check_writable(conn)?;
+            let (before, result) = conn.write.append_with(fill);
+            assert!(
+                conn.write.len() >= before,
+                "Transport::write_with: the closure removed pending bytes; it may only append"
+            );
+            if conn.write.len() > before {
+                Self::mark_dirty(core, conn, key);
+            }
+            Ok(result)
+        })?
+    }
+
+    fn check_writable(conn: &Conn) -> Result<()> {
+        if conn.eof_requested {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "cannot write after write_eof()",
+            ));
+        }
+        if conn.closing {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "cannot write to a closing transport",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues several buffers, as one write.
+    pub fn writelines(&self, chunks: &[&[u8]]) -> Result<()> {
+        for chunk in chunks {
+            self.write(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Shuts the sending side down once the buffer is flushed; reading goes
+    /// on. Idempotent.
+    pub fn write_eof(&self) -> Result<()> {
+        let key = self.key;
+        self.with_conn(|core, conn| {
+            if !conn.eof_requested {
+                conn.eof_requested = true;
+                Self::mark_dirty(core, conn, key);
+            }
+        })
+    }
+
+    /// TCP transports can always half-close.
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Stops reading, flushes what is buffered, then closes; the protocol's
+    /// `connection_lost(None)` follows on a later iteration. Idempotent.
+    pub fn close(&self) {
+        let key = self.key;
+        let _ = self.with_conn(|core, conn| {
+            if conn.closing {
+                return;
+            }
+            conn.closing = true;
+            conn.reading = false;
+            // The flush (now empty or not) finishes the close.
+            Self::mark_dirty(core, conn, key);
+        });
+    }
+
+    /// Closes at once, dropping whatever is buffered; `connection_lost(None)`
+    /// follows on a later iteration.
+    pub fn abort(&self) {
+        let _ = self.with_conn(|core, conn| {
+            conn.write.clear();
+            conn.closing = true;
+            conn.reading = false;
+            schedule_lost(core, conn, self.key, None);
+        });
+    }
+
+    /// True once `close` or `abort` was called or the connection was lost.
+    pub fn is_closing(&self) -> bool {
+        self.with_conn(|_, conn| conn.closing).unwrap_or(true)
+    }
+
+    /// Stops calling `data_received` until [`resume_reading`](Self::resume_reading).
+    /// Idempotent.
+    pub fn pause_reading(&self) {
+        let _ = self.with_conn(|_, conn| conn.reading = false);
+    }
+
+    /// Resumes reading, including data that arrived while paused. Idempotent.
+    pub fn resume_reading(&self) {
+        let key = self.key;
+        let _ = self.with_conn(|core, conn| {
+            if conn.reading || conn.closing {
+                return;
+            }
+            conn.reading = true;
+            if conn.readable && !conn.queued {
+                conn.queued = true;
+                core.ready.borrow_mut().push(Ready::Conn(ConnReady {
+                    key,
+                    generation: conn.generation,
+                }));
+            }
+        });
+    }
+
+    /// True while reading is not paused (and the transport not closing).
+    pub fn is_reading(&self) -> bool {
+        self.with_conn(|_, conn| conn.reading).unwrap_or(false)
+    }
+
+    /// Sets the write buffer's water marks (defaults 64 KiB and 16 KiB). With
+    /// only one given the other is derived (low = high / 4); `high < low` is
+    /// an error. The buffer is re-checked at once.
+    pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+        let key = self.key;
+        self.with_conn(|core, conn| {
+            conn.flow.set_limits(high, low).map_err(|bad| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "high-water mark ({}) must be >= low-water mark ({})",
+                        bad.high, bad.low
+                    ),
+                )
+            })?;
+            // Re-checked by the flush that follows the current callback.
+            Self::mark_dirty(core, conn, key);
+            Ok(())
+        })?
+    }
+
+    /// The write buffer's (high, low) water marks.
+    pub fn get_write_buffer_limits(&self) -> Result<(usize, usize)> {
+        self.with_conn(|_, conn| conn.flow.limits())
+    }
+
+    /// Bytes buffered and not yet taken by the kernel.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.with_conn(|_, conn| conn.write.len()).unwrap_or(0)
+    }
+
+    /// Flushes this connection's buffer now instead of after the current
+    /// callback (for `StreamWriter::drain`).
+    pub(crate) fn flush_now(&self) {
+        if let Some(core) = self.core.upgrade() {
+            EventLoop::from_core(core).flush_conn(self.key, self.generation);
+        }
+    }
+
+    /// The peer's address (asyncio's `get_extra_info('peername')`).
+    pub fn peername(&self) -> Result<SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map_err(|e| Error::io("getting the peer address", e)),
+            Stream::Unix(_) => Err(not_ip()),
+        })?
+    }
+
+    /// The local address (`get_extra_info('sockname')`).
+    pub fn sockname(&self) -> Result<SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Tcp(s) => s
+                .local_addr()
+                .map_err(|e| Error::io("getting the local address", e)),
+            Stream::Unix(_) => Err(not_ip()),
+        })?
+    }
+
+    /// The peer's address on a Unix socket transport.
+    pub fn unix_peername(&self) -> Result<std::os::unix::net::SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Unix(s) => s
+                .peer_addr()
+                .map_err(|e| Error::io("getting the peer address", e)),
+            Stream::Tcp(_) => Err(not_unix()),
+        })?
+    }
+
+    /// The local address on a Unix socket transport.
+    pub fn unix_sockname(&self) -> Result<std::os::unix::net::SocketAddr> {
+        self.with_conn(|_, conn| match &conn.stream {
+            Stream::Unix(s) => s
+                .local_addr()
+                .map_err(|e| Error::io("getting the local address", e)),
+            Stream::Tcp(_) => Err(not_unix()),
+        })?
+    }
+
+    /// The socket's fd (`get_extra_info('socket')`), for socket options.
+    /// The transport still owns it: do not close it.
+    pub fn as_raw_fd(&self) -> Result<RawFd> {
+        self.with_conn(|_, conn| conn.stream.as_raw_fd())
+    }
+}
+
+impl Transport {
+    pub(crate) fn from_parts(core: &Rc<Core>, key: u32, generation: u32) -> Self {
+        Self {
+            core: Rc::downgrade(core),
+            key,
+            generation,
+        }
+    }
+}
