@@ -117,6 +117,9 @@ pub(crate) struct Core {
     timerfd: TimerFd,
     /// The deadline the timerfd is armed for, if any.
     armed_deadline: Cell<Option<Instant>>,
+    /// When the last poll returned, during the current run: the start of
+    /// the busy stretch the next poll ends (per-loop busy/wait metrics).
+    busy_since: Cell<Option<Instant>>,
     /// Fds watched with `add_reader`/`add_writer`.
     pub(crate) watches: RefCell<Watches>,
     /// Stream connections (transports).
@@ -281,6 +284,7 @@ impl EventLoop {
             timers: RefCell::new(TimerHeap::default()),
             timerfd,
             armed_deadline: Cell::new(None),
+            busy_since: Cell::new(None),
             watches: RefCell::new(Watches::default()),
             conns: RefCell::new(Conns::default()),
             listeners: RefCell::new(Listeners::default()),
@@ -517,7 +521,15 @@ impl EventLoop {
         let timeout = self.poll_timeout()?;
         {
             let mut events = core.events.borrow_mut();
-            if let Err(e) = core.poll.borrow_mut().poll(&mut events, timeout) {
+            let poll_started = Instant::now();
+            if let Some(since) = core.busy_since.get() {
+                counters.busy_ns.add(nanos(poll_started - since));
+            }
+            let polled = core.poll.borrow_mut().poll(&mut events, timeout);
+            let poll_ended = Instant::now();
+            counters.poll_wait_ns.add(nanos(poll_ended - poll_started));
+            core.busy_since.set(Some(poll_ended));
+            if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(Error::io("polling for events", e));
                 }
@@ -709,6 +721,11 @@ impl EventLoop {
     }
 
     fn check_slow(&self, what: &'static str, took: Duration) {
+        self.core
+            .shared
+            .counters
+            .slowest_callback_ns
+            .raise_to(nanos(took));
         let limit = self.core.slow_callback_duration.get();
         if took > limit {
             self.core.shared.counters.slow_callbacks.add(1);
@@ -801,12 +818,19 @@ impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         let core = &self.lp.core;
         core.stopping.set(false);
+        if let Some(since) = core.busy_since.take() {
+            core.shared.counters.busy_ns.add(nanos(since.elapsed()));
+        }
         if core.state.get() == State::Running {
             core.state.set(State::Idle);
         }
         let previous = RUNNING.with(|r| r.borrow_mut().take());
         drop(previous);
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Far enough to never fire, close enough not to overflow `Instant`.

@@ -39,7 +39,10 @@ mod io;
 mod join_set;
 mod mailbox;
 mod metrics;
+mod oneshot;
 mod proto;
+mod remote;
+mod runtime;
 mod signal;
 mod sys;
 mod task;
@@ -58,8 +61,13 @@ pub use io::{
 };
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;
-pub use metrics::LoopStats;
+pub use metrics::{render_prometheus, LoopStats};
 pub use proto::http1;
+pub use remote::RemoteJoinHandle;
+pub use runtime::{
+    available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning, Runtime,
+    RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
+};
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};

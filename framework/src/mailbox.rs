@@ -269,4 +269,14 @@ impl LoopHandle {
     pub fn stats(&self) -> LoopStats {
         self.shared.stats()
     }
+
+    /// The loop's open stream connections (two counter reads, cheaper than
+    /// a whole [`stats`](Self::stats) snapshot).
+    pub fn live_connections(&self) -> u64 {
+        let counters = &self.shared.counters;
+        counters
+            .connections_opened
+            .get()
+            .saturating_sub(counters.connections_closed.get())
+    }
 }

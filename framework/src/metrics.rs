@@ -24,6 +24,14 @@ impl Counter {
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Raises the counter to `n` if it is lower; owning loop only.
+    #[inline]
+    pub(crate) fn raise_to(&self, n: u64) {
+        if n > self.get() {
+            self.0.store(n, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The live counters of one loop, written by that loop only.
@@ -39,6 +47,11 @@ pub(crate) struct Counters {
     pub(crate) connections_opened: Counter,
     pub(crate) connections_closed: Counter,
     pub(crate) bytes_received: Counter,
+    pub(crate) bytes_sent: Counter,
+    pub(crate) accepts: Counter,
+    pub(crate) busy_ns: Counter,
+    pub(crate) poll_wait_ns: Counter,
+    pub(crate) slowest_callback_ns: Counter,
 }
 
 /// A snapshot of one loop's counters, readable from any thread.
@@ -68,6 +81,186 @@ pub struct LoopStats {
     pub connections_closed: u64,
     /// Bytes read from stream connections.
     pub bytes_received: u64,
+    /// Bytes written to stream connections.
+    pub bytes_sent: u64,
+    /// Connections accepted by this loop's listeners (in `Balance::Acceptor`
+    /// mode the accepting loop counts them; the loop serving each one
+    /// counts it in `connections_opened`).
+    pub accepts: u64,
+    /// Nanoseconds spent running callbacks and I/O (everything but polling).
+    pub busy_ns: u64,
+    /// Nanoseconds spent blocked in `epoll_wait`.
+    pub poll_wait_ns: u64,
+    /// The slowest single callback so far, in nanoseconds. Timing every
+    /// callback costs two clock reads each, so this is measured in debug
+    /// mode only (`EventLoop::set_debug`); it stays 0 otherwise.
+    pub slowest_callback_ns: u64,
+}
+
+impl LoopStats {
+    /// Stream connections open now (`connections_opened - connections_closed`).
+    pub fn live_connections(&self) -> u64 {
+        self.connections_opened
+            .saturating_sub(self.connections_closed)
+    }
+
+    /// The sum of several loops' stats; `slowest_callback_ns` is the
+    /// maximum.
+    pub fn sum<'a>(stats: impl IntoIterator<Item = &'a LoopStats>) -> LoopStats {
+        let mut total = LoopStats::default();
+        for s in stats {
+            total.iterations += s.iterations;
+            total.callbacks += s.callbacks;
+            total.io_events += s.io_events;
+            total.mailbox_messages += s.mailbox_messages;
+            total.panics += s.panics;
+            total.slow_callbacks += s.slow_callbacks;
+            total.tasks_spawned += s.tasks_spawned;
+            total.waker_writes += s.waker_writes;
+            total.connections_opened += s.connections_opened;
+            total.connections_closed += s.connections_closed;
+            total.bytes_received += s.bytes_received;
+            total.bytes_sent += s.bytes_sent;
+            total.accepts += s.accepts;
+            total.busy_ns += s.busy_ns;
+            total.poll_wait_ns += s.poll_wait_ns;
+            total.slowest_callback_ns = total.slowest_callback_ns.max(s.slowest_callback_ns);
+        }
+        total
+    }
+
+    /// Every metric as `(name, help, kind, value)`, in the order the
+    /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 17] {
+        [
+            (
+                "iterations_total",
+                "Loop iterations (one poll each).",
+                "counter",
+                self.iterations,
+            ),
+            (
+                "callbacks_total",
+                "Ready items run: callbacks, timers, task polls, I/O.",
+                "counter",
+                self.callbacks,
+            ),
+            (
+                "io_events_total",
+                "I/O readiness events returned by epoll.",
+                "counter",
+                self.io_events,
+            ),
+            (
+                "mailbox_messages_total",
+                "Messages taken from the cross-thread mailbox.",
+                "counter",
+                self.mailbox_messages,
+            ),
+            (
+                "waker_writes_total",
+                "Times another thread woke the loop.",
+                "counter",
+                self.waker_writes,
+            ),
+            (
+                "panics_total",
+                "Panics caught in callbacks and tasks.",
+                "counter",
+                self.panics,
+            ),
+            (
+                "slow_callbacks_total",
+                "Callbacks slower than slow_callback_duration (debug mode).",
+                "counter",
+                self.slow_callbacks,
+            ),
+            (
+                "tasks_spawned_total",
+                "Tasks spawned.",
+                "counter",
+                self.tasks_spawned,
+            ),
+            (
+                "accepts_total",
+                "Connections accepted by this loop's listeners.",
+                "counter",
+                self.accepts,
+            ),
+            (
+                "connections_opened_total",
+                "Stream connections set up.",
+                "counter",
+                self.connections_opened,
+            ),
+            (
+                "connections_closed_total",
+                "Stream connections whose connection_lost ran.",
+                "counter",
+                self.connections_closed,
+            ),
+            (
+                "connections_live",
+                "Stream connections open now.",
+                "gauge",
+                self.live_connections(),
+            ),
+            (
+                "bytes_received_total",
+                "Bytes read from stream connections.",
+                "counter",
+                self.bytes_received,
+            ),
+            (
+                "bytes_sent_total",
+                "Bytes written to stream connections.",
+                "counter",
+                self.bytes_sent,
+            ),
+            (
+                "busy_nanoseconds_total",
+                "Time spent running callbacks and I/O.",
+                "counter",
+                self.busy_ns,
+            ),
+            (
+                "poll_wait_nanoseconds_total",
+                "Time spent blocked in epoll_wait.",
+                "counter",
+                self.poll_wait_ns,
+            ),
+            (
+                "slowest_callback_nanoseconds",
+                "The slowest callback so far (debug mode only).",
+                "gauge",
+                self.slowest_callback_ns,
+            ),
+        ]
+    }
+}
+
+/// Renders per-loop stats in the Prometheus text exposition format: one
+/// series per loop with a `loop="N"` label, every name prefixed `loopcore_`.
+///
+/// ```
+/// let text = loopcore::render_prometheus(&[loopcore::LoopStats::default()]);
+/// assert!(text.contains("loopcore_connections_live{loop=\"0\"} 0"));
+/// ```
+pub fn render_prometheus(per_loop: &[LoopStats]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let Some(first) = per_loop.first() else {
+        return out;
+    };
+    for (i, (name, help, kind, _)) in first.metrics().iter().enumerate() {
+        let _ = writeln!(out, "# HELP loopcore_{name} {help}");
+        let _ = writeln!(out, "# TYPE loopcore_{name} {kind}");
+        for (index, stats) in per_loop.iter().enumerate() {
+            let value = stats.metrics()[i].3;
+            let _ = writeln!(out, "loopcore_{name}{{loop=\"{index}\"}} {value}");
+        }
+    }
+    out
 }
 
 impl Counters {
@@ -84,6 +277,11 @@ impl Counters {
             connections_opened: self.connections_opened.get(),
             connections_closed: self.connections_closed.get(),
             bytes_received: self.bytes_received.get(),
+            bytes_sent: self.bytes_sent.get(),
+            accepts: self.accepts.get(),
+            busy_ns: self.busy_ns.get(),
+            poll_wait_ns: self.poll_wait_ns.get(),
+            slowest_callback_ns: self.slowest_callback_ns.get(),
         }
     }
 }

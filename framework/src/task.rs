@@ -97,6 +97,16 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
+impl JoinError {
+    /// A task that never ran or was dropped because its loop closed.
+    pub(crate) fn loop_closed(id: u64) -> Self {
+        JoinError {
+            id,
+            repr: JoinErrorRepr::LoopClosed,
+        }
+    }
+}
+
 /// Shared between a task and its handle, for `abort`.
 #[derive(Default)]
 struct AbortState {

@@ -57,6 +57,17 @@ pub(crate) struct ConnReady {
 pub(super) enum ProtoEvent {
     PauseWriting,
     ResumeWriting,
+    ShutdownRequested,
+}
+
+impl ProtoEvent {
+    fn deliver_to(self, protocol: &mut dyn Protocol) {
+        match self {
+            ProtoEvent::PauseWriting => protocol.pause_writing(),
+            ProtoEvent::ResumeWriting => protocol.resume_writing(),
+            ProtoEvent::ShutdownRequested => protocol.shutdown_requested(),
+        }
+    }
 }
 
 pub(crate) struct Conn {
@@ -74,7 +85,7 @@ pub(crate) struct Conn {
     /// An edge reported the peer's hang-up or an error: reads go on until
     /// they return 0 or fail, short or not.
     pub(super) hung_up: bool,
-    /// Likewise for writing.
+    /// An edge said writable and no write has hit `WouldBlock` since.
     pub(super) writable: bool,
     /// Not paused by `pause_reading`.
     pub(super) reading: bool,
@@ -274,9 +285,8 @@ impl EventLoop {
                 }
                 conn.pending.remove(0)
             };
-            outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match next {
-                ProtoEvent::PauseWriting => protocol.pause_writing(),
-                ProtoEvent::ResumeWriting => protocol.resume_writing(),
+            outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                next.deliver_to(&mut *protocol)
             }));
         }
     }
@@ -306,10 +316,42 @@ impl EventLoop {
                 return;
             }
         }
-        self.call_protocol(key, generation, |p| match event {
-            ProtoEvent::PauseWriting => p.pause_writing(),
-            ProtoEvent::ResumeWriting => p.resume_writing(),
-        });
+        self.call_protocol(key, generation, |p| event.deliver_to(p));
+    }
+
+    /// Calls `shutdown_requested` on every open connection's protocol.
+    pub(crate) fn notify_conns_of_shutdown(&self) {
+        for (key, generation) in self.live_conns() {
+            self.notify_conn_of_shutdown(key, generation);
+        }
+    }
+
+    pub(crate) fn notify_conn_of_shutdown(&self, key: u32, generation: u32) {
+        self.deliver(key, generation, ProtoEvent::ShutdownRequested);
+    }
+
+    /// Aborts every open connection (the shutdown deadline passed).
+    pub(crate) fn abort_all_conns(&self) {
+        for (key, generation) in self.live_conns() {
+            Transport::from_parts(&self.core, key, generation).abort();
+        }
+    }
+
+    /// Open connections whose `connection_lost` is not yet queued.
+    pub(crate) fn live_conns(&self) -> Vec<(u32, u32)> {
+        self.core
+            .conns
+            .borrow()
+            .slab
+            .iter()
+            .filter(|(_, conn)| !conn.lost)
+            .map(|(key, conn)| (key as u32, conn.generation))
+            .collect()
+    }
+
+    /// How many connections this loop has, `connection_lost` pending or not.
+    pub(crate) fn conn_count(&self) -> usize {
+        self.core.conns.borrow().slab.len()
     }
 
     /// Flushes every connection written to since the last flush (invariant 2).
@@ -345,7 +387,10 @@ impl EventLoop {
             }
             while !conn.write.is_empty() {
                 match conn.stream.write(conn.write.pending()) {
-                    Ok(n) => conn.write.consume(n),
+                    Ok(n) => {
+                        core.shared.counters.bytes_sent.add(n as u64);
+                        conn.write.consume(n);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         conn.writable = false;
                         break;

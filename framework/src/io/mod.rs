@@ -19,7 +19,8 @@ pub use transport::Transport;
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
-pub(crate) use tcp::{run_accept, AcceptReady, Listeners};
+pub(crate) use stream::Stream;
+pub(crate) use tcp::{bind_listener, run_accept, AcceptReady, AcceptSink, Factory, Listeners};
 pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 
 use mio::Token;

@@ -59,6 +59,13 @@ pub trait Protocol: 'static {
     /// The write buffer drained to its low-water mark after a pause.
     fn resume_writing(&mut self) {}
 
+    /// The runtime is shutting down gracefully (see `Runtime::shutdown`):
+    /// finish what is in flight and close. An HTTP server answers the
+    /// request it is reading (with `Connection: close`) and closes an idle
+    /// keep-alive connection. The default does nothing; a connection still
+    /// open at the shutdown deadline is aborted.
+    fn shutdown_requested(&mut self) {}
+
     /// The buffered-reading side of this protocol, if it has one; see
     /// [`Buffered`]. Not meant to be implemented by hand.
     #[doc(hidden)]
@@ -116,6 +123,9 @@ pub trait BufferedProtocol: 'static {
 
     /// As [`Protocol::resume_writing`].
     fn resume_writing(&mut self) {}
+
+    /// As [`Protocol::shutdown_requested`].
+    fn shutdown_requested(&mut self) {}
 }
 
 /// Serves a [`BufferedProtocol`] wherever a [`Protocol`] is expected.
@@ -156,6 +166,10 @@ impl<P: BufferedProtocol> Protocol for Buffered<P> {
 
     fn resume_writing(&mut self) {
         self.0.resume_writing();
+    }
+
+    fn shutdown_requested(&mut self) {
+        self.0.shutdown_requested();
     }
 
     fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {

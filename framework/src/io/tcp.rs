@@ -41,6 +41,19 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 /// Makes one protocol per accepted connection.
 pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 
+/// Takes an accepted TCP connection away from the accepting loop.
+pub(crate) type HandOff = Rc<dyn Fn(std::net::TcpStream)>;
+
+/// What a listener does with an accepted connection.
+#[derive(Clone)]
+pub(crate) enum AcceptSink {
+    /// Serve it on this loop with a protocol from the factory.
+    Serve(Factory),
+    /// Give it away: the runtime's `Balance::Acceptor` passes it to the
+    /// least-loaded loop.
+    HandOff(HandOff),
+}
+
 pub(crate) use super::unix::UnixPath;
 
 /// Options of [`EventLoop::create_server`] (asyncio's keyword arguments).
@@ -172,7 +185,7 @@ struct Listener {
     generation: u32,
     socket: ListenSocket,
     server: Rc<ServerShared>,
-    factory: Factory,
+    sink: AcceptSink,
     options: ServerOptions,
     /// An edge said acceptable and no accept has hit `WouldBlock` since.
     readable: bool,
@@ -243,21 +256,33 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 
 /// Accepts what is waiting on one listener (invariants 1-2).
 pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
+    if accept_some(lp, ready, ACCEPT_BUDGET) {
+        // Budget spent: come back next iteration if there may be more.
+        let core = &lp.core;
+        let mut listeners = core.listeners.borrow_mut();
+        if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
+            queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
+        }
+    }
+}
+
+/// Accepts up to `budget` connections; true if the budget ran out first.
+fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
     let core = &lp.core;
-    for _ in 0..ACCEPT_BUDGET {
+    for _ in 0..budget {
         let accepted = {
             let mut listeners = core.listeners.borrow_mut();
             let Some(listener) = listeners.get_mut(ready.key, ready.generation) else {
-                return;
+                return false;
             };
             listener.queued = false;
             if !listener.server.serving.get() || listener.paused {
-                return;
+                return false;
             }
             match listener.socket.accept() {
                 Ok(stream) => Ok((
                     stream,
-                    listener.factory.clone(),
+                    listener.sink.clone(),
                     listener.server.clone(),
                     listener.options.clone(),
                 )),
@@ -270,7 +295,8 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
             }
         };
         match accepted {
-            Ok((stream, factory, server, options)) => {
+            Ok((stream, sink, server, options)) => {
+                core.shared.counters.accepts.add(1);
                 if let Stream::Tcp(tcp) = &stream {
                     if options.nodelay {
                         let _ = tcp.set_nodelay(true);
@@ -279,8 +305,20 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
                         let _ = socket2::SockRef::from(tcp).set_keepalive(true);
                     }
                 }
-                let protocol = factory();
-                if let Err(e) = lp.attach_stream(stream, protocol, Some(server)) {
+                let attached = match (sink, stream) {
+                    (AcceptSink::HandOff(hand_off), Stream::Tcp(tcp)) => {
+                        hand_off(std::net::TcpStream::from(std::os::fd::OwnedFd::from(tcp)));
+                        Ok(())
+                    }
+                    (AcceptSink::HandOff(_), Stream::Unix(_)) => Err(Error::new(
+                        ErrorKind::Unsupported,
+                        "handing off Unix socket connections is not implemented",
+                    )),
+                    (AcceptSink::Serve(factory), stream) => {
+                        lp.attach_stream(stream, factory(), Some(server)).map(drop)
+                    }
+                };
+                if let Err(e) = attached {
                     lp.call_exception_handler(
                         &ExceptionContext::new("could not set up an accepted connection")
                             .with_error(e)
@@ -288,21 +326,17 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
                     );
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(e) if is_resource_exhaustion(&e) => {
                 pause_accepting(lp, ready, e);
-                return;
+                return false;
             }
             // The peer gave up before we accepted (ECONNABORTED) and the
             // like: that connection is gone, the listener is fine.
             Err(_) => {}
         }
     }
-    // Budget spent: come back next iteration if there may be more.
-    let mut listeners = core.listeners.borrow_mut();
-    if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
-        queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
-    }
+    true
 }
 
 fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
@@ -334,7 +368,10 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
     });
 }
 
-fn bind_listener(addr: SocketAddr, options: &ServerOptions) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind_listener(
+    addr: SocketAddr,
+    options: &ServerOptions,
+) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM,
@@ -417,7 +454,7 @@ impl EventLoop {
             sockets.push((socket, local));
         }
         let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
-        self.serve_listeners(sockets, options, factory)
+        self.serve_listeners(sockets, options, AcceptSink::Serve(factory))
     }
 
     /// Serves connections accepted on an already-bound std listener (asyncio's
@@ -439,14 +476,31 @@ impl EventLoop {
             .local_addr()
             .map_err(|e| Error::io("reading the listener's address", e))?;
         let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
-        self.serve_listeners(vec![(listener, local)], options, factory)
+        self.serve_listeners(vec![(listener, local)], options, AcceptSink::Serve(factory))
+    }
+
+    /// Serves an already-bound std listener whose connections go to
+    /// `sink` (the runtime's listeners).
+    pub(crate) fn serve_listener_with(
+        &self,
+        listener: std::net::TcpListener,
+        options: ServerOptions,
+        sink: AcceptSink,
+    ) -> Result<Server> {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the listener non-blocking", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listener's address", e))?;
+        self.serve_listeners(vec![(listener, local)], options, sink)
     }
 
     fn serve_listeners(
         &self,
         sockets: Vec<(std::net::TcpListener, SocketAddr)>,
         options: ServerOptions,
-        factory: Factory,
+        sink: AcceptSink,
     ) -> Result<Server> {
         if self.is_closed() {
             return Err(Error::closed());
@@ -456,7 +510,7 @@ impl EventLoop {
             .into_iter()
             .map(|(socket, _)| ListenSocket::Tcp(TcpListener::from_std(socket)))
             .collect();
-        self.serve_sockets(sockets, addresses, None, options, factory)
+        self.serve_sockets(sockets, addresses, None, options, sink)
     }
 
     /// Registers listening sockets and wraps them in a [`Server`].
@@ -466,7 +520,7 @@ impl EventLoop {
         addresses: Vec<SocketAddr>,
         unix_path: Option<UnixPath>,
         options: ServerOptions,
-        factory: Factory,
+        sink: AcceptSink,
     ) -> Result<Server> {
         if self.is_closed() {
             return Err(Error::closed());
@@ -500,7 +554,7 @@ impl EventLoop {
                 generation,
                 socket,
                 server: shared.clone(),
-                factory: factory.clone(),
+                sink: sink.clone(),
                 options: options.clone(),
                 // Connections may already wait: check once when serving starts.
                 readable: true,
@@ -663,6 +717,22 @@ impl Server {
             path.remove_if_ours();
         }
         self.shared.wake_waiters();
+    }
+
+    /// Accepts every connection already queued on the listeners, then
+    /// closes them: closing a listener resets the connections still in its
+    /// accept queue, and with `SO_REUSEPORT` those were routed to this
+    /// socket and no other. Must run on the server's loop.
+    pub(crate) fn drain_and_close(&self, lp: &EventLoop) {
+        let keys = self.shared.listeners.borrow().clone();
+        for (key, generation) in keys {
+            if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(key, generation) {
+                listener.readable = true;
+                listener.paused = false;
+            }
+            accept_some(lp, AcceptReady { key, generation }, usize::MAX);
+        }
+        self.close();
     }
 
     /// Closes every connection this server accepted (flushing first).

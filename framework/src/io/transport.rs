@@ -320,6 +320,14 @@ impl Transport {
 }
 
 impl Transport {
+    /// Calls the protocol's `shutdown_requested` (now, or after the method
+    /// that is running).
+    pub(crate) fn request_shutdown(&self) {
+        if let Some(core) = self.core.upgrade() {
+            EventLoop::from_core(core).notify_conn_of_shutdown(self.key, self.generation);
+        }
+    }
+
     pub(crate) fn from_parts(core: &Rc<Core>, key: u32, generation: u32) -> Self {
         Self {
             core: Rc::downgrade(core),

@@ -16,7 +16,7 @@ use mio::net::{UnixListener, UnixStream};
 
 use super::protocol::Protocol;
 use super::stream::{ListenSocket, Stream};
-use super::tcp::{Factory, Server, ServerOptions};
+use super::tcp::{AcceptSink, Factory, Server, ServerOptions};
 use super::transport::Transport;
 use crate::{Error, EventLoop, Result};
 
@@ -89,7 +89,7 @@ impl EventLoop {
             Vec::new(),
             unix_path,
             options,
-            factory,
+            AcceptSink::Serve(factory),
         )
     }
 

@@ -165,13 +165,54 @@ pub fn serve_requests(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
+    respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
+) -> (usize, bool) {
+    serve(out, input, limits, false, respond)
+}
+
+/// As [`serve_requests`], for a connection that is to close (a server
+/// shutting down): every complete request is still answered, the last one
+/// with `keep_alive` false so its response says `Connection: close`.
+/// Returns `close` true once a request was answered.
+///
+/// ```
+/// use loopcore::http1::{serve_requests_closing, write_response, Limits};
+/// let input = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+/// let mut out = Vec::new();
+/// let (used, close) = serve_requests_closing(&mut out, input, &Limits::default(), |req, out| {
+///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
+/// });
+/// assert_eq!((used, close), (input.len(), true));
+/// let text = String::from_utf8(out).unwrap();
+/// assert_eq!(text.matches("Connection: close").count(), 1);
+/// assert!(text.ends_with("/b"));
+/// ```
+pub fn serve_requests_closing(
+    out: &mut Vec<u8>,
+    input: &[u8],
+    limits: &Limits,
+    respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
+) -> (usize, bool) {
+    serve(out, input, limits, true, respond)
+}
+
+fn serve(
+    out: &mut Vec<u8>,
+    input: &[u8],
+    limits: &Limits,
+    closing: bool,
     mut respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
     let mut used = 0;
     loop {
         match parse_request(&input[used..], limits) {
-            Ok(Some((request, n))) => {
+            Ok(Some((mut request, n))) => {
                 used += n;
+                if closing && !matches!(parse_request(&input[used..], limits), Ok(Some(_))) {
+                    // The last complete request: its answer ends the
+                    // connection.
+                    request.keep_alive = false;
+                }
                 respond(&request, out);
                 if !request.keep_alive {
                     return (used, true);

@@ -1,0 +1,592 @@
+//! The thread-per-core runtime: N event loops, each on its own (optionally
+//! pinned) thread, started together, serving shared addresses
+//! ([`Runtime::serve`]), talking only through their mailboxes, and shut
+//! down together ([`RuntimeHandle::shutdown`]).
+//!
+//! Life of a runtime: [`Builder::build`] starts the threads; each creates
+//! its loop and reports its [`LoopHandle`]; once all have, each runs the
+//! start closure and then its loop. [`Runtime::run`] blocks until every
+//! loop has stopped (after a shutdown) and joins the threads.
+
+mod context;
+mod cpus;
+mod serve;
+mod sharded;
+mod shutdown;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use context::current_loop_index;
+pub use cpus::{available_cpus, Pinning};
+pub use serve::{Balance, ServeOptions};
+pub use sharded::Sharded;
+pub use shutdown::{ShutdownToken, ShutdownWait};
+
+use crate::exception::payload_message;
+use crate::{
+    BlockingExecutor, Error, ErrorKind, EventLoop, LoopHandle, LoopStats, Protocol, Result,
+};
+
+type LoopHook = Arc<dyn Fn(&EventLoop) + Send + Sync>;
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+/// use loopcore::Runtime;
+///
+/// let runtime = Runtime::builder()
+///     .loops(2)
+///     .thread_name("worker")
+///     .handle_signals(false)
+///     .on_loop_start(|lp| {
+///         let index = loopcore::current_loop_index().unwrap();
+///         lp.call_soon(move |_| println!("loop {index} is up"));
+///     })
+///     .build()?;
+/// assert_eq!(runtime.handles().len(), 2);
+/// runtime.shutdown(Duration::ZERO);
+/// runtime.run()?;
+/// # Ok::<(), loopcore::Error>(())
+/// ```
+#[must_use = "a Builder does nothing until build() is called"]
+pub struct Builder {
+    loops: Option<usize>,
+    pinning: Pinning,
+    thread_name: String,
+    on_loop_start: Option<LoopHook>,
+    on_loop_stop: Option<LoopHook>,
+    handle_signals: bool,
+    shutdown_grace: Duration,
+    executor: Option<Arc<dyn BlockingExecutor>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("loops", &self.loops)
+            .field("pinning", &self.pinning)
+            .field("thread_name", &self.thread_name)
+            .field("handle_signals", &self.handle_signals)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            loops: None,
+            pinning: Pinning::Off,
+            thread_name: "loopcore".to_owned(),
+            on_loop_start: None,
+            on_loop_stop: None,
+            handle_signals: true,
+            shutdown_grace: Duration::from_secs(10),
+            executor: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The number of loops (default: the CPUs this process may use, after
+    /// its affinity mask and cgroup CPU quota; see [`available_cpus`]).
+    /// More loops than CPUs is allowed.
+    pub fn loops(mut self, loops: usize) -> Self {
+        self.loops = Some(loops);
+        self
+    }
+
+    /// Whether and where to pin each loop's thread (default
+    /// [`Pinning::Off`]).
+    pub fn pinning(mut self, pinning: Pinning) -> Self {
+        self.pinning = pinning;
+        self
+    }
+
+    /// The loop threads' name prefix; thread `i` is `"{name}-{i}"` (default
+    /// `loopcore`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Runs on every loop, on its thread, before it starts running: set up
+    /// per-loop servers and state there.
+    /// [`current_loop_index`] says which loop it is.
+    pub fn on_loop_start(mut self, hook: impl Fn(&EventLoop) + Send + Sync + 'static) -> Self {
+        self.on_loop_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs on every loop, on its thread, after it stops and before it
+    /// closes: report per-loop figures there.
+    pub fn on_loop_stop(mut self, hook: impl Fn(&EventLoop) + Send + Sync + 'static) -> Self {
+        self.on_loop_stop = Some(Arc::new(hook));
+        self
+    }
+
+    /// Whether SIGINT and SIGTERM start a graceful shutdown with the
+    /// default grace period (default on); a second signal aborts what is
+    /// left at once.
+    pub fn handle_signals(mut self, on: bool) -> Self {
+        self.handle_signals = on;
+        self
+    }
+
+    /// How long a signal-started shutdown waits for connections to finish
+    /// before aborting them (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The blocking executor every loop uses (default: the process-wide
+    /// shared pool).
+    pub fn executor(mut self, executor: Arc<dyn BlockingExecutor>) -> Self {
+        self.executor = Some(executor);
+        self
+    }
+
+    /// Starts the loops and returns once every one is up.
+    ///
+    /// Fails if a thread or a loop cannot be created (none is left
+    /// running then), or if `loops(0)` was asked for.
+    pub fn build(self) -> Result<Runtime> {
+        let loops = self.loops.unwrap_or_else(available_cpus);
+        if loops == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a runtime needs at least one loop",
+            ));
+        }
+        let cpus = self.pinning.cpus_for(loops)?;
+        let shared = Arc::new(RuntimeShared {
+            handles: OnceLock::new(),
+            shutdown: shutdown::ShutdownState::default(),
+            failure: Mutex::new(None),
+            grace: self.shutdown_grace,
+            stopped: AtomicBool::new(false),
+        });
+        let config = Arc::new(LoopConfig {
+            on_loop_start: self.on_loop_start,
+            on_loop_stop: self.on_loop_stop,
+            handle_signals: self.handle_signals,
+            executor: self.executor,
+        });
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut threads = Vec::with_capacity(loops);
+        let mut starters = Vec::with_capacity(loops);
+        for index in 0..loops {
+            let (start_tx, start_rx) = mpsc::channel::<bool>();
+            let shared = shared.clone();
+            let config = config.clone();
+            let ready_tx = ready_tx.clone();
+            let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len()]);
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || loop_thread(index, cpu, shared, config, ready_tx, start_rx));
+            match spawned {
+                Ok(thread) => {
+                    threads.push(thread);
+                    starters.push(start_tx);
+                }
+                Err(e) => {
+                    abort_start(starters, threads);
+                    return Err(Error::io(format!("spawning loop thread {index}"), e));
+                }
+            }
+        }
+        drop(ready_tx);
+        let mut handles: Vec<Option<LoopHandle>> = vec![None; loops];
+        let mut failure = None;
+        for _ in 0..loops {
+            match ready_rx.recv() {
+                Ok((index, Ok(handle))) => handles[index] = Some(handle),
+                Ok((index, Err(e))) => {
+                    failure
+                        .get_or_insert(Error::new(e.kind(), format!("starting loop {index}: {e}")));
+                }
+                Err(_) => {
+                    failure.get_or_insert(Error::new(
+                        ErrorKind::Panicked,
+                        "a loop thread died while starting",
+                    ));
+                    break;
+                }
+            }
+        }
+        if let Some(error) = failure {
+            abort_start(starters, threads);
+            return Err(error);
+        }
+        let handles = handles
+            .into_iter()
+            .map(|h| h.expect("every loop reported"))
+            .collect();
+        let _ = shared.handles.set(handles);
+        for starter in starters {
+            let _ = starter.send(true);
+        }
+        Ok(Runtime {
+            handle: RuntimeHandle { shared },
+            threads,
+        })
+    }
+}
+
+/// Tells started threads to give up, and waits for them.
+fn abort_start(starters: Vec<mpsc::Sender<bool>>, threads: Vec<JoinHandle<()>>) {
+    for starter in starters {
+        let _ = starter.send(false);
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
+
+/// What every loop thread needs from the builder.
+struct LoopConfig {
+    on_loop_start: Option<LoopHook>,
+    on_loop_stop: Option<LoopHook>,
+    handle_signals: bool,
+    executor: Option<Arc<dyn BlockingExecutor>>,
+}
+
+/// State shared by the runtime's threads and handles.
+pub(crate) struct RuntimeShared {
+    handles: OnceLock<Vec<LoopHandle>>,
+    pub(crate) shutdown: shutdown::ShutdownState,
+    /// The first loop-thread failure, reported by `run`.
+    failure: Mutex<Option<String>>,
+    grace: Duration,
+    /// Every loop thread has ended.
+    stopped: AtomicBool,
+}
+
+impl RuntimeShared {
+    pub(crate) fn handles(&self) -> &[LoopHandle] {
+        self.handles.get().map_or(&[], Vec::as_slice)
+    }
+
+    fn record_failure(&self, message: String) {
+        tracing::error!("loopcore runtime: {message}; shutting down");
+        eprintln!("loopcore runtime: {message}; shutting down");
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        failure.get_or_insert(message);
+    }
+}
+
+/// The body of loop thread `index`.
+fn loop_thread(
+    index: usize,
+    cpu: Option<usize>,
+    shared: Arc<RuntimeShared>,
+    config: Arc<LoopConfig>,
+    ready: mpsc::Sender<(usize, Result<LoopHandle>)>,
+    start: mpsc::Receiver<bool>,
+) {
+    if let Some(cpu) = cpu {
+        cpus::pin_current_thread(cpu);
+    }
+    let lp = match EventLoop::new() {
+        Ok(lp) => lp,
+        Err(e) => {
+            let _ = ready.send((index, Err(e)));
+            return;
+        }
+    };
+    if let Some(executor) = &config.executor {
+        let _ = lp.set_default_executor(executor.clone());
+    }
+    let _ = ready.send((index, Ok(lp.handle())));
+    drop(ready);
+    if start.recv() != Ok(true) {
+        let _ = lp.close();
+        return;
+    }
+    context::enter(context::LoopContext {
+        index,
+        runtime: shared.clone(),
+        servers: Default::default(),
+        deadline: Default::default(),
+        shards: Default::default(),
+    });
+    if index == 0 && config.handle_signals {
+        install_signal_handlers(&lp, &shared);
+    }
+    // A shutdown requested before this loop got its mailbox message
+    // (`build` returned and `shutdown` ran at once) is handled by that
+    // message; nothing to check here.
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Some(hook) = &config.on_loop_start {
+            hook(&lp);
+        }
+    }));
+    let outcome = match started {
+        Err(payload) => Err(format!(
+            "loop {index}'s start closure panicked: {}",
+            payload_message(&*payload)
+        )),
+        Ok(()) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_forever()))
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("loop {index} failed: {e}")),
+            Err(payload) => Err(format!(
+                "loop {index} panicked: {}",
+                payload_message(&*payload)
+            )),
+        },
+    };
+    if let Err(message) = outcome {
+        shared.record_failure(message);
+        RuntimeHandle {
+            shared: shared.clone(),
+        }
+        .shutdown(shared.grace);
+    }
+    if let Some(hook) = &config.on_loop_stop {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&lp))) {
+            shared.record_failure(format!(
+                "loop {index}'s stop closure panicked: {}",
+                payload_message(&*payload)
+            ));
+        }
+    }
+    context::leave();
+    let _ = lp.close();
+}
+
+/// SIGINT/SIGTERM start a graceful shutdown; a second one hurries it to now.
+fn install_signal_handlers(lp: &EventLoop, shared: &Arc<RuntimeShared>) {
+    for signum in [libc::SIGINT, libc::SIGTERM] {
+        let runtime = RuntimeHandle {
+            shared: shared.clone(),
+        };
+        let installed = lp.add_signal_handler(signum, move |_| {
+            if runtime.shutdown_token().is_requested() {
+                runtime.shutdown(Duration::ZERO);
+            } else {
+                runtime.shutdown(runtime.shared.grace);
+            }
+        });
+        if let Err(e) = installed {
+            tracing::warn!("loopcore runtime: cannot handle signal {signum}: {e}");
+        }
+    }
+}
+
+/// A running set of loops; see the [module docs](self) and [`Builder`].
+///
+/// Dropping it without [`run`](Self::run) shuts it down at once and joins
+/// its threads.
+#[derive(Debug)]
+pub struct Runtime {
+    handle: RuntimeHandle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A builder with the defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A `Send + Sync` handle for other threads and for the loops
+    /// themselves.
+    pub fn handle(&self) -> RuntimeHandle {
+        self.handle.clone()
+    }
+
+    /// Every loop's handle, in index order.
+    pub fn handles(&self) -> &[LoopHandle] {
+        self.handle.shared.handles()
+    }
+
+    /// Serves `addr` on every loop with protocols from `factory` (called
+    /// on the loop that serves each connection); returns the bound
+    /// addresses (with port 0, the port every loop shares).
+    ///
+    /// Binding happens here, so an address in use fails now; each loop
+    /// starts accepting as soon as it reads its mailbox.
+    pub fn serve<A, F, P>(
+        &self,
+        addr: A,
+        options: ServeOptions,
+        factory: F,
+    ) -> Result<Vec<SocketAddr>>
+    where
+        A: ToSocketAddrs,
+        F: Fn() -> P + Send + Sync + 'static,
+        P: Protocol,
+    {
+        self.handle.serve(addr, options, factory)
+    }
+
+    /// Starts a graceful shutdown; see [`RuntimeHandle::shutdown`].
+    pub fn shutdown(&self, grace: Duration) {
+        self.handle.shutdown(grace);
+    }
+
+    /// Per-loop and summed counters.
+    pub fn stats(&self) -> RuntimeStats {
+        self.handle.stats()
+    }
+
+    /// Blocks until every loop has stopped, then joins the threads.
+    ///
+    /// Returns an error of kind [`ErrorKind::Panicked`] if a loop thread
+    /// died (a panic outside the callbacks the loop catches, or in a start
+    /// closure): the other loops were shut down gracefully first.
+    pub fn run(mut self) -> Result<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        let mut died = Vec::new();
+        for (index, thread) in self.threads.drain(..).enumerate() {
+            if let Err(payload) = thread.join() {
+                died.push(format!(
+                    "loop thread {index} died: {}",
+                    payload_message(&*payload)
+                ));
+            }
+        }
+        self.handle.shared.stopped.store(true, Ordering::Release);
+        let failure = self
+            .handle
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match failure.or_else(|| died.into_iter().next()) {
+            Some(message) => Err(Error::new(ErrorKind::Panicked, message)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.handle.shutdown(Duration::ZERO);
+            let _ = self.join();
+        }
+    }
+}
+
+/// A `Send + Sync + Clone` handle to a [`Runtime`], for any thread and for
+/// the loops themselves ([`current`](Self::current)).
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    pub(crate) shared: Arc<RuntimeShared>,
+}
+
+impl std::fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHandle")
+            .field("loops", &self.shared.handles().len())
+            .field("shutdown_requested", &self.shared.shutdown.is_requested())
+            .finish()
+    }
+}
+
+impl RuntimeHandle {
+    /// The runtime whose loop runs on this thread, if any.
+    pub fn current() -> Option<RuntimeHandle> {
+        context::current().map(|c| RuntimeHandle {
+            shared: c.runtime.clone(),
+        })
+    }
+
+    /// Every loop's handle, in index order.
+    pub fn handles(&self) -> &[LoopHandle] {
+        self.shared.handles()
+    }
+
+    /// See [`Runtime::serve`].
+    pub fn serve<A, F, P>(
+        &self,
+        addr: A,
+        options: ServeOptions,
+        factory: F,
+    ) -> Result<Vec<SocketAddr>>
+    where
+        A: ToSocketAddrs,
+        F: Fn() -> P + Send + Sync + 'static,
+        P: Protocol,
+    {
+        let factory: serve::SendFactory =
+            Arc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        serve::serve(&self.shared, addr, &options, factory)
+    }
+
+    /// Runs `f` on every loop (through the mailboxes), from any thread.
+    /// Loops already closed are skipped.
+    pub fn broadcast(&self, f: impl Fn(&EventLoop) + Send + Sync + 'static) {
+        let f = Arc::new(f);
+        for handle in self.handles() {
+            let f = f.clone();
+            let _ = handle.call_soon_threadsafe(move |lp| f(lp));
+        }
+    }
+
+    /// Starts a graceful shutdown, from any thread: every loop stops
+    /// accepting at once (taking the connections already queued), tells
+    /// every connection's protocol ([`Protocol::shutdown_requested`]) and
+    /// every [`ShutdownToken`], and stops when its connections are gone;
+    /// those still open after `grace` are aborted. [`Runtime::run`] then
+    /// returns. Calling it again can only bring the deadline closer.
+    pub fn shutdown(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let (deadline, _) = self.shared.shutdown.request(deadline);
+        for handle in self.handles() {
+            let _ = handle.call_soon_threadsafe(move |lp| shutdown::begin_on_loop(lp, deadline));
+        }
+    }
+
+    /// The shutdown notice, for code that is not a protocol.
+    pub fn shutdown_token(&self) -> ShutdownToken {
+        ShutdownToken {
+            runtime: self.shared.clone(),
+        }
+    }
+
+    /// True once every loop thread has ended and `run` returned.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    /// Per-loop and summed counters.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            per_loop: self.handles().iter().map(LoopHandle::stats).collect(),
+        }
+    }
+}
+
+/// Counters of every loop of a runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// One entry per loop, in index order.
+    pub per_loop: Vec<LoopStats>,
+}
+
+impl RuntimeStats {
+    /// The sum over the loops.
+    pub fn total(&self) -> LoopStats {
+        LoopStats::sum(&self.per_loop)
+    }
+
+    /// The Prometheus text format, one series per loop (`loop="N"`).
+    pub fn to_prometheus(&self) -> String {
+        crate::render_prometheus(&self.per_loop)
+    }
+}

@@ -1,0 +1,328 @@
+//! `Runtime::serve`: one address served by every loop, either with one
+//! `SO_REUSEPORT` listener per loop (the kernel spreads connections) or
+//! with one accepting loop that hands each connection to the loop with the
+//! fewest live connections ([`Balance::Acceptor`]).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+
+use super::context;
+use super::RuntimeShared;
+use crate::io::{bind_listener, AcceptSink, Factory};
+use crate::{Error, ErrorKind, EventLoop, LoopHandle, Protocol, Result, ServerOptions};
+
+/// How a [`Runtime::serve`](super::Runtime::serve) address spreads its
+/// connections over the loops. See `docs/tuning.md` for when to pick which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Balance {
+    /// Every loop has its own `SO_REUSEPORT` listener on the address and
+    /// the kernel picks one per connection (by a hash of the 4-tuple). No
+    /// cross-loop traffic at all; the spread is statistical.
+    #[default]
+    ReusePort,
+    /// Loop `accept_on` alone listens and passes each connection, through
+    /// the mailboxes, to the loop with the fewest live connections. Even
+    /// spread and no `SO_REUSEPORT` needed, at the cost of one cross-thread
+    /// message per connection and one loop's time spent accepting.
+    Acceptor {
+        /// The loop that accepts.
+        accept_on: usize,
+    },
+}
+
+/// Options of [`Runtime::serve`](super::Runtime::serve).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// How connections are spread over the loops.
+    pub balance: Balance,
+    /// Listen backlog per listener; `None` (the default) reads
+    /// `/proc/sys/net/core/somaxconn` (asyncio's 100 drops SYNs in bursts).
+    pub backlog: Option<u32>,
+    /// `TCP_NODELAY` on accepted connections (default on).
+    pub nodelay: bool,
+    /// `SO_KEEPALIVE` on accepted connections (default off).
+    pub keep_alive: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            balance: Balance::ReusePort,
+            backlog: None,
+            nodelay: true,
+            keep_alive: false,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Sets the balance mode.
+    pub fn balance(mut self, balance: Balance) -> Self {
+        self.balance = balance;
+        self
+    }
+
+    /// Sets the listen backlog.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on accepted connections.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// Sets `SO_KEEPALIVE` on accepted connections.
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.keep_alive = on;
+        self
+    }
+
+    fn server_options(&self, reuse_port: bool) -> ServerOptions {
+        ServerOptions::default()
+            .backlog(self.backlog.unwrap_or_else(somaxconn))
+            .reuse_port(reuse_port)
+            .nodelay(self.nodelay)
+            .keep_alive(self.keep_alive)
+    }
+}
+
+/// The kernel's cap on listen backlogs, which is what a busy server wants.
+fn somaxconn() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+/// Makes protocols on any loop.
+pub(crate) type SendFactory = Arc<dyn Fn() -> Box<dyn Protocol> + Send + Sync>;
+
+fn local_factory(factory: &SendFactory) -> Factory {
+    let factory = factory.clone();
+    Rc::new(move || factory())
+}
+
+/// Binds and starts serving `addr` on the runtime's loops; returns the
+/// bound addresses.
+pub(crate) fn serve(
+    runtime: &Arc<RuntimeShared>,
+    addr: impl ToSocketAddrs,
+    options: &ServeOptions,
+    factory: SendFactory,
+) -> Result<Vec<SocketAddr>> {
+    if runtime.shutdown.is_requested() {
+        return Err(Error::new(
+            ErrorKind::Closed,
+            "the runtime is shutting down: serve() must come before shutdown",
+        ));
+    }
+    let handles = runtime.handles();
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| Error::io("resolving the address to serve", e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "the address to serve resolved to nothing",
+        ));
+    }
+    match options.balance {
+        Balance::ReusePort => serve_reuse_port(handles, &addrs, options, factory),
+        Balance::Acceptor { accept_on } => {
+            if accept_on >= handles.len() {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "Balance::Acceptor: accept_on is {accept_on} but the runtime has {} loops",
+                        handles.len()
+                    ),
+                ));
+            }
+            serve_acceptor(handles, accept_on, &addrs, options, factory)
+        }
+    }
+}
+
+/// Binds one listener per address and loop. With port 0 the first socket
+/// gets a free port and every other one reuses it (PITFALLS 12).
+fn serve_reuse_port(
+    handles: &[LoopHandle],
+    addrs: &[SocketAddr],
+    options: &ServeOptions,
+    factory: SendFactory,
+) -> Result<Vec<SocketAddr>> {
+    let server_options = options.server_options(true);
+    let mut per_loop: Vec<Vec<std::net::TcpListener>> =
+        handles.iter().map(|_| Vec::new()).collect();
+    let mut bound = Vec::with_capacity(addrs.len());
+    let mut port = None;
+    for &addr in addrs {
+        let mut addr = addr;
+        if addr.port() == 0 {
+            if let Some(port) = port {
+                addr.set_port(port);
+            }
+        }
+        for listeners in &mut per_loop {
+            let listener = bind_listener(addr, &server_options)
+                .map_err(|e| Error::io(format!("binding {addr} with SO_REUSEPORT"), e))?;
+            if addr.port() == 0 {
+                let local = listener
+                    .local_addr()
+                    .map_err(|e| Error::io("reading the bound address", e))?;
+                addr = local;
+            }
+            listeners.push(listener);
+        }
+        port.get_or_insert(addr.port());
+        bound.push(addr);
+    }
+    for (handle, listeners) in handles.iter().zip(per_loop) {
+        let factory = factory.clone();
+        let server_options = server_options.clone();
+        handle.call_soon_threadsafe(move |lp| {
+            for listener in listeners {
+                let sink = AcceptSink::Serve(local_factory(&factory));
+                start_listener(lp, listener, server_options.clone(), sink);
+            }
+        })?;
+    }
+    Ok(bound)
+}
+
+fn serve_acceptor(
+    handles: &[LoopHandle],
+    accept_on: usize,
+    addrs: &[SocketAddr],
+    options: &ServeOptions,
+    factory: SendFactory,
+) -> Result<Vec<SocketAddr>> {
+    let server_options = options.server_options(false);
+    let balancer = Arc::new(Balancer {
+        handles: handles.to_vec(),
+        in_flight: handles.iter().map(|_| AtomicU64::new(0)).collect(),
+        next: AtomicUsize::new(0),
+        factory,
+    });
+    let mut bound = Vec::with_capacity(addrs.len());
+    let mut listeners = Vec::with_capacity(addrs.len());
+    let mut port = None;
+    for &addr in addrs {
+        let mut addr = addr;
+        if addr.port() == 0 {
+            if let Some(port) = port {
+                addr.set_port(port);
+            }
+        }
+        let listener = bind_listener(addr, &server_options)
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", e))?;
+        port.get_or_insert(local.port());
+        bound.push(local);
+        listeners.push(listener);
+    }
+    handles[accept_on].call_soon_threadsafe(move |lp| {
+        for listener in listeners {
+            let balancer = balancer.clone();
+            let sink = AcceptSink::HandOff(Rc::new(move |stream| balancer.hand_off(stream)));
+            start_listener(lp, listener, server_options.clone(), sink);
+        }
+    })?;
+    Ok(bound)
+}
+
+/// Serves `listener` on the calling runtime loop and keeps its `Server` for
+/// shutdown; a loop already shutting down drops it.
+fn start_listener(
+    lp: &EventLoop,
+    listener: std::net::TcpListener,
+    options: ServerOptions,
+    sink: AcceptSink,
+) {
+    let Some(context) = context::current() else {
+        return;
+    };
+    if context.deadline.get().is_some() {
+        return;
+    }
+    match lp.serve_listener_with(listener, options, sink) {
+        Ok(server) => context.servers.borrow_mut().push(server),
+        Err(e) => lp.call_exception_handler(
+            &crate::ExceptionContext::new("could not start a Runtime::serve listener")
+                .with_error(e)
+                .with_source("runtime"),
+        ),
+    }
+}
+
+/// Picks the least-loaded loop for each accepted connection.
+struct Balancer {
+    handles: Vec<LoopHandle>,
+    /// Connections handed to each loop and not yet set up there.
+    in_flight: Vec<AtomicU64>,
+    /// Where the search for the least-loaded loop starts, so ties rotate.
+    next: AtomicUsize,
+    factory: SendFactory,
+}
+
+impl Balancer {
+    fn pick(&self) -> usize {
+        let n = self.handles.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let mut best = start;
+        let mut best_load = u64::MAX;
+        for offset in 0..n {
+            let i = (start + offset) % n;
+            let load =
+                self.handles[i].live_connections() + self.in_flight[i].load(Ordering::Relaxed);
+            if load < best_load {
+                best = i;
+                best_load = load;
+            }
+        }
+        best
+    }
+
+    fn hand_off(self: &Arc<Self>, stream: std::net::TcpStream) {
+        let target = self.pick();
+        self.in_flight[target].fetch_add(1, Ordering::Relaxed);
+        let balancer = self.clone();
+        let posted = self.handles[target].call_soon_threadsafe(move |lp| {
+            balancer.in_flight[target].fetch_sub(1, Ordering::Relaxed);
+            let protocol = (balancer.factory)();
+            match lp.attach_stream(
+                crate::io::Stream::Tcp(TcpStream::from_std(stream)),
+                protocol,
+                None,
+            ) {
+                Ok(transport) => {
+                    if super::shutdown::loop_is_shutting_down() {
+                        transport.request_shutdown();
+                    }
+                }
+                Err(e) => lp.call_exception_handler(
+                    &crate::ExceptionContext::new("could not set up a handed-off connection")
+                        .with_error(e)
+                        .with_source("runtime"),
+                ),
+            }
+        });
+        if posted.is_err() {
+            // The target loop is closed: the stream went down with the
+            // message; nothing is in flight any more.
+            self.in_flight[target].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
