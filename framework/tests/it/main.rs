@@ -4,6 +4,7 @@ mod executor;
 mod fds;
 mod lifecycle;
 mod panics;
+mod runtime;
 mod scheduling;
 mod send_sync;
 mod signals;
