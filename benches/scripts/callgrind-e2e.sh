@@ -16,7 +16,7 @@ port=18484
 tmp=$(mktemp -d)
 for server in loopcore mio tokio; do
   case "$server" in
-    loopcore) cmd=(target/release/examples/http_plaintext --port "$port") ;;
+    loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
     mio) cmd=(target/release/mio_plaintext "$port") ;;
     tokio) cmd=(target/release/tokio_plaintext "$port") ;;
   esac

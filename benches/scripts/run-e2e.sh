@@ -49,7 +49,7 @@ port=18181
 start_server() {
   local cmd
   case "$workload/$1" in
-    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --port "$port") ;;
+    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
     plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
     plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
     echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;

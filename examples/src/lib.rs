@@ -1,5 +1,9 @@
 //! Code the examples share, kept in a library so tests can drive it too.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod blocking;
+pub mod chat;
 pub mod echo;
+pub mod lines;
 pub mod plaintext;

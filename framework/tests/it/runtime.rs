@@ -87,7 +87,10 @@ fn four_loops_share_a_port_under_reuse_port_and_stats_add_up() {
     }
     assert_eq!(stats.total().connections_opened, CONNECTIONS as u64);
     let text = stats.to_prometheus();
-    assert!(text.contains(&format!("loopcore_accepts_total{{loop=\"3\"}} {}", per_loop[3])));
+    assert!(text.contains(&format!(
+        "loopcore_accepts_total{{loop=\"3\"}} {}",
+        per_loop[3]
+    )));
     runtime.shutdown(Duration::from_secs(5));
     runtime.run().unwrap();
 }
@@ -112,7 +115,10 @@ fn the_acceptor_spreads_connections_evenly_over_four_loops() {
     let spread = per_loop.iter().max().unwrap() - per_loop.iter().min().unwrap();
     assert!(spread <= 1, "least-loaded placement: {per_loop:?}");
     let stats = runtime.stats();
-    assert_eq!(stats.per_loop[1].accepts, CONNECTIONS as u64, "loop 1 accepts all");
+    assert_eq!(
+        stats.per_loop[1].accepts, CONNECTIONS as u64,
+        "loop 1 accepts all"
+    );
     assert_eq!(stats.total().accepts, CONNECTIONS as u64);
     assert_eq!(stats.total().connections_opened, CONNECTIONS as u64);
     // The echo works on every loop.
@@ -212,12 +218,19 @@ fn sharded_counters_sum_exactly_with_map_reduce_from_another_loop() {
     let expected: u64 = (1..=4).map(|i| i * 1000).sum();
     let total = runtime.handles()[3].spawn(move || async move {
         loop {
-            let total = c.map_reduce(|c| c.get(), 0u64, |sum, n| sum + n).await.unwrap();
+            let total = c
+                .map_reduce(|c| c.get(), 0u64, |sum, n| sum + n)
+                .await
+                .unwrap();
             if total == expected {
-                let per_loop = c.map_reduce(|c| c.get(), Vec::new(), |mut v, n| {
-                    v.push(n);
-                    v
-                });
+                let per_loop = c.map_reduce(
+                    |c| c.get(),
+                    Vec::new(),
+                    |mut v, n| {
+                        v.push(n);
+                        v
+                    },
+                );
                 return (total, per_loop.await.unwrap());
             }
             loopcore::sleep(Duration::from_millis(1)).await;
@@ -236,7 +249,9 @@ fn sharded_counters_sum_exactly_with_map_reduce_from_another_loop() {
         ErrorKind::NoRunningLoop,
         "not reachable from outside the runtime's loops"
     );
-    let out_of_range = lp.run_until_complete(counters.invoke_on(9, |c| c.get())).unwrap();
+    let out_of_range = lp
+        .run_until_complete(counters.invoke_on(9, |c| c.get()))
+        .unwrap();
     assert_eq!(out_of_range.unwrap_err().kind(), ErrorKind::InvalidInput);
     runtime.shutdown(Duration::ZERO);
     runtime.run().unwrap();
@@ -249,7 +264,9 @@ fn a_panicking_callback_on_one_loop_leaves_every_loop_serving() {
         .call_soon_threadsafe(|_| panic!("a callback panics on loop 0"))
         .unwrap();
     let handle = runtime.handle();
-    wait_for("the panic to be counted", || handle.stats().per_loop[0].panics == 1);
+    wait_for("the panic to be counted", || {
+        handle.stats().per_loop[0].panics == 1
+    });
     let addr = runtime
         .serve("127.0.0.1:0", ServeOptions::default(), WhichLoop::default)
         .unwrap()[0];
@@ -353,11 +370,21 @@ fn shutdown_tells_protocols_and_tokens_then_aborts_stragglers_at_the_deadline() 
     let _ = stubborn_client.read_to_end(&mut rest);
     assert!(rest.is_empty());
     let stubborn_done = started.elapsed();
-    assert!(polite_done < grace, "polite ones close at once ({polite_done:?})");
-    assert!(stubborn_done >= grace, "stragglers last until the deadline ({stubborn_done:?})");
+    assert!(
+        polite_done < grace,
+        "polite ones close at once ({polite_done:?})"
+    );
+    assert!(
+        stubborn_done >= grace,
+        "stragglers last until the deadline ({stubborn_done:?})"
+    );
     runtime.run().unwrap();
     assert!(token.is_requested());
-    assert_eq!(*token_seen.lock().unwrap(), Some(1), "the token woke the task on loop 1");
+    assert_eq!(
+        *token_seen.lock().unwrap(),
+        Some(1),
+        "the token woke the task on loop 1"
+    );
     assert!(
         TcpStream::connect(polite).is_err(),
         "nothing listens after shutdown"
