@@ -15,6 +15,7 @@
 #        (defaults 5, 5s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/scripts/lib.sh
 rounds="${1:-5}"
 duration="${2:-5s}"
 workload="${3:-plaintext}"
@@ -60,20 +61,15 @@ start_server() {
   pid=$!
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
-ticks=$(getconf CLK_TCK)
 for round in $(seq 1 "$rounds"); do
   for server in loopcore mio tokio; do
     modes=(plain pipeline16)
     [ "$workload" = echo ] && modes=(echo1k)
     for mode in "${modes[@]}"; do
       start_server "$server"
-      for _ in $(seq 1 50); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-        sleep 0.1
-      done
+      wait_port "$port"
       result="$out/round-$round-$server-$mode.txt"
       if [ "$workload" = echo ]; then
         taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 1 > /dev/null
@@ -91,19 +87,7 @@ for round in $(seq 1 "$rounds"); do
         after=$(cpu_ticks "$pid")
       fi
       kill "$pid"; wait "$pid" 2>/dev/null || true
-      python3 - "$result" "$round" "$server" "$mode" "$before" "$after" "$ticks" >> "$out/results.csv" <<'PY'
-import re, sys
-path, rnd, server, mode, before, after, ticks = sys.argv[1:]
-text = open(path).read()
-m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
-requests = int(m.group(1))
-seconds = float(m.group(2)) * {"s": 1, "ms": 1e-3, "m": 60}[m.group(3)]
-# wrk counts responses, so pipelined requests are counted one by one.
-p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
-p99_ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)] if p99 else float("nan")
-cpu = (int(after) - int(before)) / int(ticks)
-print(f"{rnd},{server},{mode},{requests},{seconds:.2f},{requests / seconds:.0f},{p99_ms:.3f},{cpu:.2f},{cpu / requests * 1e6:.3f}")
-PY
+      result_row "$result" "$round" "$server" "$mode" "$before" "$after" >> "$out/results.csv"
       tail -1 "$out/results.csv"
     done
   done

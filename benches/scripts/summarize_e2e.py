@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Summarises run-e2e.sh: per mode, loopcore against each baseline as ratios
-per round (throughput: loopcore / baseline; CPU per request: loopcore /
-baseline, lower is better), then median, min and max over rounds."""
+"""Summarises run-e2e.sh and run-e2e-loops.sh: per mode, loopcore against
+every other server of the run as ratios per round (throughput: loopcore /
+baseline; CPU per request: loopcore / baseline, lower is better), then
+median, min and max over rounds."""
 import csv
 import statistics
 import sys
@@ -15,7 +16,7 @@ print("| mode | baseline | loopcore req/s | baseline req/s | req/s ratio (median
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for mode in sorted({m for m, _ in by}):
     ours = by.get((mode, "loopcore"), {})
-    for base in ("mio", "tokio"):
+    for base in sorted({s for m, s in by if m == mode and s != "loopcore"}):
         theirs = by.get((mode, base), {})
         rounds = sorted(set(ours) & set(theirs))
         if not rounds:

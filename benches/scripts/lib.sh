@@ -1,0 +1,21 @@
+# Helpers the end-to-end scripts share (sourced, not run).
+
+# User+system CPU ticks of a process, all its threads included.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Waits up to 5 s for something to listen on 127.0.0.1:$1.
+wait_port() {
+  for _ in $(seq 1 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+# Appends one CSV row (round,server,mode,requests,seconds,req_per_s,p99_ms,
+# server_cpu_s,cpu_us_per_req) for a wrk or echo_client result file.
+# Usage: result_row RESULT ROUND SERVER MODE CPU_TICKS_BEFORE CPU_TICKS_AFTER
+result_row() {
+  python3 "$(dirname "${BASH_SOURCE[0]}")/parse_result.py" "$@" "$(getconf CLK_TCK)"
+}
