@@ -3,7 +3,7 @@
 # by callgrind (deterministic where time is not): the server runs under
 # valgrind, wrk warms it up, the counters are zeroed (callgrind_control -z),
 # wrk runs again, and the counters are dumped and divided by the responses
-# wrk received. Usage: benches/scripts/callgrind-e2e.sh [DURATION] (default 3s)
+# wrk received; every thread of the server is counted. Usage: benches/scripts/callgrind-e2e.sh [DURATION] (default 3s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${1:-3s}"
@@ -14,11 +14,13 @@ cargo build -q --release -p loopcore-examples --example http_plaintext
 cargo build -q --release -p loopcore-benches --bin mio_plaintext --bin tokio_plaintext
 port=18484
 tmp=$(mktemp -d)
-for server in loopcore mio tokio; do
+for server in loopcore mio tokio tokio-percore tokio-multi; do
   case "$server" in
     loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
     mio) cmd=(target/release/mio_plaintext "$port") ;;
     tokio) cmd=(target/release/tokio_plaintext "$port") ;;
+    tokio-percore) cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
+    tokio-multi) cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
   esac
   valgrind --tool=callgrind --callgrind-out-file="$tmp/$server.%p" "${cmd[@]}" > /dev/null 2>&1 &
   pid=$!

@@ -1,6 +1,6 @@
 //! Run: `cargo run --release -p loopcore-examples --example http_plaintext -- --port 8080`
 //! (options: `--loops N` (default: every CPU this process may use),
-//! `--host ADDR` (default 127.0.0.1), `--balance reuseport|acceptor`,
+//! `--host ADDR` (default 127.0.0.1), `--balance reuseport|acceptor|incoming-cpu`,
 //! `--pin`, `--admin-port P` for Prometheus metrics at `/metrics`), then
 //! `curl http://127.0.0.1:8080/plaintext` or `wrk -t1 -c64 http://127.0.0.1:8080/plaintext`.
 //!
@@ -16,7 +16,7 @@ use loopcore_examples::admin::Admin;
 use loopcore_examples::plaintext::{self, Plaintext};
 
 const USAGE: &str = "usage: http_plaintext [--host ADDR] [--port PORT] [--loops N] \
-                     [--balance reuseport|acceptor] [--pin] [--admin-port PORT]";
+                     [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT]";
 
 struct Args {
     host: String,

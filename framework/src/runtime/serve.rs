@@ -4,6 +4,7 @@
 //! fewest live connections ([`Balance::Acceptor`]).
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,6 +34,14 @@ pub enum Balance {
         /// The loop that accepts.
         accept_on: usize,
     },
+    /// As `ReusePort`, but the group sends each connection to loop
+    /// `cpu % loops`, where `cpu` is the CPU that processed its SYN (a
+    /// classic BPF program, `SO_ATTACH_REUSEPORT_CBPF`): the connection
+    /// stays on the core whose caches already hold it. Pair it with
+    /// `Pinning::Cores` on CPUs `0..loops` and NIC queue IRQs pinned to
+    /// those CPUs (see `docs/tuning.md`); elsewhere it is just another
+    /// spread. Linux only.
+    IncomingCpu,
 }
 
 /// Options of [`Runtime::serve`](super::Runtime::serve).
@@ -137,7 +146,8 @@ pub(crate) fn serve(
         ));
     }
     match options.balance {
-        Balance::ReusePort => serve_reuse_port(handles, &addrs, options, factory),
+        Balance::ReusePort => serve_reuse_port(handles, &addrs, options, factory, false),
+        Balance::IncomingCpu => serve_reuse_port(handles, &addrs, options, factory, true),
         Balance::Acceptor { accept_on } => {
             if accept_on >= handles.len() {
                 return Err(Error::new(
@@ -160,6 +170,7 @@ fn serve_reuse_port(
     addrs: &[SocketAddr],
     options: &ServeOptions,
     factory: SendFactory,
+    steer_by_cpu: bool,
 ) -> Result<Vec<SocketAddr>> {
     let server_options = options.server_options(true);
     let mut per_loop: Vec<Vec<std::net::TcpListener>> =
@@ -183,6 +194,11 @@ fn serve_reuse_port(
                 addr = local;
             }
             listeners.push(listener);
+        }
+        if steer_by_cpu {
+            let first = per_loop[0].last().expect("one listener per loop");
+            crate::sys::reuseport::steer_by_cpu(first.as_fd(), handles.len() as u32)
+                .map_err(|e| Error::io("attaching the steer-by-CPU reuseport program", e))?;
         }
         port.get_or_insert(addr.port());
         bound.push(addr);

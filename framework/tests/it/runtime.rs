@@ -391,3 +391,30 @@ fn shutdown_tells_protocols_and_tokens_then_aborts_stragglers_at_the_deadline() 
     );
     assert!(handle.is_stopped());
 }
+
+/// On loopback the CPU that processes a SYN is the connecting thread's, so
+/// a client pinned to CPU c must be served by loop c % loops.
+#[test]
+fn incoming_cpu_serves_each_connection_on_the_loop_of_the_receiving_cpu() {
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    if cpus.len() < 2 {
+        eprintln!("skipping: needs 2 CPUs in the affinity mask");
+        return;
+    }
+    let runtime = runtime(2);
+    let options = ServeOptions::default().balance(Balance::IncomingCpu);
+    let addr = runtime
+        .serve("127.0.0.1:0", options, WhichLoop::default)
+        .unwrap()[0];
+    for cpu in cpus.into_iter().take(4) {
+        let served: Vec<usize> = std::thread::spawn(move || {
+            assert!(core_affinity::set_for_current(cpu), "pinning the client");
+            (0..10).map(|_| read_index(&mut connect(addr))).collect()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(served, vec![cpu.id % 2; 10], "client on CPU {}", cpu.id);
+    }
+    runtime.shutdown(Duration::ZERO);
+    runtime.run().unwrap();
+}
