@@ -1,38 +1,56 @@
 #!/usr/bin/env bash
-# User-space instructions per HTTP request for each plaintext server, counted
-# by callgrind (deterministic where time is not): the server runs under
-# valgrind, wrk warms it up, the counters are zeroed (callgrind_control -z),
-# wrk runs again, and the counters are dumped and divided by the responses
-# wrk received; every thread of the server is counted. Usage: benches/scripts/callgrind-e2e.sh [DURATION] (default 3s)
+# User-space instructions per request (or echo round trip) for each server,
+# counted by callgrind (deterministic where time is not): the server runs
+# under valgrind, the client warms it up, the counters are zeroed
+# (callgrind_control -z), the client runs again, and the counters (every
+# thread of the server) are dumped and divided by what the client counted.
+# Usage: benches/scripts/callgrind-e2e.sh [DURATION] [WORKLOAD]
+#        (defaults 3s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${1:-3s}"
+workload="${2:-plaintext}"
 for tool in valgrind callgrind_control wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
-cargo build -q --release -p loopcore-examples --example http_plaintext
-cargo build -q --release -p loopcore-benches --bin mio_plaintext --bin tokio_plaintext
+cargo build -q --release -p loopcore-examples --example http_plaintext --example echo
+cargo build -q --release -p loopcore-benches --bins
 port=18484
 tmp=$(mktemp -d)
-for server in loopcore mio tokio tokio-percore tokio-multi; do
-  case "$server" in
-    loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
-    mio) cmd=(target/release/mio_plaintext "$port") ;;
-    tokio) cmd=(target/release/tokio_plaintext "$port") ;;
-    tokio-percore) cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
-    tokio-multi) cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
+if [ "$workload" = echo ]; then
+  servers=(loopcore mio tokio)
+else
+  servers=(loopcore mio tokio tokio-percore tokio-multi)
+fi
+# Prints how many requests (round trips) the client completed.
+load() {
+  if [ "$workload" = echo ]; then
+    target/release/echo_client "127.0.0.1:$port" 16 1024 "${1%s}" | sed 's/round_trips=\([0-9]*\).*/\1/'
+  else
+    wrk -t1 -c16 "-d$1" "http://127.0.0.1:$port/plaintext" | awk '/requests in/ {print $1}'
+  fi
+}
+for server in "${servers[@]}"; do
+  case "$workload/$server" in
+    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
+    plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
+    plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
+    plaintext/tokio-percore) cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
+    plaintext/tokio-multi) cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
+    echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
+    echo/mio) cmd=(target/release/mio_echo "$port") ;;
+    echo/tokio) cmd=(target/release/tokio_echo "$port") ;;
   esac
   valgrind --tool=callgrind --callgrind-out-file="$tmp/$server.%p" "${cmd[@]}" > /dev/null 2>&1 &
   pid=$!
   sleep 3
-  wrk -t1 -c16 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+  load 1s > /dev/null
   callgrind_control -z "$pid" > /dev/null
-  requests=$(wrk -t1 -c16 "-d$duration" "http://127.0.0.1:$port/plaintext" | awk '/requests in/ {print $1}')
+  requests=$(load "$duration")
   callgrind_control -d "$pid" > /dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  dump=$(ls "$tmp/$server".*.* 2>/dev/null | head -1)
-  total=$(grep -h '^summary:' "$dump" | awk '{print $2}')
-  echo "$server: $requests requests, $(( total / requests )) instructions per request"
+  total=$(cat "$tmp/$server".*.* | grep -h '^summary:' | awk '{s += $2} END {print s}')
+  echo "$workload $server: $requests requests, $(( total / requests )) instructions per request"
   rm -f "$tmp/$server".*
 done
 rm -rf "$tmp"
