@@ -49,10 +49,12 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
                 parsed.balance = match value("--balance")?.as_str() {
                     "reuseport" => Balance::ReusePort,
                     "acceptor" => Balance::Acceptor { accept_on: 0 },
+                    "incoming-cpu" => Balance::IncomingCpu,
                     other => {
-                        return Err(
-                            format!("unknown balance {other:?}: reuseport or acceptor").into()
+                        return Err(format!(
+                            "unknown balance {other:?}: reuseport, acceptor or incoming-cpu"
                         )
+                        .into())
                     }
                 }
             }

@@ -7,12 +7,18 @@
 //! a request answers it with `Connection: close` and closes; an idle one
 //! waits [`IDLE_LINGER`] for a request that may already be on the wire,
 //! answers it the same way, and otherwise closes.
+//!
+//! Closing is lingering, as nginx does it: the server sends its FIN after
+//! the last response and discards what still arrives until the client
+//! closes too (or [`CLOSE_LINGER`] passes). Closing with unread input
+//! would send a reset, and a reset can destroy the last response before
+//! the client has read it.
 
 use std::cell::Cell;
 use std::time::Duration;
 
 use loopcore::http1::{self, Limits};
-use loopcore::{EventLoop, Protocol, Transport};
+use loopcore::{EventLoop, Protocol, TimerHandle, Transport};
 
 /// The response body.
 pub const BODY: &[u8] = b"Hello, World!";
@@ -20,6 +26,9 @@ pub const BODY: &[u8] = b"Hello, World!";
 /// How long an idle keep-alive connection stays open after shutdown began,
 /// for a request the client sent before it could see the close.
 pub const IDLE_LINGER: Duration = Duration::from_millis(50);
+
+/// How long a finished connection waits for the client's FIN.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 thread_local! {
     /// Requests answered on this thread's loop.
@@ -41,6 +50,10 @@ pub struct Plaintext {
     limits: Limits,
     /// Shutdown began: the next answer closes the connection.
     draining: bool,
+    /// Closes the connection if it stays idle during the shutdown.
+    idle_timer: Option<TimerHandle>,
+    /// The last response is out and the FIN sent: input is discarded.
+    finished: bool,
 }
 
 impl Plaintext {
@@ -74,6 +87,13 @@ impl Protocol for Plaintext {
     }
 
     fn data_received(&mut self, data: &[u8]) {
+        if self.finished {
+            return;
+        }
+        if let Some(timer) = self.idle_timer.take() {
+            // No longer idle: the answer to this request closes.
+            timer.cancel();
+        }
         let Some(transport) = &self.transport else {
             return;
         };
@@ -99,22 +119,44 @@ impl Protocol for Plaintext {
             return;
         };
         if close {
-            self.partial.clear();
-            transport.close();
+            self.finish();
         }
     }
 
     fn shutdown_requested(&mut self) {
         self.draining = true;
-        let Some(transport) = self.transport.clone() else {
-            return;
-        };
-        if self.partial.is_empty() {
-            // Idle: the answer to a request already sent would close it; if
-            // none comes, close. (Closing an already closed transport is a
-            // no-op.)
-            EventLoop::current().call_later(IDLE_LINGER, move |_| transport.close());
+        if self.partial.is_empty() && !self.finished {
+            // Idle: a request already on the wire is answered (and closes
+            // the connection); if none comes, close.
+            if let Some(transport) = self.transport.clone() {
+                self.idle_timer = Some(EventLoop::current().call_later(IDLE_LINGER, move |_| {
+                    linger_close(&transport);
+                }));
+            }
         }
         // Mid-request: its answer closes the connection.
     }
+}
+
+impl Plaintext {
+    /// Ends the connection after the responses written so far.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.partial = Vec::new();
+        if let Some(transport) = &self.transport {
+            linger_close(transport);
+        }
+    }
+}
+
+/// Sends the FIN once the buffer is flushed and keeps reading (the protocol
+/// discards input once finished) until the client closes, or closes after
+/// [`CLOSE_LINGER`].
+fn linger_close(transport: &Transport) {
+    if transport.write_eof().is_err() {
+        // Already closing or gone.
+        return;
+    }
+    let transport = transport.clone();
+    EventLoop::current().call_later(CLOSE_LINGER, move |_| transport.close());
 }

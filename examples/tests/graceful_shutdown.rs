@@ -153,7 +153,9 @@ fn sigterm_under_load_loses_no_response_and_exits_zero() {
             std::thread::spawn(move || client(addr, started))
         })
         .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
     while !started.load(Ordering::Relaxed) {
+        assert!(Instant::now() < deadline, "no client connected");
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(Duration::from_millis(300));

@@ -45,10 +45,15 @@ fn a_chat_line_reaches_every_client_on_every_loop() {
             ChatClient::new(room.clone(), handle.clone())
         })
         .unwrap()[0];
-    let clients: Vec<TcpStream> = (0..6).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    let mut readers: Vec<_> = clients.iter().map(line_reader).collect();
-    for reader in &mut readers {
-        assert!(read_line(reader).starts_with("welcome, "));
+    // One at a time, so each placement sees the earlier ones.
+    let mut clients = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..6 {
+        let client = TcpStream::connect(addr).unwrap();
+        let mut reader = line_reader(&client);
+        assert!(read_line(&mut reader).starts_with("welcome, "));
+        clients.push(client);
+        readers.push(reader);
     }
     let per_loop: Vec<u64> = runtime
         .stats()

@@ -22,8 +22,8 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn lock<T>(slot: &Slot<T>) -> std::sync::MutexGuard<'_, State<T>> {
-    // Nothing runs user code under this lock: poisoning cannot leave the
-    // state half-written.
+    // A panic under this lock (in a value's or a waker's `Drop`) cannot
+    // leave the state half-written: every update is one assignment.
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -67,8 +67,22 @@ impl LoopHandle {
         // If the post fails the closure, and with it the sender, is dropped:
         // the handle then resolves to "loop closed".
         let _ = self.call_soon_threadsafe(move |lp| {
-            let task = lp.spawn(make());
-            lp.spawn(async move { sender.send(task.await) }).detach();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)) {
+                Ok(future) => {
+                    let task = lp.spawn(future);
+                    lp.spawn(async move { sender.send(task.await) }).detach();
+                }
+                Err(payload) => {
+                    let error = JoinError::panicked(payload);
+                    lp.call_exception_handler(
+                        &crate::ExceptionContext::new(format!(
+                            "the factory of LoopHandle::spawn panicked: {error}"
+                        ))
+                        .with_source("task"),
+                    );
+                    sender.send(Err(error));
+                }
+            }
         });
         RemoteJoinHandle { receiver }
     }

@@ -98,6 +98,17 @@ impl fmt::Display for JoinError {
 impl std::error::Error for JoinError {}
 
 impl JoinError {
+    /// A task whose future could not even be built: its factory panicked.
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        JoinError {
+            id: 0,
+            repr: JoinErrorRepr::Panicked {
+                message: crate::exception::payload_message(&*payload),
+                payload,
+            },
+        }
+    }
+
     /// A task that never ran or was dropped because its loop closed.
     pub(crate) fn loop_closed(id: u64) -> Self {
         JoinError {

@@ -115,9 +115,13 @@ impl Conn {
     /// The short read saves the `read(2)` that would only say `EAGAIN`;
     /// it is safe under edge triggering because data arriving after it
     /// raises a new edge. After a hang-up edge reads go on to the EOF.
+    /// TCP only: a Unix stream read also stops short at a message carrying
+    /// credentials or fds. (A TCP read stops short at urgent data too;
+    /// out-of-band data is not supported.)
     pub(super) fn note_read(&mut self, result: &io::Result<usize>, capacity: usize) {
+        let tcp = matches!(self.stream, Stream::Tcp(_));
         match result {
-            Ok(n) if *n > 0 && *n < capacity && !self.hung_up => self.readable = false,
+            Ok(n) if tcp && *n > 0 && *n < capacity && !self.hung_up => self.readable = false,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             _ => {}
         }
@@ -253,6 +257,11 @@ impl EventLoop {
         let transport = Transport::from_parts(core, key, generation);
         let for_protocol = transport.clone();
         self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
+        if crate::runtime::loop_is_shutting_down() {
+            // Set up after the notice went out (a hand-off, a client
+            // connection): it gets its own.
+            transport.request_shutdown();
+        }
         Ok(transport)
     }
 

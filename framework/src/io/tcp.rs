@@ -42,7 +42,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 
 /// Takes an accepted TCP connection away from the accepting loop.
-pub(crate) type HandOff = Rc<dyn Fn(std::net::TcpStream)>;
+pub(crate) type HandOff = Rc<dyn Fn(&EventLoop, std::net::TcpStream)>;
 
 /// What a listener does with an accepted connection.
 #[derive(Clone)]
@@ -307,7 +307,10 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                 }
                 let attached = match (sink, stream) {
                     (AcceptSink::HandOff(hand_off), Stream::Tcp(tcp)) => {
-                        hand_off(std::net::TcpStream::from(std::os::fd::OwnedFd::from(tcp)));
+                        hand_off(
+                            lp,
+                            std::net::TcpStream::from(std::os::fd::OwnedFd::from(tcp)),
+                        );
                         Ok(())
                     }
                     (AcceptSink::HandOff(_), Stream::Unix(_)) => Err(Error::new(
@@ -393,6 +396,23 @@ pub(crate) fn bind_listener(
 }
 
 impl EventLoop {
+    /// Every server with a listener on this loop (the runtime closes them
+    /// all at shutdown).
+    pub(crate) fn servers(&self) -> Vec<Server> {
+        let mut servers: Vec<Server> = Vec::new();
+        for (_, listener) in self.core.listeners.borrow().slab.iter() {
+            if !servers
+                .iter()
+                .any(|s| Rc::ptr_eq(&s.shared, &listener.server))
+            {
+                servers.push(Server {
+                    shared: listener.server.clone(),
+                });
+            }
+        }
+        servers
+    }
+
     /// Listens on every address `addr` resolves to and serves each
     /// connection with a protocol from `factory` (asyncio's `create_server`).
     ///

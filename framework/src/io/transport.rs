@@ -101,9 +101,11 @@ impl Transport {
     /// buffer, saving the copy that building them elsewhere and calling
     /// [`write`](Self::write) would cost (an HTTP server can serialize its
     /// responses in place). `fill` must only append to the vector it is
-    /// given: the bytes already in it are pending output. Other methods of
-    /// any transport on this loop fail with [`ErrorKind::InvalidInput`]
-    /// while `fill` runs.
+    /// given: the bytes already in it belong to the transport (pending, or
+    /// sent and not yet discarded). While `fill` runs the loop's connection
+    /// table is in use: other transport methods fail with
+    /// [`ErrorKind::InvalidInput`] (or, like `close`, do nothing), so call
+    /// them after `write_with` returns.
     ///
     /// Fails like `write`; `fill` then does not run.
     ///

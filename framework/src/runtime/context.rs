@@ -1,7 +1,6 @@
 //! What a runtime loop's thread knows about its place in the runtime: its
-//! index, the runtime, the servers it serves for `Runtime::serve`, its
-//! shutdown state and its sharded values. Thread-local, because each
-//! runtime loop owns its thread.
+//! index, the runtime, its shutdown state and its sharded values.
+//! Thread-local, because each runtime loop owns its thread.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -11,13 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::RuntimeShared;
-use crate::Server;
 
 pub(crate) struct LoopContext {
     pub(crate) index: usize,
     pub(crate) runtime: Arc<RuntimeShared>,
-    /// Servers started by `Runtime::serve` on this loop, closed at shutdown.
-    pub(crate) servers: RefCell<Vec<Server>>,
     /// Set once shutdown reached this loop; the deadline may only move
     /// earlier.
     pub(crate) deadline: Cell<Option<Instant>>,
@@ -39,7 +35,6 @@ pub(crate) fn leave() {
     if let Some(context) = context {
         let shards = std::mem::take(&mut *context.shards.borrow_mut());
         drop(shards);
-        context.servers.borrow_mut().clear();
     }
 }
 

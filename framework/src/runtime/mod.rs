@@ -5,8 +5,9 @@
 //!
 //! Life of a runtime: [`Builder::build`] starts the threads; each creates
 //! its loop and reports its [`LoopHandle`]; once all have, each runs the
-//! start closure and then its loop. [`Runtime::run`] blocks until every
-//! loop has stopped (after a shutdown) and joins the threads.
+//! start closure and then its loop. [`Runtime::run`] runs a small control
+//! loop on the calling thread (it owns SIGINT/SIGTERM) until every loop
+//! thread has ended (after a shutdown), then joins them.
 
 mod context;
 mod cpus;
@@ -15,16 +16,17 @@ mod sharded;
 mod shutdown;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use context::current_loop_index;
 pub use cpus::{available_cpus, Pinning};
 pub use serve::{Balance, ServeOptions};
 pub use sharded::Sharded;
+pub(crate) use shutdown::loop_is_shutting_down;
 pub use shutdown::{ShutdownToken, ShutdownWait};
 
 use crate::exception::payload_message;
@@ -131,9 +133,11 @@ impl Builder {
         self
     }
 
-    /// Whether SIGINT and SIGTERM start a graceful shutdown with the
-    /// default grace period (default on); a second signal aborts what is
-    /// left at once.
+    /// Whether [`Runtime::run`] makes SIGINT and SIGTERM start a graceful
+    /// shutdown with the default grace period (default on); a second
+    /// signal aborts what is left at once. The handlers are installed for
+    /// the duration of `run` (before it, the signals' dispositions are
+    /// untouched).
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.handle_signals = on;
         self
@@ -168,15 +172,18 @@ impl Builder {
         let cpus = self.pinning.cpus_for(loops)?;
         let shared = Arc::new(RuntimeShared {
             handles: OnceLock::new(),
+            slots: (0..loops).map(|_| LoopSlot::default()).collect(),
             shutdown: shutdown::ShutdownState::default(),
             failure: Mutex::new(None),
             grace: self.shutdown_grace,
+            handle_signals: self.handle_signals,
+            live_threads: AtomicUsize::new(loops),
+            control: Mutex::new(None),
             stopped: AtomicBool::new(false),
         });
         let config = Arc::new(LoopConfig {
             on_loop_start: self.on_loop_start,
             on_loop_stop: self.on_loop_stop,
-            handle_signals: self.handle_signals,
             executor: self.executor,
         });
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -184,19 +191,23 @@ impl Builder {
         let mut starters = Vec::with_capacity(loops);
         for index in 0..loops {
             let (start_tx, start_rx) = mpsc::channel::<bool>();
-            let shared = shared.clone();
+            let for_thread = shared.clone();
             let config = config.clone();
             let ready_tx = ready_tx.clone();
             let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len()]);
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || loop_thread(index, cpu, shared, config, ready_tx, start_rx));
+                .spawn(move || loop_thread(index, cpu, for_thread, config, ready_tx, start_rx));
             match spawned {
                 Ok(thread) => {
                     threads.push(thread);
                     starters.push(start_tx);
                 }
                 Err(e) => {
+                    // The threads that were never spawned never end.
+                    shared
+                        .live_threads
+                        .fetch_sub(loops - index, Ordering::AcqRel);
                     abort_start(starters, threads);
                     return Err(Error::io(format!("spawning loop thread {index}"), e));
                 }
@@ -254,17 +265,32 @@ fn abort_start(starters: Vec<mpsc::Sender<bool>>, threads: Vec<JoinHandle<()>>) 
 struct LoopConfig {
     on_loop_start: Option<LoopHook>,
     on_loop_stop: Option<LoopHook>,
-    handle_signals: bool,
     executor: Option<Arc<dyn BlockingExecutor>>,
+}
+
+/// What other threads may read of one loop, kept apart per loop.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct LoopSlot {
+    /// Connections an accepting loop handed to this loop, not yet set up.
+    pub(crate) in_flight: AtomicU64,
+    /// The loop is about to stop: hand it nothing more.
+    pub(crate) stopping: AtomicBool,
 }
 
 /// State shared by the runtime's threads and handles.
 pub(crate) struct RuntimeShared {
     handles: OnceLock<Vec<LoopHandle>>,
+    pub(crate) slots: Vec<LoopSlot>,
     pub(crate) shutdown: shutdown::ShutdownState,
     /// The first loop-thread failure, reported by `run`.
     failure: Mutex<Option<String>>,
     grace: Duration,
+    handle_signals: bool,
+    /// Loop threads not yet ended.
+    live_threads: AtomicUsize,
+    /// `run`'s control loop, told when a loop thread ends.
+    control: Mutex<Option<LoopHandle>>,
     /// Every loop thread has ended.
     stopped: AtomicBool,
 }
@@ -272,6 +298,24 @@ pub(crate) struct RuntimeShared {
 impl RuntimeShared {
     pub(crate) fn handles(&self) -> &[LoopHandle] {
         self.handles.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// A loop thread ended: wake `run`'s control loop.
+    fn thread_ended(self: &Arc<Self>) {
+        self.live_threads.fetch_sub(1, Ordering::AcqRel);
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(control) = control {
+            let shared = self.clone();
+            let _ = control.call_soon_threadsafe(move |lp| {
+                if shared.live_threads.load(Ordering::Acquire) == 0 {
+                    lp.stop();
+                }
+            });
+        }
     }
 
     fn record_failure(&self, message: String) {
@@ -282,8 +326,33 @@ impl RuntimeShared {
     }
 }
 
-/// The body of loop thread `index`.
+/// Loop thread `index`: its loop's life, then the notice that it ended.
 fn loop_thread(
+    index: usize,
+    cpu: Option<usize>,
+    shared: Arc<RuntimeShared>,
+    config: Arc<LoopConfig>,
+    ready: mpsc::Sender<(usize, Result<LoopHandle>)>,
+    start: mpsc::Receiver<bool>,
+) {
+    let ended = shared.clone();
+    let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_loop(index, cpu, shared, config, ready, start);
+    }));
+    if let Err(payload) = body {
+        ended.record_failure(format!(
+            "loop thread {index} died: {}",
+            payload_message(&*payload)
+        ));
+        RuntimeHandle {
+            shared: ended.clone(),
+        }
+        .shutdown(ended.grace);
+    }
+    ended.thread_ended();
+}
+
+fn run_loop(
     index: usize,
     cpu: Option<usize>,
     shared: Arc<RuntimeShared>,
@@ -313,13 +382,9 @@ fn loop_thread(
     context::enter(context::LoopContext {
         index,
         runtime: shared.clone(),
-        servers: Default::default(),
         deadline: Default::default(),
         shards: Default::default(),
     });
-    if index == 0 && config.handle_signals {
-        install_signal_handlers(&lp, &shared);
-    }
     // A shutdown requested before this loop got its mailbox message
     // (`build` returned and `shutdown` ran at once) is handled by that
     // message; nothing to check here.
@@ -363,12 +428,12 @@ fn loop_thread(
 }
 
 /// SIGINT/SIGTERM start a graceful shutdown; a second one hurries it to now.
-fn install_signal_handlers(lp: &EventLoop, shared: &Arc<RuntimeShared>) {
+fn install_signal_handlers(control: &EventLoop, shared: &Arc<RuntimeShared>) {
     for signum in [libc::SIGINT, libc::SIGTERM] {
         let runtime = RuntimeHandle {
             shared: shared.clone(),
         };
-        let installed = lp.add_signal_handler(signum, move |_| {
+        let installed = control.add_signal_handler(signum, move |_| {
             if runtime.shutdown_token().is_requested() {
                 runtime.shutdown(Duration::ZERO);
             } else {
@@ -438,13 +503,43 @@ impl Runtime {
         self.handle.stats()
     }
 
-    /// Blocks until every loop has stopped, then joins the threads.
+    /// Blocks until every loop has stopped, then joins the threads. While
+    /// it blocks, SIGINT and SIGTERM start a graceful shutdown (unless
+    /// [`Builder::handle_signals`] turned that off).
     ///
     /// Returns an error of kind [`ErrorKind::Panicked`] if a loop thread
     /// died (a panic outside the callbacks the loop catches, or in a start
     /// closure): the other loops were shut down gracefully first.
     pub fn run(mut self) -> Result<()> {
-        self.join()
+        let supervised = self.supervise();
+        let joined = self.join();
+        joined.and(supervised)
+    }
+
+    /// Runs the control loop until every loop thread has ended.
+    fn supervise(&self) -> Result<()> {
+        let shared = &self.handle.shared;
+        let control = EventLoop::new()?;
+        if shared.handle_signals {
+            install_signal_handlers(&control, shared);
+        }
+        *shared
+            .control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(control.handle());
+        // A thread that ended before the handle was set found no one to
+        // tell: count instead of waiting for its message.
+        let result = if shared.live_threads.load(Ordering::Acquire) > 0 {
+            control.run_forever()
+        } else {
+            Ok(())
+        };
+        *shared
+            .control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        control.close()?;
+        result
     }
 
     fn join(&mut self) -> Result<()> {
@@ -544,7 +639,7 @@ impl RuntimeHandle {
     /// those still open after `grace` are aborted. [`Runtime::run`] then
     /// returns. Calling it again can only bring the deadline closer.
     pub fn shutdown(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
+        let deadline = shutdown::deadline_after(grace);
         let (deadline, _) = self.shared.shutdown.request(deadline);
         for handle in self.handles() {
             let _ = handle.call_soon_threadsafe(move |lp| shutdown::begin_on_loop(lp, deadline));

@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -158,7 +158,7 @@ pub(crate) fn serve(
                     ),
                 ));
             }
-            serve_acceptor(handles, accept_on, &addrs, options, factory)
+            serve_acceptor(runtime, accept_on, &addrs, options, factory)
         }
     }
 }
@@ -217,7 +217,7 @@ fn serve_reuse_port(
 }
 
 fn serve_acceptor(
-    handles: &[LoopHandle],
+    runtime: &Arc<RuntimeShared>,
     accept_on: usize,
     addrs: &[SocketAddr],
     options: &ServeOptions,
@@ -225,8 +225,7 @@ fn serve_acceptor(
 ) -> Result<Vec<SocketAddr>> {
     let server_options = options.server_options(false);
     let balancer = Arc::new(Balancer {
-        handles: handles.to_vec(),
-        in_flight: handles.iter().map(|_| AtomicU64::new(0)).collect(),
+        runtime: runtime.clone(),
         next: AtomicUsize::new(0),
         factory,
     });
@@ -249,18 +248,19 @@ fn serve_acceptor(
         bound.push(local);
         listeners.push(listener);
     }
-    handles[accept_on].call_soon_threadsafe(move |lp| {
+    runtime.handles()[accept_on].call_soon_threadsafe(move |lp| {
         for listener in listeners {
             let balancer = balancer.clone();
-            let sink = AcceptSink::HandOff(Rc::new(move |stream| balancer.hand_off(stream)));
+            let sink =
+                AcceptSink::HandOff(Rc::new(move |lp, stream| balancer.hand_off(lp, stream)));
             start_listener(lp, listener, server_options.clone(), sink);
         }
     })?;
     Ok(bound)
 }
 
-/// Serves `listener` on the calling runtime loop and keeps its `Server` for
-/// shutdown; a loop already shutting down drops it.
+/// Serves `listener` on the calling runtime loop (shutdown finds it among
+/// the loop's servers); a loop already shutting down drops it.
 fn start_listener(
     lp: &EventLoop,
     listener: std::net::TcpListener,
@@ -274,7 +274,7 @@ fn start_listener(
         return;
     }
     match lp.serve_listener_with(listener, options, sink) {
-        Ok(server) => context.servers.borrow_mut().push(server),
+        Ok(_server) => {}
         Err(e) => lp.call_exception_handler(
             &crate::ExceptionContext::new("could not start a Runtime::serve listener")
                 .with_error(e)
@@ -285,60 +285,75 @@ fn start_listener(
 
 /// Picks the least-loaded loop for each accepted connection.
 struct Balancer {
-    handles: Vec<LoopHandle>,
-    /// Connections handed to each loop and not yet set up there.
-    in_flight: Vec<AtomicU64>,
+    runtime: Arc<RuntimeShared>,
     /// Where the search for the least-loaded loop starts, so ties rotate.
     next: AtomicUsize,
     factory: SendFactory,
 }
 
 impl Balancer {
-    fn pick(&self) -> usize {
-        let n = self.handles.len();
+    /// The loop with the fewest live and in-flight connections among
+    /// those not stopping; `None` if all are.
+    fn pick(&self) -> Option<usize> {
+        let handles = self.runtime.handles();
+        let n = handles.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let mut best = start;
+        let mut best = None;
         let mut best_load = u64::MAX;
         for offset in 0..n {
             let i = (start + offset) % n;
-            let load =
-                self.handles[i].live_connections() + self.in_flight[i].load(Ordering::Relaxed);
+            let slot = &self.runtime.slots[i];
+            if slot.stopping.load(Ordering::Relaxed) {
+                continue;
+            }
+            let load = handles[i].live_connections() + slot.in_flight.load(Ordering::Relaxed);
             if load < best_load {
-                best = i;
+                best = Some(i);
                 best_load = load;
             }
         }
         best
     }
 
-    fn hand_off(self: &Arc<Self>, stream: std::net::TcpStream) {
-        let target = self.pick();
-        self.in_flight[target].fetch_add(1, Ordering::Relaxed);
+    fn hand_off(self: &Arc<Self>, lp: &EventLoop, stream: std::net::TcpStream) {
+        let Some(target) = self.pick() else {
+            return attach(lp, &self.factory, stream);
+        };
+        let slot = &self.runtime.slots[target];
+        // Pairs with the stopping loop's store-then-load (shutdown::check):
+        // either it sees this increment and waits, or this sees it stopping.
+        slot.in_flight.fetch_add(1, Ordering::SeqCst);
+        if slot.stopping.load(Ordering::SeqCst) {
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return attach(lp, &self.factory, stream);
+        }
         let balancer = self.clone();
-        let posted = self.handles[target].call_soon_threadsafe(move |lp| {
-            balancer.in_flight[target].fetch_sub(1, Ordering::Relaxed);
-            let protocol = (balancer.factory)();
-            match lp.attach_stream(
-                crate::io::Stream::Tcp(TcpStream::from_std(stream)),
-                protocol,
-                None,
-            ) {
-                Ok(transport) => {
-                    if super::shutdown::loop_is_shutting_down() {
-                        transport.request_shutdown();
-                    }
-                }
-                Err(e) => lp.call_exception_handler(
-                    &crate::ExceptionContext::new("could not set up a handed-off connection")
-                        .with_error(e)
-                        .with_source("runtime"),
-                ),
-            }
+        let posted = self.runtime.handles()[target].call_soon_threadsafe(move |lp| {
+            attach(lp, &balancer.factory, stream);
+            balancer.runtime.slots[target]
+                .in_flight
+                .fetch_sub(1, Ordering::SeqCst);
         });
         if posted.is_err() {
             // The target loop is closed: the stream went down with the
             // message; nothing is in flight any more.
-            self.in_flight[target].fetch_sub(1, Ordering::Relaxed);
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// Serves a handed-off connection on `lp`.
+fn attach(lp: &EventLoop, factory: &SendFactory, stream: std::net::TcpStream) {
+    let attached = lp.attach_stream(
+        crate::io::Stream::Tcp(TcpStream::from_std(stream)),
+        factory(),
+        None,
+    );
+    if let Err(e) = attached {
+        lp.call_exception_handler(
+            &crate::ExceptionContext::new("could not set up a handed-off connection")
+                .with_error(e)
+                .with_source("runtime"),
+        );
     }
 }

@@ -20,7 +20,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 type MakeShard<T> = dyn Fn(usize) -> T + Send + Sync;
 
 /// One `T` per loop of a runtime, built lazily on each loop by a factory
-/// given the loop's index. Cheap to clone, `Send + Sync`.
+/// given the loop's index. Cheap to clone, `Send + Sync`. Each loop's value
+/// lives until that loop's thread ends (dropping the `Sharded` does not
+/// free them: it cannot reach into the loops).
 ///
 /// ```
 /// use std::cell::Cell;

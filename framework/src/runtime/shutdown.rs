@@ -1,12 +1,14 @@
 //! Graceful shutdown: the runtime-wide request ([`ShutdownToken`]) and what
-//! each loop does with it. On every loop, in order: its `serve` listeners
-//! accept what is already queued and close, every connection's protocol
-//! gets `shutdown_requested`, and the loop stops once its connections are
-//! gone or aborts them at the deadline and stops.
+//! each loop does with it. On every loop, in order: its listeners accept
+//! what is already queued and close, every connection's protocol gets
+//! `shutdown_requested`, and the loop stops once its connections are gone
+//! (and no connection handed over by an accepting loop is on its way) or
+//! aborts them at the deadline and stops.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -23,7 +25,19 @@ const CHECK_EVERY: Duration = Duration::from_millis(5);
 pub(crate) struct ShutdownState {
     requested: AtomicBool,
     deadline: Mutex<Option<Instant>>,
-    waiters: Mutex<Vec<Waker>>,
+    /// Wakers of pending `ShutdownWait`s, by waiter id; a dropped waiter
+    /// removes its own.
+    waiters: Mutex<HashMap<u64, Waker>>,
+    next_waiter: AtomicU64,
+}
+
+/// `now + grace`, or a deadline far enough to mean "never" when that
+/// overflows (`Duration::MAX` as a grace period).
+pub(crate) fn deadline_after(grace: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(grace)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 impl ShutdownState {
@@ -38,7 +52,7 @@ impl ShutdownState {
         drop(current);
         let waiters =
             std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
-        for waker in waiters {
+        for waker in waiters.into_values() {
             waker.wake();
         }
         (effective, first)
@@ -53,6 +67,11 @@ impl ShutdownState {
 /// stream-based servers — that the runtime is shutting down. Cheap to
 /// clone, `Send + Sync`; await [`wait`](Self::wait) or poll
 /// [`is_requested`](Self::is_requested).
+///
+/// A loop stops as soon as it has no connection left, so the time a task
+/// gets after the notice is the time its loop's connections (its own
+/// streams included) take to close, up to the grace period. A task with no
+/// connection should finish its work without awaiting anything else.
 ///
 /// ```no_run
 /// # async fn serve_until_shutdown(token: loopcore::ShutdownToken) {
@@ -83,15 +102,31 @@ impl ShutdownToken {
     pub fn wait(&self) -> ShutdownWait {
         ShutdownWait {
             runtime: self.runtime.clone(),
+            id: self
+                .runtime
+                .shutdown
+                .next_waiter
+                .fetch_add(1, Ordering::Relaxed),
         }
     }
 }
 
 /// The future of [`ShutdownToken::wait`].
-#[derive(Clone)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct ShutdownWait {
     runtime: Arc<RuntimeShared>,
+    id: u64,
+}
+
+impl Drop for ShutdownWait {
+    fn drop(&mut self) {
+        self.runtime
+            .shutdown
+            .waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for ShutdownWait {
@@ -109,8 +144,12 @@ impl Future for ShutdownWait {
             return Poll::Ready(());
         }
         let mut waiters = state.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
+        match waiters.get_mut(&self.id) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                waiters.insert(self.id, cx.waker().clone());
+            }
         }
         drop(waiters);
         // A request between the first check and the push woke nobody.
@@ -127,35 +166,45 @@ pub(crate) fn begin_on_loop(lp: &EventLoop, deadline: Instant) {
     let Some(context) = context::current() else {
         return;
     };
-    let first = match context.deadline.get() {
-        None => true,
-        Some(current) if deadline < current => false,
-        Some(_) => return,
-    };
-    context.deadline.set(Some(deadline));
-    if !first {
-        // The watch below reads the new deadline on its next check; make
-        // that check now.
-        lp.call_soon(check);
-        return;
+    match context.deadline.get() {
+        Some(current) if deadline >= current => return,
+        Some(_) => {
+            // Hurried: the running check (every 5 ms at most) reads it.
+            context.deadline.set(Some(deadline));
+            return;
+        }
+        None => {}
     }
-    let servers = std::mem::take(&mut *context.servers.borrow_mut());
-    for server in &servers {
+    // Drained connections are set up before the notice goes out, so every
+    // connection is told exactly once; the deadline is set after it, and
+    // from then on a connection set up here is told as it is made.
+    for server in lp.servers() {
         server.drain_and_close(lp);
     }
     lp.notify_conns_of_shutdown();
+    context.deadline.set(Some(deadline));
     check(lp);
 }
 
-/// Stops the loop once its connections are gone; aborts them at the
-/// deadline.
+/// Stops the loop once its connections are gone and nothing is on its way
+/// to it; aborts them at the deadline.
 fn check(lp: &EventLoop) {
-    let Some(deadline) = context::current().and_then(|c| c.deadline.get()) else {
+    let Some(context) = context::current() else {
+        return;
+    };
+    let Some(deadline) = context.deadline.get() else {
         return;
     };
     if lp.conn_count() == 0 {
-        lp.stop();
-        return;
+        let slot = &context.runtime.slots[context.index];
+        // After this store an accepting loop hands nothing more here; one
+        // that incremented `in_flight` before it is waited for (both SeqCst:
+        // one of the two sides sees the other).
+        slot.stopping.store(true, Ordering::SeqCst);
+        if slot.in_flight.load(Ordering::SeqCst) == 0 {
+            lp.stop();
+            return;
+        }
     }
     let now = Instant::now();
     if now >= deadline {

@@ -258,6 +258,52 @@ fn sharded_counters_sum_exactly_with_map_reduce_from_another_loop() {
 }
 
 #[test]
+fn connections_queued_at_shutdown_are_served_under_the_acceptor() {
+    let runtime = runtime(3);
+    let options = ServeOptions::default().balance(Balance::Acceptor { accept_on: 0 });
+    let addr = runtime
+        .serve("127.0.0.1:0", options, WhichLoop::default)
+        .unwrap()[0];
+    // Hold the accepting loop so the connections wait in its backlog while
+    // the other loops, with nothing to do, stop.
+    let (blocked, is_blocked) = std::sync::mpsc::channel();
+    runtime.handles()[0]
+        .call_soon_threadsafe(move |_| {
+            blocked.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        })
+        .unwrap();
+    is_blocked.recv().unwrap();
+    let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(addr)).collect();
+    runtime.shutdown(Duration::from_secs(2));
+    for client in &mut clients {
+        let index = read_index(client);
+        assert!(index < 3, "served by a loop, not dropped");
+    }
+    drop(clients);
+    runtime.run().unwrap();
+}
+
+#[test]
+fn an_endless_grace_period_can_still_be_cut_short() {
+    let runtime = runtime(2);
+    let addr = runtime
+        .serve("127.0.0.1:0", ServeOptions::default(), || Closer {
+            transport: None,
+            stubborn: true,
+        })
+        .unwrap()[0];
+    let _client = connect(addr);
+    let handle = runtime.handle();
+    wait_for("the connection", || {
+        handle.stats().total().connections_opened == 1
+    });
+    runtime.shutdown(Duration::MAX);
+    runtime.shutdown(Duration::ZERO);
+    runtime.run().unwrap();
+}
+
+#[test]
 fn a_panicking_callback_on_one_loop_leaves_every_loop_serving() {
     let runtime = runtime(2);
     runtime.handles()[0]
@@ -356,7 +402,7 @@ fn shutdown_tells_protocols_and_tokens_then_aborts_stragglers_at_the_deadline() 
         handle.stats().total().connections_opened == 9
     });
     assert!(!token.is_requested());
-    let grace = Duration::from_millis(600);
+    let grace = Duration::from_secs(3);
     let started = Instant::now();
     runtime.shutdown(grace);
     for client in &mut polite_clients {
