@@ -56,8 +56,8 @@ pub use executor::{default_max_threads, BlockingExecutor, ExecutorFuture, Job, T
 pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
 pub use io::{
-    Buffered, BufferedProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, Protocol,
-    Server, ServerOptions, StreamReader, StreamWriter, Transport,
+    Buffered, BufferedProtocol, ConnectOptions, DatagramOptions, DatagramProtocol,
+    DatagramTransport, Protocol, Server, ServerOptions, StreamReader, StreamWriter, Transport,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;

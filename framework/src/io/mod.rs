@@ -3,6 +3,7 @@
 //! handle a protocol writes through. TCP servers and clients live in `tcp`.
 
 mod conn;
+mod connect;
 mod protocol;
 mod sock;
 mod stream;
@@ -12,6 +13,7 @@ mod transport;
 mod udp;
 mod unix;
 
+pub use connect::ConnectOptions;
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};

@@ -1,5 +1,5 @@
-//! TCP servers and clients: `create_server`, `create_connection`,
-//! `connect_accepted_socket`, and [`Server`].
+//! TCP servers: `create_server`, `connect_accepted_socket`, and
+//! [`Server`]. Outgoing connections are in `io::connect`.
 //!
 //! Invariants:
 //! 1. A listener accepts until `WouldBlock`, at most `ACCEPT_BUDGET` per
@@ -608,74 +608,6 @@ impl EventLoop {
             Box::new(protocol),
             None,
         )
-    }
-
-    /// Connects to `addr` and serves the connection with `protocol`
-    /// (asyncio's `create_connection`). Every address `addr` resolves to is
-    /// tried in turn; name resolution runs on the blocking executor.
-    ///
-    /// ```
-    /// use loopcore::{EventLoop, Protocol, ServerOptions};
-    /// struct Quiet;
-    /// impl Protocol for Quiet {}
-    /// let lp = EventLoop::new()?;
-    /// let server = lp.create_server("127.0.0.1:0", ServerOptions::default(), || Quiet)?;
-    /// let addr = server.sockets()[0];
-    /// let transport = lp.run_until_complete(lp.create_connection(addr.to_string(), Quiet))??;
-    /// assert_eq!(transport.peername()?, addr);
-    /// # Ok::<(), loopcore::Error>(())
-    /// ```
-    pub async fn create_connection<P: Protocol>(
-        &self,
-        addr: String,
-        protocol: P,
-    ) -> Result<Transport> {
-        let addrs: Vec<SocketAddr> = match addr.parse::<SocketAddr>() {
-            Ok(addr) => vec![addr],
-            Err(_) => self
-                .run_in_executor(move || addr.to_socket_addrs().map(|a| a.collect::<Vec<_>>()))
-                .await?
-                .map_err(|e| Error::io("resolving the host name", e))?,
-        };
-        let mut last_error = None;
-        for addr in addrs {
-            match self.connect_one(addr).await {
-                Ok(stream) => {
-                    return self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None)
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                "the host name resolved to no address",
-            )
-        }))
-    }
-
-    async fn connect_one(&self, addr: SocketAddr) -> Result<TcpStream> {
-        let connect_error = |e| Error::io(format!("connecting to {addr}"), e);
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM,
-            Some(SockProtocol::TCP),
-        )
-        .map_err(connect_error)?;
-        socket.set_nonblocking(true).map_err(connect_error)?;
-        socket.set_tcp_nodelay(true).map_err(connect_error)?;
-        match socket.connect(&addr.into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-                self.wait_fd(fd, crate::sys::Readiness::Writable).await?;
-                if let Some(e) = socket.take_error().map_err(connect_error)? {
-                    return Err(connect_error(e));
-                }
-            }
-            Err(e) => return Err(connect_error(e)),
-        }
-        Ok(TcpStream::from_std(socket.into()))
     }
 }
 

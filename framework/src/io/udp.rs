@@ -351,8 +351,46 @@ impl EventLoop {
         if self.is_closed() {
             return Err(Error::closed());
         }
-        let mut socket =
+        let socket =
             bind_socket(&options).map_err(|e| Error::io("creating the UDP endpoint", e))?;
+        self.register_endpoint(socket, options.remote_addr.is_some(), Box::new(protocol))
+    }
+
+    /// Serves an already-bound (and possibly connected) std UDP socket
+    /// (asyncio's `sock=` argument): it is made non-blocking and used as is.
+    ///
+    /// ```
+    /// use loopcore::{DatagramProtocol, EventLoop};
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {}
+    /// let lp = EventLoop::new()?;
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let addr = socket.local_addr().unwrap();
+    /// let endpoint = lp.create_datagram_endpoint_from_socket(socket, Quiet)?;
+    /// assert_eq!(endpoint.sockname()?, addr);
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub fn create_datagram_endpoint_from_socket<P: DatagramProtocol>(
+        &self,
+        socket: std::net::UdpSocket,
+        protocol: P,
+    ) -> Result<DatagramTransport> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the UDP socket non-blocking", e))?;
+        let connected = socket.peer_addr().is_ok();
+        self.register_endpoint(UdpSocket::from_std(socket), connected, Box::new(protocol))
+    }
+
+    fn register_endpoint(
+        &self,
+        mut socket: UdpSocket,
+        connected: bool,
+        protocol: Box<dyn DatagramProtocol>,
+    ) -> Result<DatagramTransport> {
         let (key, generation) = {
             let mut endpoints = self.core.endpoints.borrow_mut();
             let endpoints = &mut *endpoints;
@@ -371,7 +409,7 @@ impl EventLoop {
             entry.insert(Endpoint {
                 generation,
                 socket,
-                protocol: Some(Box::new(protocol)),
+                protocol: Some(protocol),
                 unsent: VecDeque::new(),
                 errors: Vec::new(),
                 readable: false,
@@ -379,7 +417,7 @@ impl EventLoop {
                 queued: false,
                 closing: false,
                 lost: false,
-                connected: options.remote_addr.is_some(),
+                connected,
             });
             (key as u32, generation)
         };

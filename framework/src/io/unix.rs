@@ -93,6 +93,32 @@ impl EventLoop {
         )
     }
 
+    /// Serves an already-bound std Unix listener (asyncio's `sock=`
+    /// argument). loopcore did not create its socket file, so closing the
+    /// server leaves the file alone.
+    pub fn create_unix_server_from_listener<F, P>(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the Unix listener non-blocking", e))?;
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_sockets(
+            vec![ListenSocket::Unix(UnixListener::from_std(listener))],
+            Vec::new(),
+            None,
+            options,
+            AcceptSink::Serve(factory),
+        )
+    }
+
     /// Connects to a Unix domain socket (asyncio's `create_unix_connection`).
     pub async fn create_unix_connection<P: Protocol>(
         &self,

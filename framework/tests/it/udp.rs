@@ -161,3 +161,27 @@ fn icmp_refusal_reaches_error_received_and_the_endpoint_stays_usable() {
     client.send(b"again").unwrap();
     run_until(&lp, || seen.errors.borrow().len() >= 2);
 }
+
+#[test]
+fn an_existing_connected_socket_serves_as_an_endpoint() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(peer.local_addr().unwrap()).unwrap();
+    let local = socket.local_addr().unwrap();
+    let transport = lp
+        .create_datagram_endpoint_from_socket(socket, endpoint(&seen, false))
+        .unwrap();
+    assert_eq!(transport.sockname().unwrap(), local);
+    assert_eq!(transport.peername().unwrap(), peer.local_addr().unwrap());
+    peer.send_to(b"over an existing socket", local).unwrap();
+    run_until(&lp, || !seen.received.borrow().is_empty());
+    assert_eq!(seen.received.borrow()[0].0, b"over an existing socket");
+    transport.send(b"back").unwrap();
+    let mut buf = [0u8; 16];
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"back"[..], local));
+}
