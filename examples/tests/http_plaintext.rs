@@ -8,6 +8,9 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+
+use common::{have, wrk_requests};
 use loopcore::{EventLoop, LoopHandle, ServerOptions};
 use loopcore_examples::plaintext::Plaintext;
 
@@ -45,18 +48,6 @@ impl Drop for ServerThread {
             t.join().unwrap();
         }
     }
-}
-
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing in CI: .ci/run must install it"
-        );
-        eprintln!("skipping: {tool} is not installed");
-    }
-    found
 }
 
 fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
@@ -107,12 +98,7 @@ fn wrk_runs_without_errors() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "wrk failed: {text}");
-    let requests: u64 = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no request count in: {text}"));
+    let requests = wrk_requests(&text);
     assert!(requests > 100, "only {requests} requests: {text}");
     assert!(!text.contains("Non-2xx"), "{text}");
     assert!(!text.contains("Socket errors"), "{text}");

@@ -1,0 +1,97 @@
+//! Helpers the example tests share: outside tools, and the example
+//! binaries `cargo test` builds.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether `tool` is installed; outside CI a missing tool skips the test
+/// with a message, in CI (`CI` set) it fails: `.ci/run` installs it.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing in CI: .ci/run must install it"
+        );
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}
+
+/// The example binary `cargo test` built next to the running test.
+pub fn example(name: &str) -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join(name)
+}
+
+/// Starts an example and reads the address from its first line of output.
+pub fn start_example(name: &str, args: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the {name} example (built by `cargo test`): {e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .split_whitespace()
+        .find_map(|word| word.parse::<SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr, stdout)
+}
+
+/// Sends `signal` to the child.
+pub fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) with a valid signal on our own child's pid.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "kill({}, {signal})", child.id());
+}
+
+/// Waits for the child to exit, killing it (and failing) after `limit`.
+pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The request count of a wrk report.
+pub fn wrk_requests(report: &str) -> u64 {
+    report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in: {report}"))
+}
+
+/// The `total: C connections, R requests` line of http_plaintext's
+/// shutdown report, as (C, R).
+pub fn report_totals(report: &str) -> (u64, u64) {
+    let line = report
+        .lines()
+        .find_map(|l| l.strip_prefix("total: "))
+        .unwrap_or_else(|| panic!("no total in {report:?}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (numbers[0], numbers[1])
+}
