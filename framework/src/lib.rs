@@ -56,8 +56,9 @@ pub use executor::{default_max_threads, BlockingExecutor, ExecutorFuture, Job, T
 pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
 pub use io::{
-    Buffered, BufferedProtocol, ConnectOptions, DatagramOptions, DatagramProtocol,
-    DatagramTransport, Protocol, Server, ServerOptions, StreamReader, StreamWriter, Transport,
+    Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
+    DatagramTransport, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,
+    StreamWriter, SubprocessProtocol, Transport,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use mailbox::LoopHandle;

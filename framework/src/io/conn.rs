@@ -152,6 +152,20 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(key) else {
             return;
         };
+        if conn.stream.is_pipe_writer() && (event.is_error() || event.is_write_closed()) {
+            // The reader closed its end: nothing can be written any more.
+            if !conn.lost {
+                conn.lost = true;
+                conn.reading = false;
+                conn.write.clear();
+                conn.lost_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
+                ready.push(Ready::ConnLost(ConnReady {
+                    key: key as u32,
+                    generation: conn.generation,
+                }));
+            }
+            return;
+        }
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             conn.readable = true;
         }
@@ -212,6 +226,7 @@ impl EventLoop {
         server: Option<Rc<ServerShared>>,
     ) -> Result<Transport> {
         let core = &self.core;
+        let stream_is_pipe_writer = stream.is_pipe_writer();
         let (key, generation) = {
             let mut conns = core.conns.borrow_mut();
             let conns = &mut *conns;
@@ -237,7 +252,8 @@ impl EventLoop {
                 readable: false,
                 hung_up: false,
                 writable: false,
-                reading: true,
+                // A write pipe's transport has nothing to read.
+                reading: !stream_is_pipe_writer,
                 queued: false,
                 closing: false,
                 eof_requested: false,

@@ -4,6 +4,8 @@
 
 mod conn;
 mod connect;
+mod pipe;
+mod process;
 mod protocol;
 mod sock;
 mod stream;
@@ -14,6 +16,7 @@ mod udp;
 mod unix;
 
 pub use connect::ConnectOptions;
+pub use process::{Child, ProcessTransport, SubprocessProtocol};
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};

@@ -1,6 +1,6 @@
-//! The socket types a stream transport or a server can sit on: TCP and Unix
-//! domain stream sockets, behind one small enum so the transport code is
-//! written once.
+//! What a stream transport or a server can sit on: TCP and Unix domain
+//! stream sockets, and the two ends of a pipe, behind one small enum so the
+//! transport code is written once.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -8,13 +8,25 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
-/// A connected stream socket.
+/// A connected stream socket or one end of a pipe.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// The read end of a pipe (a read pipe transport).
+    PipeReader(pipe::Receiver),
+    /// The write end of a pipe (a write pipe transport).
+    PipeWriter(pipe::Sender),
+}
+
+fn wrong_direction(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("a pipe transport cannot {what}"),
+    )
 }
 
 impl Stream {
@@ -22,6 +34,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Unix(s) => (&*s).read(buf),
+            Stream::PipeReader(p) => (&*p).read(buf),
+            Stream::PipeWriter(_) => Err(wrong_direction("read from a write pipe")),
         }
     }
 
@@ -29,6 +43,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => (&*s).write(buf),
             Stream::Unix(s) => (&*s).write(buf),
+            Stream::PipeWriter(p) => (&*p).write(buf),
+            Stream::PipeReader(_) => Err(wrong_direction("write to a read pipe")),
         }
     }
 
@@ -36,7 +52,20 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            // A pipe has no half-close: its transport closes instead.
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Ok(()),
         }
+    }
+
+    /// A pipe's write end: its transport never reads, and learns that the
+    /// reader is gone from an error event.
+    pub(crate) fn is_pipe_writer(&self) -> bool {
+        matches!(self, Stream::PipeWriter(_))
+    }
+
+    /// A pipe's read end: writing to its transport is an error.
+    pub(crate) fn is_pipe_reader(&self) -> bool {
+        matches!(self, Stream::PipeReader(_))
     }
 }
 
@@ -45,6 +74,8 @@ impl AsRawFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
+            Stream::PipeReader(p) => p.as_raw_fd(),
+            Stream::PipeWriter(p) => p.as_raw_fd(),
         }
     }
 }
@@ -59,6 +90,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interests),
             Stream::Unix(s) => s.register(registry, token, interests),
+            Stream::PipeReader(p) => p.register(registry, token, interests),
+            Stream::PipeWriter(p) => p.register(registry, token, interests),
         }
     }
 
@@ -71,6 +104,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(registry, token, interests),
             Stream::Unix(s) => s.reregister(registry, token, interests),
+            Stream::PipeReader(p) => p.reregister(registry, token, interests),
+            Stream::PipeWriter(p) => p.reregister(registry, token, interests),
         }
     }
 
@@ -78,6 +113,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(registry),
             Stream::Unix(s) => s.deregister(registry),
+            Stream::PipeReader(p) => p.deregister(registry),
+            Stream::PipeWriter(p) => p.deregister(registry),
         }
     }
 }

@@ -313,7 +313,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                         );
                         Ok(())
                     }
-                    (AcceptSink::HandOff(_), Stream::Unix(_)) => Err(Error::new(
+                    (AcceptSink::HandOff(_), _) => Err(Error::new(
                         ErrorKind::Unsupported,
                         "handing off Unix socket connections is not implemented",
                     )),

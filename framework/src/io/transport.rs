@@ -45,6 +45,13 @@ fn not_unix() -> Error {
     )
 }
 
+fn not_socket() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "a pipe transport has no socket address",
+    )
+}
+
 fn closed_transport() -> Error {
     Error::new(ErrorKind::Closed, "the transport is closed")
 }
@@ -135,6 +142,12 @@ impl Transport {
     }
 
     fn check_writable(conn: &Conn) -> Result<()> {
+        if conn.stream.is_pipe_reader() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "cannot write to a read pipe transport",
+            ));
+        }
         if conn.eof_requested {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -160,19 +173,29 @@ impl Transport {
 
     /// Shuts the sending side down once the buffer is flushed; reading goes
     /// on. Idempotent.
+    ///
+    /// On a write pipe this closes the transport after the flush (a pipe
+    /// has no half-close; the reader then sees end of file).
     pub fn write_eof(&self) -> Result<()> {
         let key = self.key;
-        self.with_conn(|core, conn| {
+        let pipe = self.with_conn(|core, conn| {
             if !conn.eof_requested {
                 conn.eof_requested = true;
                 Self::mark_dirty(core, conn, key);
             }
-        })
+            conn.stream.is_pipe_writer()
+        })?;
+        if pipe {
+            self.close();
+        }
+        Ok(())
     }
 
-    /// TCP transports can always half-close.
+    /// Whether [`write_eof`](Self::write_eof) works: for sockets and write
+    /// pipes, not for read pipes.
     pub fn can_write_eof(&self) -> bool {
-        true
+        self.with_conn(|_, conn| !conn.stream.is_pipe_reader())
+            .unwrap_or(false)
     }
 
     /// Stops reading, flushes what is buffered, then closes; the protocol's
@@ -281,6 +304,7 @@ impl Transport {
                 .peer_addr()
                 .map_err(|e| Error::io("getting the peer address", e)),
             Stream::Unix(_) => Err(not_ip()),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(not_socket()),
         })?
     }
 
@@ -291,6 +315,7 @@ impl Transport {
                 .local_addr()
                 .map_err(|e| Error::io("getting the local address", e)),
             Stream::Unix(_) => Err(not_ip()),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(not_socket()),
         })?
     }
 
@@ -301,6 +326,7 @@ impl Transport {
                 .peer_addr()
                 .map_err(|e| Error::io("getting the peer address", e)),
             Stream::Tcp(_) => Err(not_unix()),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(not_socket()),
         })?
     }
 
@@ -311,6 +337,7 @@ impl Transport {
                 .local_addr()
                 .map_err(|e| Error::io("getting the local address", e)),
             Stream::Tcp(_) => Err(not_unix()),
+            Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(not_socket()),
         })?
     }
 

@@ -2,6 +2,7 @@
 //! that neither `std` nor `mio` expose. Each wrapper returns `io::Result` and
 //! keeps its invariants inside.
 
+pub(crate) mod pidfd;
 pub(crate) mod reuseport;
 pub(crate) mod signal;
 pub(crate) mod timerfd;
@@ -16,6 +17,17 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     } else {
         Ok(ret)
     }
+}
+
+/// Sets `O_NONBLOCK` on `fd`, keeping its other status flags.
+pub(crate) fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let raw = fd.as_raw_fd();
+    // SAFETY: `raw` is valid for the borrow; F_GETFL/F_SETFL only read and
+    // set the description's status flags.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
 }
 
 /// Which readiness a level check asks about.

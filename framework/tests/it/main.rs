@@ -5,6 +5,7 @@ mod executor;
 mod fds;
 mod lifecycle;
 mod panics;
+mod process;
 mod runtime;
 mod scheduling;
 mod send_sync;
