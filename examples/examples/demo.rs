@@ -1,86 +1,80 @@
-//! Run: `cargo run --release -p loopcore-examples --example demo [-- LOOPS ROUNDS]`
+//! Run: `cargo run --release -p loopcore-examples --example demo [-- LOOPS SECONDS CONNECTIONS]`
+//! (defaults: every CPU this process may use, 3 s, 64 connections).
 //!
-//! One event loop per CPU, each on its own thread, talking only through
-//! mailboxes: every loop sends ROUNDS pings to the next loop in a ring and
-//! times each round trip (ping posted with `call_soon_threadsafe`, pong posted
-//! back the same way). Prints a latency report per loop and in total. Until
-//! the load generator lands this is the bundled "main job".
+//! The main job until the bundled load generator lands: the plaintext HTTP
+//! server (`loopcore_examples::plaintext`) on a runtime with one loop per
+//! CPU, driven by a closed-loop HTTP client on a second runtime with as many
+//! loops (each connection sends a request as soon as the previous answer
+//! is in), then a latency report per client loop and the requests each
+//! server loop answered. Client and server share the machine, so the
+//! figures are a demonstration, not a benchmark (see `docs/benchmarks.md`).
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use loopcore::{EventLoop, LoopHandle};
+use loopcore::http1::parse_response;
+use loopcore::{EventLoop, Protocol, Runtime, ServeOptions, Transport};
+use loopcore_examples::plaintext::{self, Plaintext};
 
-/// What one loop reports when its rounds are done.
-struct LoopReport {
-    index: usize,
-    round_trips: Vec<Duration>,
-    blocking_check: u64,
-}
-
-/// Per-thread state of the loop that owns this thread.
-struct Pinger {
-    index: usize,
-    rounds: usize,
-    peers: Vec<LoopHandle>,
-    round_trips: Vec<Duration>,
-    report: mpsc::Sender<LoopReport>,
-}
+const REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: demo\r\n\r\n";
 
 thread_local! {
-    static PINGER: RefCell<Option<Pinger>> = const { RefCell::new(None) };
+    /// Response latencies measured on this client loop.
+    static LATENCIES: RefCell<Vec<Duration>> = const { RefCell::new(Vec::new()) };
 }
 
-fn send_ping(lp: &EventLoop) {
-    let (me, next) = PINGER.with(|p| {
-        let p = p.borrow();
-        let p = p.as_ref().expect("pinger set up before the first ping");
-        let me = p.peers[p.index].clone();
-        let next = p.peers[(p.index + 1) % p.peers.len()].clone();
-        (me, next)
-    });
-    let sent = Instant::now();
-    let posted = next.call_soon_threadsafe(move |_peer| {
-        // On the next loop: answer straight back to the sender.
-        let _ = me.call_soon_threadsafe(move |lp| on_pong(lp, sent.elapsed()));
-    });
-    if let Err(e) = posted {
-        eprintln!("loop {}: ping failed: {e}", lp.handle().id());
+/// One client connection: a request, its response, the next request.
+struct Client {
+    transport: Option<Transport>,
+    sent_at: Instant,
+    until: Instant,
+    received: Vec<u8>,
+}
+
+impl Client {
+    fn send(&mut self) {
+        if let Some(transport) = &self.transport {
+            self.sent_at = Instant::now();
+            let _ = transport.write(REQUEST);
+        }
     }
 }
 
-fn on_pong(lp: &EventLoop, round_trip: Duration) {
-    let finished = PINGER.with(|p| {
-        let mut p = p.borrow_mut();
-        let p = p.as_mut().expect("pinger set up");
-        p.round_trips.push(round_trip);
-        p.round_trips.len() == p.rounds
-    });
-    if !finished {
-        send_ping(lp);
-        return;
+impl Protocol for Client {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+        self.send();
     }
-    // Done: hand the numbers to the blocking executor for a checksum (a
-    // stand-in for blocking work), then report from the loop.
-    let numbers: Vec<u64> = PINGER.with(|p| {
-        let p = p.borrow();
-        let p = p.as_ref().expect("pinger set up");
-        p.round_trips.iter().map(|d| d.as_nanos() as u64).collect()
-    });
-    let checksum = lp.run_in_executor(move || numbers.iter().fold(0u64, |a, n| a ^ n));
-    lp.spawn(async move {
-        let blocking_check = checksum.await.unwrap_or(0);
-        PINGER.with(|p| {
-            let p = p.borrow_mut().take().expect("pinger set up");
-            let _ = p.report.send(LoopReport {
-                index: p.index,
-                round_trips: p.round_trips,
-                blocking_check,
-            });
-        });
-    });
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.received.extend_from_slice(data);
+        loop {
+            match parse_response(&self.received) {
+                Ok(Some((response, used))) => {
+                    self.received.drain(..used);
+                    let latency = self.sent_at.elapsed();
+                    if response.status == 200 {
+                        LATENCIES.with(|l| l.borrow_mut().push(latency));
+                    }
+                    if Instant::now() < self.until && response.keep_alive {
+                        self.send();
+                    } else if let Some(transport) = &self.transport {
+                        transport.close();
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    eprintln!("demo client: {e}");
+                    if let Some(transport) = &self.transport {
+                        transport.abort();
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -92,117 +86,130 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn describe(label: &str, mut samples: Vec<Duration>) -> String {
-    samples.sort();
+    samples.sort_unstable();
     format!(
-        "{label:>8} {:>8} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?}",
+        "{label:>8} {:>9} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?}",
         samples.len(),
         percentile(&samples, 0.0),
         percentile(&samples, 0.5),
         percentile(&samples, 0.99),
+        percentile(&samples, 0.999),
         percentile(&samples, 1.0),
     )
 }
 
+fn arg<T: std::str::FromStr>(
+    args: &mut impl Iterator<Item = String>,
+    default: T,
+) -> Result<T, Box<dyn std::error::Error>>
+where
+    T::Err: std::error::Error + 'static,
+{
+    Ok(match args.next() {
+        Some(value) => value.parse()?,
+        None => default,
+    })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let loops: usize = match args.next() {
-        Some(n) => n.parse()?,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let rounds: usize = match args.next() {
-        Some(n) => n.parse()?,
-        None => 20_000,
-    };
-    if loops == 0 || rounds == 0 {
-        return Err("LOOPS and ROUNDS must be at least 1".into());
+    let loops: usize = arg(&mut args, loopcore::available_cpus())?;
+    let seconds: f64 = arg(&mut args, 3.0)?;
+    let connections: usize = arg(&mut args, 64)?;
+    if loops == 0 || connections == 0 || seconds <= 0.0 {
+        return Err("LOOPS, SECONDS and CONNECTIONS must be positive".into());
     }
-    println!("loopcore demo: {loops} loops in a ring, {rounds} round trips each");
-
-    let (handle_tx, handle_rx) = mpsc::channel();
-    let (report_tx, report_rx) = mpsc::channel();
-    let mut peer_senders = Vec::new();
-    let mut threads = Vec::new();
-    for index in 0..loops {
-        let handle_tx = handle_tx.clone();
-        let report = report_tx.clone();
-        let (peers_tx, peers_rx) = mpsc::channel::<Vec<LoopHandle>>();
-        peer_senders.push(peers_tx);
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("demo-loop-{index}"))
-                .spawn(move || -> Result<(), loopcore::Error> {
-                    let lp = EventLoop::new()?;
-                    let _ = handle_tx.send((index, lp.handle()));
-                    let Ok(peers) = peers_rx.recv() else {
-                        return Ok(());
-                    };
-                    PINGER.with(|p| {
-                        *p.borrow_mut() = Some(Pinger {
-                            index,
-                            rounds,
-                            peers,
-                            round_trips: Vec::with_capacity(rounds),
-                            report,
-                        })
-                    });
-                    lp.call_soon(send_ping);
-                    lp.run_forever()?;
-                    lp.close()
-                })?,
-        );
-    }
-    drop(handle_tx);
-    drop(report_tx);
-    let mut handles: Vec<Option<LoopHandle>> = vec![None; loops];
-    for (index, handle) in handle_rx.iter().take(loops) {
-        handles[index] = Some(handle);
-    }
-    let handles: Vec<LoopHandle> = handles.into_iter().flatten().collect();
-    if handles.len() != loops {
-        return Err("a loop thread failed to start".into());
-    }
-    let started = Instant::now();
-    for tx in &peer_senders {
-        tx.send(handles.clone())?;
-    }
-    let mut reports: Vec<LoopReport> = report_rx.iter().take(loops).collect();
-    let elapsed = started.elapsed();
-    for handle in &handles {
-        let _ = handle.stop();
-    }
-    for thread in threads {
-        match thread.join() {
-            Ok(result) => result?,
-            Err(_) => return Err("a loop thread panicked".into()),
-        }
-    }
-    reports.sort_by_key(|r| r.index);
+    let duration = Duration::from_secs_f64(seconds);
     println!(
-        "{:>8} {:>8} {:>10} {:>10} {:>10} {:>10}",
-        "loop", "trips", "min", "p50", "p99", "max"
+        "loopcore demo: HTTP plaintext on {loops} loops, {connections} client connections \
+         from {loops} more loops, {duration:?}"
+    );
+
+    let answered: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
+    let reports = answered.clone();
+    let server = Runtime::builder()
+        .loops(loops)
+        .thread_name("server")
+        .handle_signals(false)
+        .on_loop_stop(move |_| {
+            let index = loopcore::current_loop_index().unwrap_or(0);
+            let requests = plaintext::requests_answered_here();
+            reports.lock().unwrap().push((index, requests));
+        })
+        .build()?;
+    let addr = server.serve("127.0.0.1:0", ServeOptions::default(), Plaintext::default)?[0];
+
+    let latencies: Arc<Mutex<Vec<(usize, Vec<Duration>)>>> = Arc::default();
+    let collected = latencies.clone();
+    let until = Instant::now() + duration;
+    let client = Runtime::builder()
+        .loops(loops)
+        .thread_name("client")
+        .handle_signals(false)
+        .on_loop_start(move |lp| {
+            let index = loopcore::current_loop_index().unwrap_or(0);
+            // Spread the connections: loop i opens every loops-th one.
+            for _ in (index..connections).step_by(loops) {
+                let lp2 = lp.clone();
+                lp.spawn(async move {
+                    let probe = Client {
+                        transport: None,
+                        sent_at: Instant::now(),
+                        until,
+                        received: Vec::new(),
+                    };
+                    if let Err(e) = lp2.create_connection(addr.to_string(), probe).await {
+                        eprintln!("demo client: {e}");
+                    }
+                })
+                .detach();
+            }
+        })
+        .on_loop_stop(move |_: &EventLoop| {
+            let index = loopcore::current_loop_index().unwrap_or(0);
+            let samples = LATENCIES.with(|l| std::mem::take(&mut *l.borrow_mut()));
+            collected.lock().unwrap().push((index, samples));
+        })
+        .build()?;
+    let started = Instant::now();
+    std::thread::sleep(duration);
+    // Connections close after their last answer; give stragglers a second.
+    client.shutdown(Duration::from_secs(1));
+    client.run()?;
+    let elapsed = started.elapsed().min(duration + Duration::from_millis(100));
+    let server_stats = server.stats();
+    server.shutdown(Duration::from_secs(1));
+    server.run()?;
+
+    let mut latencies = latencies.lock().unwrap().clone();
+    latencies.sort_by_key(|(index, _)| *index);
+    println!(
+        "{:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "client", "requests", "min", "p50", "p99", "p99.9", "max"
     );
     let mut all = Vec::new();
-    for report in &reports {
-        println!(
-            "{}",
-            describe(&report.index.to_string(), report.round_trips.clone())
-        );
-        all.extend_from_slice(&report.round_trips);
-        debug_assert!(report.blocking_check > 0 || report.round_trips.is_empty());
+    for (index, samples) in &latencies {
+        println!("{}", describe(&format!("loop {index}"), samples.clone()));
+        all.extend_from_slice(samples);
     }
     let total = all.len();
     println!("{}", describe("all", all));
     println!(
-        "{total} round trips ({} mailbox posts) in {elapsed:.2?}: {:.0} round trips/s",
-        total * 2,
+        "{total} requests in {elapsed:.2?}: {:.0} requests/s",
         total as f64 / elapsed.as_secs_f64()
     );
-    for (i, handle) in handles.iter().enumerate() {
-        let stats = handle.stats();
+    let mut answered = answered.lock().unwrap().clone();
+    answered.sort_unstable();
+    for (index, requests) in answered {
+        let stats = &server_stats.per_loop[index];
         println!(
-            "loop {i}: {} iterations, {} callbacks, {} mailbox messages",
-            stats.iterations, stats.callbacks, stats.mailbox_messages
+            "server loop {index}: {} connections, {requests} requests, {:.0}% busy",
+            stats.connections_opened,
+            100.0 * stats.busy_ns as f64 / (stats.busy_ns + stats.poll_wait_ns).max(1) as f64
         );
+    }
+    if total == 0 {
+        return Err("no request was answered".into());
     }
     Ok(())
 }

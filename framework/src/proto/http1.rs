@@ -145,6 +145,96 @@ pub fn parse_request<'a>(
     Ok(Some((request, total)))
 }
 
+/// A parsed response head (the client side of the codec, for load
+/// generators and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body's length (`Content-Length`; 0 without one).
+    pub body_len: usize,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+}
+
+/// Why a response could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// Not HTTP/1.x, or a malformed head.
+    Malformed,
+    /// Chunked or otherwise length-less bodies are not supported.
+    Unsupported,
+}
+
+impl std::fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResponseError::Malformed => "malformed HTTP response",
+            ResponseError::Unsupported => {
+                "HTTP responses without Content-Length (chunked, read-to-close) are not supported"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+/// Parses one response from the front of `buf`: `Ok(Some((response,
+/// total_len)))` once its head and body are complete, `Ok(None)` while
+/// more bytes are needed.
+///
+/// ```
+/// use loopcore::http1::parse_response;
+/// let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1";
+/// let (response, used) = parse_response(raw).unwrap().unwrap();
+/// assert_eq!((response.status, response.body_len, used), (200, 2, 40));
+/// assert!(parse_response(&raw[..30]).unwrap().is_none());
+/// ```
+pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, ResponseError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(ResponseError::Malformed),
+    };
+    let status = response.code.ok_or(ResponseError::Malformed)?;
+    let mut keep_alive = response.version == Some(1);
+    let mut body_len = None;
+    for header in response.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or(ResponseError::Malformed)?;
+            body_len = Some(value);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(ResponseError::Unsupported);
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            keep_alive = !header.value.eq_ignore_ascii_case(b"close");
+        }
+    }
+    // 1xx, 204 and 304 have no body.
+    let body_len = match (status, body_len) {
+        (100..=199 | 204 | 304, _) => 0,
+        (_, Some(n)) => n,
+        (_, None) => return Err(ResponseError::Unsupported),
+    };
+    let total = head_len + body_len;
+    if buf.len() < total {
+        return Ok(None);
+    }
+    Ok(Some((
+        Response {
+            status,
+            body_len,
+            keep_alive,
+        },
+        total,
+    )))
+}
+
 /// Answers every complete request at the front of `input`: `respond` writes
 /// the response to each into `out`; a malformed request gets its error
 /// status with `Connection: close`. Returns how many bytes of `input` were
