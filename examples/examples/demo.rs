@@ -20,6 +20,9 @@ use loopcore_examples::plaintext::{self, Plaintext};
 
 const REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: demo\r\n\r\n";
 
+/// Each client loop's latencies, by loop index.
+type LatencyReports = Arc<Mutex<Vec<(usize, Vec<Duration>)>>>;
+
 thread_local! {
     /// Response latencies measured on this client loop.
     static LATENCIES: RefCell<Vec<Duration>> = const { RefCell::new(Vec::new()) };
@@ -139,7 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let addr = server.serve("127.0.0.1:0", ServeOptions::default(), Plaintext::default)?[0];
 
-    let latencies: Arc<Mutex<Vec<(usize, Vec<Duration>)>>> = Arc::default();
+    let latencies: LatencyReports = Arc::default();
     let collected = latencies.clone();
     let until = Instant::now() + duration;
     let client = Runtime::builder()
