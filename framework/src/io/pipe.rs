@@ -5,7 +5,7 @@
 //! (`connection_lost(Some(BrokenPipe))`).
 
 use std::fs::OpenOptions;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use mio::unix::pipe;
@@ -18,12 +18,13 @@ use crate::{Error, ErrorKind, EventLoop, Result};
 impl EventLoop {
     /// Serves the read end of a pipe (or a FIFO, a terminal, a socket) with
     /// `protocol` (asyncio's `connect_read_pipe`). The transport owns the
-    /// fd. Standard input works: fds 0-2 are reopened through
-    /// `/proc/self/fd` first, so making them non-blocking does not change
-    /// the file description the shell shares.
+    /// fd. Standard input works, dup'ed or not: pipes and terminals are
+    /// reopened through `/proc/self/fd` first, so making them non-blocking
+    /// does not change the file description the shell shares (a socket is
+    /// made non-blocking in place).
     ///
-    /// Fails with [`ErrorKind::InvalidFd`] for a regular file, which epoll
-    /// cannot watch (read it with `run_in_executor`).
+    /// Fails with [`ErrorKind::InvalidFd`] for a regular file, `/dev/null`
+    /// and anything else epoll cannot watch (use `run_in_executor`).
     ///
     /// ```
     /// use loopcore::{EventLoop, Protocol};
@@ -50,7 +51,7 @@ impl EventLoop {
 
     /// Serves the write end of a pipe with `protocol` (asyncio's
     /// `connect_write_pipe`): `write` with flow control, `close` (or
-    /// `write_eof`) after a flush. The transport owns the fd; fds 0-2 are
+    /// `write_eof`) after a flush. The transport owns the fd, which is
     /// reopened as for [`connect_read_pipe`](Self::connect_read_pipe).
     pub fn connect_write_pipe<P: Protocol>(
         &self,
@@ -76,8 +77,17 @@ impl EventLoop {
     }
 }
 
-/// Checks that epoll can watch `fd`, gives fds 0-2 a file description of
-/// their own, and makes it non-blocking.
+/// Checks that epoll can watch `fd`, gives it a file description of its
+/// own, and makes that non-blocking.
+///
+/// `O_NONBLOCK` belongs to the file description, which a dup of stdin (or
+/// fd 0 itself) shares with the shell and every other process holding it:
+/// setting it there would make their reads fail with `EAGAIN`. So pipes,
+/// FIFOs and terminals are reopened through `/proc/self/fd`, which makes a
+/// new description of the same pipe or tty. (A socket cannot be reopened
+/// that way; it is made non-blocking in place.) An fd 0-2 handed over is
+/// then pointed at `/dev/null` rather than closed, so the next `open` cannot
+/// take its number and receive `println!` output.
 fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
     let raw = fd.as_raw_fd();
     let file = std::fs::File::from(fd);
@@ -86,28 +96,34 @@ fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
         .map_err(|e| Error::io(format!("inspecting fd {raw}"), e))?
         .file_type();
     if kind.is_file() || kind.is_dir() || kind.is_block_device() {
-        return Err(Error::new(
-            ErrorKind::InvalidFd,
-            format!(
-                "fd {raw} is a regular file or directory: epoll cannot watch it; \
-                 read or write it with run_in_executor instead"
-            ),
-        ));
+        return Err(not_pollable(raw));
     }
-    let file = if raw <= 2 {
-        // O_NONBLOCK on the shared description would reach the shell and
-        // every other process holding it.
-        OpenOptions::new()
+    let fd = if kind.is_socket() {
+        OwnedFd::from(file)
+    } else {
+        let reopened = OpenOptions::new()
             .read(!write)
             .write(write)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
             .open(format!("/proc/self/fd/{raw}"))
-            .map_err(|e| Error::io(format!("reopening fd {raw} through /proc/self/fd"), e))?
-    } else {
-        file
+            .map_err(|e| Error::io(format!("reopening fd {raw} through /proc/self/fd"), e))?;
+        if raw <= 2 {
+            crate::sys::point_at_dev_null(OwnedFd::from(file).into_raw_fd())
+                .map_err(|e| Error::io(format!("pointing fd {raw} at /dev/null"), e))?;
+        }
+        OwnedFd::from(reopened)
     };
-    let fd = OwnedFd::from(file);
     crate::sys::set_nonblocking(fd.as_fd())
         .map_err(|e| Error::io(format!("making fd {raw} non-blocking"), e))?;
     Ok(fd)
+}
+
+fn not_pollable(raw: RawFd) -> Error {
+    Error::new(
+        ErrorKind::InvalidFd,
+        format!(
+            "fd {raw} cannot be watched by epoll (a regular file, a directory, /dev/null and \
+             the like): read or write it with run_in_executor instead"
+        ),
+    )
 }

@@ -61,6 +61,8 @@ pub trait SubprocessProtocol: 'static {
     }
 }
 
+type ProtocolCall = Box<dyn FnOnce(&mut dyn SubprocessProtocol)>;
+
 struct ProcessState {
     pid: u32,
     /// Until reaped: `try_wait` on it reaps this pid and no other.
@@ -69,83 +71,128 @@ struct ProcessState {
     status: Cell<Option<ExitStatus>>,
     pipes: RefCell<[Option<Transport>; 3]>,
     open_pipes: Cell<usize>,
+    /// `None` while one of its methods runs, and for good after
+    /// `connection_lost` (which also breaks the protocol → transport →
+    /// state cycle).
     protocol: RefCell<Option<Box<dyn SubprocessProtocol>>>,
+    /// Calls made while a protocol method ran, delivered in order after it.
+    deferred: RefCell<std::collections::VecDeque<ProtocolCall>>,
     lost: Cell<bool>,
     closing: Cell<bool>,
 }
 
 impl ProcessState {
-    /// Runs `f` on the protocol; if a protocol method is running (a call
-    /// that method triggered), `f` waits for the next loop turn.
-    fn with_protocol(self: &Rc<Self>, f: impl FnOnce(&mut dyn SubprocessProtocol) + 'static) {
-        let taken = self
-            .protocol
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut p| p.take());
-        match taken {
-            Some(mut protocol) => {
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *protocol)));
-                *self.protocol.borrow_mut() = Some(protocol);
-                if let Err(payload) = outcome {
-                    std::panic::resume_unwind(payload);
-                }
+    /// Runs `f` on the protocol, or after the protocol method that is
+    /// running (a call that method triggered), in order. A panic in `f`
+    /// propagates (the caller's callback reports it) once the protocol is
+    /// back in place.
+    fn with_protocol(&self, f: impl FnOnce(&mut dyn SubprocessProtocol) + 'static) {
+        let taken = self.protocol.borrow_mut().take();
+        let Some(mut protocol) = taken else {
+            // After `connection_lost` nothing more is delivered.
+            if !self.lost.get() {
+                self.deferred.borrow_mut().push_back(Box::new(f));
             }
-            None => {
-                let state = self.clone();
-                EventLoop::current().call_soon(move |_| state.with_protocol(f));
+            return;
+        };
+        let mut next: Option<ProtocolCall> = Some(Box::new(f));
+        let mut panic = None;
+        while let Some(call) = next {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut *protocol)))
+            {
+                panic.get_or_insert(payload);
             }
+            next = self.deferred.borrow_mut().pop_front();
+        }
+        if !self.lost.get() {
+            *self.protocol.borrow_mut() = Some(protocol);
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
         }
     }
 
-    fn exited(self: &Rc<Self>, lp: &EventLoop, status: ExitStatus) {
+    fn exited(&self, lp: &EventLoop, status: ExitStatus) {
         if self.status.get().is_some() {
             return;
         }
         self.status.set(Some(status));
+        self.child.borrow_mut().take();
         if let Some(pidfd) = self.pidfd.borrow_mut().take() {
             lp.remove_reader(pidfd.as_raw_fd());
         }
-        self.with_protocol(|p| p.process_exited());
+        let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_protocol(|p| p.process_exited());
+        }));
         self.maybe_finish();
-    }
-
-    fn pipe_closed(self: &Rc<Self>, fd: i32, error: Option<io::Error>) {
-        self.pipes.borrow_mut()[fd as usize] = None;
-        self.open_pipes.set(self.open_pipes.get().saturating_sub(1));
-        self.with_protocol(move |p| p.pipe_connection_lost(fd, error));
-        self.maybe_finish();
-    }
-
-    fn maybe_finish(self: &Rc<Self>) {
-        if self.status.get().is_some() && self.open_pipes.get() == 0 && !self.lost.get() {
-            let state = self.clone();
-            self.with_protocol(move |p| {
-                state.lost.set(true);
-                p.connection_lost(None);
-            });
+        if let Err(payload) = told {
+            std::panic::resume_unwind(payload);
         }
     }
 
-    /// Reaps the child if it has exited.
-    fn poll_exit(self: &Rc<Self>, lp: &EventLoop) -> bool {
+    fn pipe_closed(&self, fd: i32, error: Option<io::Error>) {
+        self.pipes.borrow_mut()[fd as usize] = None;
+        self.open_pipes.set(self.open_pipes.get().saturating_sub(1));
+        let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_protocol(move |p| p.pipe_connection_lost(fd, error));
+        }));
+        self.maybe_finish();
+        if let Err(payload) = told {
+            std::panic::resume_unwind(payload);
+        }
+    }
+
+    fn maybe_finish(&self) {
+        if self.status.get().is_some() && self.open_pipes.get() == 0 && !self.lost.get() {
+            self.lost.set(true);
+            // Delivered after anything deferred; the protocol is then
+            // dropped (see `protocol`).
+            let taken = self.protocol.borrow_mut().take();
+            match taken {
+                Some(mut protocol) => {
+                    let mut pending: Vec<ProtocolCall> =
+                        self.deferred.borrow_mut().drain(..).collect();
+                    pending.push(Box::new(|p| p.connection_lost(None)));
+                    for call in pending {
+                        call(&mut *protocol);
+                    }
+                }
+                None => self
+                    .deferred
+                    .borrow_mut()
+                    .push_back(Box::new(|p| p.connection_lost(None))),
+            }
+        }
+    }
+
+    /// Reaps the child if it has exited; true once it is done with.
+    fn poll_exit(&self, lp: &EventLoop) -> bool {
         let waited = match self.child.borrow_mut().as_mut() {
             Some(child) => child.try_wait(),
             None => return true,
         };
         match waited {
             Ok(Some(status)) => {
-                self.child.borrow_mut().take();
                 self.exited(lp, status);
                 true
             }
             Ok(None) => false,
             Err(e) => {
+                // Someone else reaped it (SIGCHLD ignored, a waitpid(-1)
+                // elsewhere): its status is lost. Report 255, as asyncio
+                // does, instead of watching a pidfd that stays readable.
                 lp.call_exception_handler(
-                    &crate::ExceptionContext::new(format!("waiting for process {}", self.pid))
-                        .with_error(Error::io("waitpid", e))
-                        .with_source("subprocess"),
+                    &crate::ExceptionContext::new(format!(
+                        "process {} was reaped by someone else; reporting exit status 255",
+                        self.pid
+                    ))
+                    .with_error(Error::io("waitpid", e))
+                    .with_source("subprocess"),
+                );
+                self.exited(
+                    lp,
+                    std::os::unix::process::ExitStatusExt::from_raw(255 << 8),
                 );
                 true
             }
@@ -301,11 +348,9 @@ impl EventLoop {
         let stdin = child.stdin.take().map(OwnedFd::from);
         let stdout = child.stdout.take().map(OwnedFd::from);
         let stderr = child.stderr.take().map(OwnedFd::from);
-        let pidfd = match crate::sys::pidfd::open(pid) {
-            Ok(fd) => Some(fd),
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => None,
-            Err(e) => return Err(Error::io(format!("opening a pidfd for process {pid}"), e)),
-        };
+        // Without pidfds (an old kernel, or a seccomp filter refusing the
+        // call) this pid is polled instead.
+        let pidfd = crate::sys::pidfd::open(pid).ok();
         let state = Rc::new(ProcessState {
             pid,
             child: RefCell::new(Some(child)),
@@ -314,17 +359,47 @@ impl EventLoop {
             pipes: RefCell::new([None, None, None]),
             open_pipes: Cell::new(0),
             protocol: RefCell::new(Some(Box::new(protocol))),
+            deferred: RefCell::new(std::collections::VecDeque::new()),
             lost: Cell::new(false),
             closing: Cell::new(false),
         });
+        if let Err(e) = self.connect_process(&state, [stdin, stdout, stderr]) {
+            // Leave nothing behind: no pipes, no running child, no zombie.
+            let pipes: Vec<Transport> = state
+                .pipes
+                .borrow_mut()
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect();
+            for pipe in pipes {
+                pipe.abort();
+            }
+            if let Some(pidfd) = state.pidfd.borrow_mut().take() {
+                self.remove_reader(pidfd.as_raw_fd());
+            }
+            let child = state.child.borrow_mut().take();
+            if let Some(mut child) = child {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            state.lost.set(true);
+            state.protocol.borrow_mut().take();
+            return Err(e);
+        }
         let transport = ProcessTransport {
             state: state.clone(),
         };
+        // Last: the protocol sees its pipes from `connection_made` on; every
+        // pipe or exit event arrives as a later ready item.
         state.with_protocol({
             let transport = transport.clone();
             move |p| p.connection_made(transport)
         });
-        for (fd, end) in [(0, stdin), (1, stdout), (2, stderr)] {
+        Ok(transport)
+    }
+
+    fn connect_process(&self, state: &Rc<ProcessState>, ends: [Option<OwnedFd>; 3]) -> Result<()> {
+        for (fd, end) in (0i32..).zip(ends) {
             let Some(end) = end else { continue };
             crate::sys::set_nonblocking(end.as_fd())
                 .map_err(|e| Error::io(format!("making pipe {fd} non-blocking"), e))?;
@@ -335,14 +410,13 @@ impl EventLoop {
             };
             let protocol = PipeProtocol {
                 fd,
-                state: Rc::downgrade(&state),
+                state: Rc::downgrade(state),
             };
             let pipe = self.attach_pipe(stream, Box::new(protocol))?;
             state.pipes.borrow_mut()[fd as usize] = Some(pipe);
             state.open_pipes.set(state.open_pipes.get() + 1);
         }
-        self.watch_exit(&state)?;
-        Ok(transport)
+        self.watch_exit(state)
     }
 
     /// Runs `command` through `/bin/sh -c` (asyncio's `subprocess_shell`);
@@ -385,8 +459,8 @@ impl EventLoop {
         }
     }
 
-    /// Runs `command` to completion with stdout and stderr captured (stdin
-    /// is null unless `command` says otherwise), like
+    /// Runs `command` to completion with stdout and stderr captured and
+    /// stdin null (whatever `command` said for them), like
     /// `std::process::Command::output` but without blocking the loop.
     ///
     /// ```
@@ -401,7 +475,10 @@ impl EventLoop {
         &self,
         command: &mut Command,
     ) -> impl Future<Output = Result<std::process::Output>> + 'static {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let child = self.spawn_child(command);
         async move { child?.output().await }
     }
@@ -428,13 +505,20 @@ struct Collected {
     stderr: RefCell<Vec<u8>>,
     exited: Cell<bool>,
     finished: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
+    wakers: RefCell<Vec<Waker>>,
 }
 
 impl Collected {
     fn wake(&self) {
-        if let Some(waker) = self.waker.borrow_mut().take() {
+        for waker in self.wakers.take() {
             waker.wake();
+        }
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
         }
     }
 }
@@ -497,7 +581,7 @@ impl Child {
             if let Some(status) = self.transport.returncode() {
                 return Poll::Ready(Ok(status));
             }
-            *self.collected.waker.borrow_mut() = Some(cx.waker().clone());
+            self.collected.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -510,7 +594,7 @@ impl Child {
             if self.collected.finished.get() {
                 return Poll::Ready(());
             }
-            *self.collected.waker.borrow_mut() = Some(cx.waker().clone());
+            self.collected.register(cx.waker());
             Poll::Pending
         })
         .await;

@@ -179,12 +179,18 @@ impl Transport {
     pub fn write_eof(&self) -> Result<()> {
         let key = self.key;
         let pipe = self.with_conn(|core, conn| {
+            if conn.stream.is_pipe_reader() {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "a read pipe transport cannot write_eof (can_write_eof is false)",
+                ));
+            }
             if !conn.eof_requested {
                 conn.eof_requested = true;
                 Self::mark_dirty(core, conn, key);
             }
-            conn.stream.is_pipe_writer()
-        })?;
+            Ok(conn.stream.is_pipe_writer())
+        })??;
         if pipe {
             self.close();
         }
@@ -239,7 +245,7 @@ impl Transport {
     pub fn resume_reading(&self) {
         let key = self.key;
         let _ = self.with_conn(|core, conn| {
-            if conn.reading || conn.closing {
+            if conn.reading || conn.closing || conn.stream.is_pipe_writer() {
                 return;
             }
             conn.reading = true;

@@ -30,6 +30,19 @@ pub(crate) fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()>
     cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
 }
 
+/// Makes `fd` (one of 0-2, given up by its owner) refer to `/dev/null`
+/// instead of closing it, so its number stays taken.
+pub(crate) fn point_at_dev_null(fd: RawFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    // SAFETY: both fds are valid; dup2 atomically replaces `fd`'s
+    // description, and `fd` was given up by its owner (`into_raw_fd`).
+    cvt(unsafe { libc::dup2(null.as_raw_fd(), fd) }).map(drop)
+}
+
 /// Which readiness a level check asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Readiness {

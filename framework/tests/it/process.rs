@@ -52,7 +52,10 @@ impl Recorder {
 
 impl SubprocessProtocol for Recorder {
     fn connection_made(&mut self, transport: ProcessTransport) {
-        self.calls.push("made".into());
+        let pipes: Vec<bool> = (0..3)
+            .map(|fd| transport.pipe_transport(fd).is_some())
+            .collect();
+        self.calls.push(format!("made {pipes:?}"));
         *self.transport.borrow_mut() = Some(transport);
     }
     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
@@ -90,7 +93,11 @@ fn stdout_arrives_through_the_protocol_and_connection_lost_comes_last() {
     assert_eq!(*seen.output.borrow(), b"one\ntwo\n");
     assert_eq!(process.returncode().unwrap().code(), Some(3));
     let calls = seen.calls.all();
-    assert_eq!(calls.first().map(String::as_str), Some("made"));
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("made [false, true, false]"),
+        "the pipes exist from connection_made on"
+    );
     assert_eq!(calls.last().map(String::as_str), Some("lost"));
     assert!(calls.contains(&"pipe 1 lost".to_owned()) && calls.contains(&"exited".to_owned()));
     assert_eq!(
@@ -156,39 +163,89 @@ fn signals_are_reported_as_the_exit_status() {
 
 #[test]
 fn fifty_children_from_two_loops_are_all_reaped_and_std_children_are_not_stolen() {
-    // A std child waited for by plain std code at the same time.
-    let std_child = std::thread::spawn(|| {
-        let mut child = Command::new("sleep").arg("0.3").spawn().unwrap();
-        child.wait().unwrap().success()
-    });
     let loops: Vec<_> = (0..2)
         .map(|l| {
             std::thread::spawn(move || {
                 let lp = EventLoop::new().unwrap();
+                // They outlive the std child below: a loop that reaped any
+                // child (waitpid(-1)) would take the std one's status.
                 let children: Vec<_> = (0..25)
                     .map(|i| {
                         let code = (l * 25 + i) % 50;
-                        lp.spawn_child(Command::new("sh").args(["-c", &format!("exit {code}")]))
+                        let script = format!("sleep 0.3; exit {code}");
+                        lp.spawn_child(Command::new("sh").args(["-c", &script]))
                             .unwrap()
                     })
                     .collect();
-                let codes = lp
-                    .run_until_complete(async move {
+                let waited = lp.run_until_complete(loopcore::timeout(
+                    std::time::Duration::from_secs(20),
+                    async move {
                         let mut codes = Vec::new();
                         for child in &children {
                             codes.push(child.wait().await.unwrap().code().unwrap());
                         }
                         codes
-                    })
-                    .unwrap();
-                codes
+                    },
+                ));
+                waited.unwrap().expect("every child reaped in time")
             })
         })
         .collect();
+    // A std child, waited for by plain std code while the loops run.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let status = Command::new("sh").args(["-c", "exit 9"]).status().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(9),
+        "std's own wait gets its child's status"
+    );
     let mut codes: Vec<i32> = loops.into_iter().flat_map(|t| t.join().unwrap()).collect();
     codes.sort_unstable();
     assert_eq!(codes, (0..50).collect::<Vec<_>>());
-    assert!(std_child.join().unwrap(), "std's own wait still works");
+}
+
+#[test]
+fn a_child_reaped_by_someone_else_ends_with_status_255_without_spinning() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_exception_handler(Some(|_: &EventLoop, _: &loopcore::ExceptionContext| {}));
+    let recorder = Recorder::new();
+    let seen = recorder.handle();
+    let process = lp
+        .subprocess_exec(&mut Command::new("true"), recorder)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: waitpid on our own child's pid with a valid status pointer.
+    let reaped = unsafe { libc::waitpid(process.pid() as libc::pid_t, &mut status, 0) };
+    assert_eq!(reaped, process.pid() as libc::pid_t);
+    run_until(&lp, || seen.calls.has("lost"));
+    assert_eq!(process.returncode().unwrap().code(), Some(255));
+    let before = lp.stats().callbacks;
+    lp.run_until_complete(loopcore::sleep(std::time::Duration::from_millis(50)))
+        .unwrap();
+    assert!(
+        lp.stats().callbacks - before < 10,
+        "the pidfd is no longer watched"
+    );
+}
+
+#[test]
+fn a_dup_of_a_pipe_keeps_the_original_description_blocking() {
+    let lp = EventLoop::new().unwrap();
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let dup = reader.try_clone().unwrap();
+    let seen = Rc::new(PipeSeen::default());
+    let _transport = lp.connect_read_pipe(dup, PipeProbe(seen.clone())).unwrap();
+    // SAFETY: F_GETFL on a valid fd we hold.
+    let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&reader), libc::F_GETFL) };
+    assert_eq!(
+        flags & libc::O_NONBLOCK,
+        0,
+        "the shared description is untouched"
+    );
+    writer.write_all(b"still works").unwrap();
+    drop(writer);
+    run_until(&lp, || seen.lost.borrow().is_some());
+    assert_eq!(*seen.data.borrow(), b"still works");
 }
 
 /// Counts flow-control calls and reads, for the pipe tests.
