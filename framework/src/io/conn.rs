@@ -385,9 +385,7 @@ impl EventLoop {
         core.conns_have_dirty.set(false);
         let dirty = std::mem::take(&mut *core.conn_dirty_queue.borrow_mut());
         for &(key, generation) in &dirty {
-            if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
-                conn.dirty = false;
-            }
+            // `flush_conn` clears the connection's `dirty` flag.
             self.flush_conn(key, generation);
         }
         let mut queue = core.conn_dirty_queue.borrow_mut();
@@ -407,6 +405,7 @@ impl EventLoop {
             let Some(conn) = conns.get_mut(key, generation) else {
                 return;
             };
+            conn.dirty = false;
             if conn.lost {
                 return;
             }
@@ -456,6 +455,7 @@ impl EventLoop {
             .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice());
         let mut budget = READ_BUDGET;
         loop {
+            let mut drained = false;
             let result = {
                 let mut conns = core.conns.borrow_mut();
                 let Some(conn) = conns.get_mut(key, generation) else {
@@ -481,6 +481,7 @@ impl EventLoop {
                 } else {
                     let result = conn.stream.read(&mut buf);
                     conn.note_read(&result, buf.len());
+                    drained = !conn.readable;
                     Some(result)
                 }
             };
@@ -497,6 +498,11 @@ impl EventLoop {
                     core.shared.counters.bytes_received.add(n as u64);
                     if !buffered {
                         self.call_protocol(key, generation, |p| p.data_received(&buf[..n]));
+                    }
+                    if drained {
+                        // The socket is empty until its next edge: no need
+                        // to look the connection up again to find that out.
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
