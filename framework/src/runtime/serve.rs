@@ -163,6 +163,17 @@ pub(crate) fn serve(
     }
 }
 
+/// With port 0, every address after the first gets the port the first one
+/// was given, so a name resolving to `::1` and `127.0.0.1` serves one port.
+fn with_shared_port(mut addr: SocketAddr, port: Option<u16>) -> SocketAddr {
+    if addr.port() == 0 {
+        if let Some(port) = port {
+            addr.set_port(port);
+        }
+    }
+    addr
+}
+
 /// Binds one listener per address and loop. With port 0 the first socket
 /// gets a free port and every other one reuses it (PITFALLS 12).
 fn serve_reuse_port(
@@ -178,12 +189,7 @@ fn serve_reuse_port(
     let mut bound = Vec::with_capacity(addrs.len());
     let mut port = None;
     for &addr in addrs {
-        let mut addr = addr;
-        if addr.port() == 0 {
-            if let Some(port) = port {
-                addr.set_port(port);
-            }
-        }
+        let mut addr = with_shared_port(addr, port);
         for listeners in &mut per_loop {
             let listener = bind_listener(addr, &server_options)
                 .map_err(|e| Error::io(format!("binding {addr} with SO_REUSEPORT"), e))?;
@@ -233,12 +239,7 @@ fn serve_acceptor(
     let mut listeners = Vec::with_capacity(addrs.len());
     let mut port = None;
     for &addr in addrs {
-        let mut addr = addr;
-        if addr.port() == 0 {
-            if let Some(port) = port {
-                addr.set_port(port);
-            }
-        }
+        let addr = with_shared_port(addr, port);
         let listener = bind_listener(addr, &server_options)
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
         let local = listener
