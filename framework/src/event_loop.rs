@@ -134,6 +134,8 @@ pub(crate) struct Core {
     pub(crate) conns_have_dirty: Cell<bool>,
     /// The loop's one read buffer, lent to `data_received`.
     pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
+    /// Decrypted bytes of the TLS read in progress, lent to `data_received`.
+    pub(crate) tls_plaintext: Cell<Vec<u8>>,
     /// Idle, running or closed.
     state: Cell<State>,
     /// `stop()` was called; the current iteration is the last.
@@ -292,6 +294,7 @@ impl EventLoop {
             conn_dirty_queue: RefCell::new(Vec::new()),
             conns_have_dirty: Cell::new(false),
             read_buffer: Cell::new(None),
+            tls_plaintext: Cell::new(Vec::new()),
             state: Cell::new(State::Idle),
             stopping: Cell::new(false),
             debug: Cell::new(debug),

@@ -55,6 +55,7 @@ pub use exception::{payload_message, ExceptionContext, ExceptionHandler};
 pub use executor::{default_max_threads, BlockingExecutor, ExecutorFuture, Job, ThreadPool};
 pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
+pub use io::tls;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
     DatagramTransport, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,
@@ -69,6 +70,7 @@ pub use runtime::{
     available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning, Runtime,
     RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
 };
+pub use rustls;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};

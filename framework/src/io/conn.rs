@@ -25,6 +25,7 @@
 
 use std::io;
 use std::rc::Rc;
+use std::time::Duration;
 
 use mio::event::Event;
 use mio::{Interest, Registry};
@@ -33,6 +34,7 @@ use slab::Slab;
 use super::protocol::Protocol;
 use super::stream::Stream;
 use super::tcp::ServerShared;
+use super::tls::TlsLayer;
 use super::transport::Transport;
 use super::{token, SourceKind};
 use crate::event_loop::{Callback, Core, Ready};
@@ -107,9 +109,23 @@ pub(crate) struct Conn {
     pub(super) pending: Vec<ProtoEvent>,
     /// The server that accepted this connection, for its client count.
     pub(super) server: Option<Rc<ServerShared>>,
+    /// TLS session, for a TLS transport (`io::tls`).
+    pub(super) tls: Option<Box<TlsLayer>>,
 }
 
 impl Conn {
+    /// Moves what the TLS session wants to send into the write buffer and
+    /// puts the connection on the dirty list.
+    pub(super) fn flush_tls(&mut self, core: &Core, key: u32) {
+        let Some(tls) = self.tls.as_mut() else {
+            return;
+        };
+        if tls.drain_into(&mut self.write) && !self.dirty {
+            self.dirty = true;
+            core.conns_dirty_push(key, self.generation);
+        }
+    }
+
     /// Clears `readable` once the socket is known to be drained: a read
     /// that would block, or one that came back shorter than the buffer.
     /// The short read saves the `read(2)` that would only say `EAGAIN`;
@@ -221,11 +237,27 @@ impl EventLoop {
     /// protocol's `connection_made`.
     pub(crate) fn attach_stream(
         &self,
+        stream: Stream,
+        protocol: Box<dyn Protocol>,
+        server: Option<Rc<ServerShared>>,
+    ) -> Result<Transport> {
+        self.attach_stream_with(stream, protocol, server, None)
+    }
+
+    /// As `attach_stream`; with `tls`, `connection_made` waits for the
+    /// handshake, which must finish within the given time.
+    pub(crate) fn attach_stream_with(
+        &self,
         mut stream: Stream,
         mut protocol: Box<dyn Protocol>,
         server: Option<Rc<ServerShared>>,
+        tls: Option<(TlsLayer, Duration)>,
     ) -> Result<Transport> {
         let core = &self.core;
+        let (tls, handshake_timeout) = match tls {
+            Some((layer, timeout)) => (Some(Box::new(layer)), Some(timeout)),
+            None => (None, None),
+        };
         let stream_is_pipe_writer = stream.is_pipe_writer();
         let (key, generation) = {
             let mut conns = core.conns.borrow_mut();
@@ -263,6 +295,7 @@ impl EventLoop {
                 lost_error: None,
                 pending: Vec::new(),
                 server: server.clone(),
+                tls,
             });
             (key as u32, generation)
         };
@@ -271,6 +304,29 @@ impl EventLoop {
         }
         core.shared.counters.connections_opened.add(1);
         let transport = Transport::from_parts(core, key, generation);
+        if let Some(timeout) = handshake_timeout {
+            // A client's hello leaves now; `connection_made` waits for the
+            // handshake (`tls_received`).
+            {
+                let mut conns = core.conns.borrow_mut();
+                if let Some(conn) = conns.get_mut(key, generation) {
+                    conn.flush_tls(core, key);
+                }
+            }
+            let timer = self.call_later(timeout, move |lp| {
+                lp.tls_failed(
+                    key,
+                    generation,
+                    io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
+                );
+            });
+            if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+                if let Some(tls) = conn.tls.as_mut() {
+                    tls.timer = Some(timer);
+                }
+            }
+            return Ok(transport);
+        }
         let for_protocol = transport.clone();
         self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
         if crate::runtime::loop_is_shutting_down() {
@@ -456,6 +512,7 @@ impl EventLoop {
         let mut budget = READ_BUDGET;
         loop {
             let mut drained = false;
+            let tls;
             let result = {
                 let mut conns = core.conns.borrow_mut();
                 let Some(conn) = conns.get_mut(key, generation) else {
@@ -476,6 +533,7 @@ impl EventLoop {
                     break;
                 }
                 budget -= 1;
+                tls = conn.tls.is_some();
                 if conn.buffered {
                     None
                 } else {
@@ -496,7 +554,11 @@ impl EventLoop {
                 }
                 Ok(n) => {
                     core.shared.counters.bytes_received.add(n as u64);
-                    if !buffered {
+                    if tls {
+                        if !self.tls_received(key, generation, &buf[..n]) {
+                            break;
+                        }
+                    } else if !buffered {
                         self.call_protocol(key, generation, |p| p.data_received(&buf[..n]));
                     }
                     if drained {
@@ -556,6 +618,121 @@ impl EventLoop {
             result = read;
         });
         result
+    }
+
+    /// Ciphertext arrived on a TLS connection: decrypt it, finish the
+    /// handshake (`connection_made`), deliver the plaintext. False when the
+    /// connection is done reading.
+    fn tls_received(&self, key: u32, generation: u32, cipher: &[u8]) -> bool {
+        let core = &self.core;
+        let mut plain = core.tls_plaintext.take();
+        plain.clear();
+        let (input, waiter) = {
+            let mut conns = core.conns.borrow_mut();
+            let Some(conn) = conns.get_mut(key, generation) else {
+                return false;
+            };
+            let Some(tls) = conn.tls.as_mut() else {
+                return false;
+            };
+            let input = tls.receive(cipher, &mut plain);
+            let waiter = if input.handshake_done {
+                tls.waiter.take()
+            } else {
+                None
+            };
+            conn.flush_tls(core, key);
+            (input, waiter)
+        };
+        if let Some(error) = input.error {
+            core.tls_plaintext.set(plain);
+            self.tls_failed(key, generation, error);
+            return false;
+        }
+        if input.handshake_done {
+            if let Some(waiter) = waiter {
+                let _ = waiter.resolve(Ok(()));
+            }
+            let transport = Transport::from_parts(core, key, generation);
+            let for_protocol = transport.clone();
+            self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
+            if crate::runtime::loop_is_shutting_down() {
+                transport.request_shutdown();
+            }
+        }
+        if !plain.is_empty() {
+            self.call_protocol(key, generation, |p| p.data_received(&plain));
+        }
+        core.tls_plaintext.set(plain);
+        if input.peer_closed {
+            self.peer_eof(key, generation);
+            return false;
+        }
+        true
+    }
+
+    /// A TLS error, or the handshake ran out of time: the alert (if any)
+    /// leaves and the connection closes. Before `connection_made` the
+    /// protocol is dropped unheard and the failure only logged (invariant 2
+    /// of `io::tls`); after it, `connection_lost` gets the error.
+    pub(crate) fn tls_failed(&self, key: u32, generation: u32, error: io::Error) {
+        let core = &self.core;
+        let (handshaking, waiter, peer) = {
+            let mut conns = core.conns.borrow_mut();
+            let Some(conn) = conns.get_mut(key, generation) else {
+                return;
+            };
+            let Some(tls) = conn.tls.as_mut() else {
+                return;
+            };
+            if conn.lost {
+                return;
+            }
+            let handshaking = tls.handshaking;
+            let waiter = tls.waiter.take();
+            if let Some(timer) = tls.timer.take() {
+                timer.cancel();
+            }
+            conn.flush_tls(core, key);
+            if handshaking {
+                // Never announced: nobody to tell.
+                conn.protocol = None;
+            }
+            let peer = match &conn.stream {
+                Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
+                _ => None,
+            };
+            conn.reading = false;
+            conn.closing = true;
+            if !conn.dirty {
+                conn.dirty = true;
+                core.conns_dirty_push(key, conn.generation);
+            }
+            conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
+            (handshaking, waiter, peer)
+        };
+        let peer = peer.unwrap_or_else(|| "a peer".to_owned());
+        tracing::debug!(loop_id = core.shared.id, %peer, "loopcore: TLS failed: {error}");
+        if core.debug.get() {
+            self.call_exception_handler(
+                &ExceptionContext::new(format!("TLS with {peer} failed"))
+                    .with_error(Error::io(
+                        "TLS",
+                        io::Error::new(error.kind(), error.to_string()),
+                    ))
+                    .with_source("tls"),
+            );
+        }
+        if let Some(waiter) = waiter {
+            let _ = waiter.resolve(Err(Error::io(
+                if handshaking {
+                    "the TLS handshake failed"
+                } else {
+                    "TLS failed"
+                },
+                error,
+            )));
+        }
     }
 
     fn peer_eof(&self, key: u32, generation: u32) {

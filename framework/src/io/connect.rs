@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use super::protocol::Protocol;
 use super::stream::Stream;
+use super::tls::TlsLayer;
 use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -30,6 +32,16 @@ pub struct ConnectOptions {
     /// (RFC 8305 suggests 250 ms). `None` (the default) tries them one
     /// after the other, as asyncio does without `happy_eyeballs_delay`.
     pub happy_eyeballs_delay: Option<Duration>,
+    /// Speak TLS with this configuration (asyncio's `ssl=`); see
+    /// [`tls::client_config_from_ca_pem`](crate::tls::client_config_from_ca_pem).
+    /// The connection is returned once the handshake has succeeded.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The name to verify the server's certificate against and send as SNI
+    /// (asyncio's `server_hostname`); default: the host of the address
+    /// given to `create_connection_with`, or the IP address.
+    pub server_hostname: Option<String>,
+    /// How long the TLS handshake may take (default 60 s).
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 impl ConnectOptions {
@@ -42,6 +54,24 @@ impl ConnectOptions {
     /// Turns Happy Eyeballs on with `delay` between attempts.
     pub fn happy_eyeballs(mut self, delay: Duration) -> Self {
         self.happy_eyeballs_delay = Some(delay);
+        self
+    }
+
+    /// Speaks TLS with `config`.
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Verifies the server as `name` (and sends it as SNI).
+    pub fn server_hostname(mut self, name: impl Into<String>) -> Self {
+        self.server_hostname = Some(name.into());
+        self
+    }
+
+    /// Sets the TLS handshake timeout.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = Some(timeout);
         self
     }
 }
@@ -94,9 +124,12 @@ impl EventLoop {
     pub async fn create_connection_with<P: Protocol>(
         &self,
         addr: String,
-        options: ConnectOptions,
+        mut options: ConnectOptions,
         protocol: P,
     ) -> Result<Transport> {
+        if options.tls.is_some() && options.server_hostname.is_none() {
+            options.server_hostname = Some(addr.clone());
+        }
         let addrs: Vec<SocketAddr> = match addr.parse::<SocketAddr>() {
             Ok(addr) => vec![addr],
             Err(_) => self
@@ -132,7 +165,36 @@ impl EventLoop {
                     .await?
             }
         };
-        self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None)
+        let Some(config) = options.tls else {
+            return self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None);
+        };
+        let name = match &options.server_hostname {
+            Some(host) => crate::io::tls::server_name(host)?,
+            None => stream
+                .peer_addr()
+                .map_err(|e| Error::io("reading the peer address", e))?
+                .ip()
+                .into(),
+        };
+        let session = rustls::ClientConnection::new(config, name).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("starting a TLS session: {e}"),
+            )
+        })?;
+        let (handshake, waiter) = self.create_future::<Result<()>>();
+        let layer = TlsLayer::new(rustls::Connection::Client(session), Some(waiter));
+        let timeout = options
+            .tls_handshake_timeout
+            .unwrap_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT);
+        let transport = self.attach_stream_with(
+            Stream::Tcp(stream),
+            Box::new(protocol),
+            None,
+            Some((layer, timeout)),
+        )?;
+        handshake.await??;
+        Ok(transport)
     }
 
     async fn connect_in_turn(

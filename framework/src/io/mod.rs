@@ -11,6 +11,7 @@ mod sock;
 mod stream;
 mod streams;
 mod tcp;
+pub mod tls;
 mod transport;
 mod udp;
 mod unix;
@@ -25,7 +26,9 @@ pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
 pub(crate) use stream::Stream;
-pub(crate) use tcp::{bind_listener, run_accept, AcceptReady, AcceptSink, Factory, Listeners};
+pub(crate) use tcp::{
+    bind_listener, run_accept, serve_accepted, AcceptReady, AcceptSink, Factory, Listeners,
+};
 pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 
 use mio::Token;

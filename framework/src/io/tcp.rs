@@ -16,6 +16,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -73,6 +74,11 @@ pub struct ServerOptions {
     pub keep_alive: bool,
     /// Start accepting at once (default on); else call [`Server::start_serving`].
     pub start_serving: bool,
+    /// Serve TLS with this configuration (asyncio's `ssl=`); see
+    /// [`tls::server_config_from_pem`](crate::tls::server_config_from_pem).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a TLS handshake may take (default 60 s).
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -84,6 +90,8 @@ impl Default for ServerOptions {
             nodelay: true,
             keep_alive: false,
             start_serving: true,
+            tls: None,
+            tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -119,6 +127,44 @@ impl ServerOptions {
         self.start_serving = on;
         self
     }
+    /// Serves TLS with `config`.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+    /// Sets the TLS handshake timeout.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
+        self
+    }
+}
+
+/// Starts serving an accepted connection on `lp`: plain, or behind a TLS
+/// handshake when `options` says so.
+pub(crate) fn serve_accepted(
+    lp: &EventLoop,
+    stream: Stream,
+    protocol: Box<dyn Protocol>,
+    server: Option<Rc<ServerShared>>,
+    options: &ServerOptions,
+) -> Result<()> {
+    let tls = match &options.tls {
+        None => None,
+        Some(config) => {
+            let session = rustls::ServerConnection::new(config.clone()).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("starting a TLS session: {e}"),
+                )
+            })?;
+            Some((
+                crate::io::tls::TlsLayer::new(rustls::Connection::Server(session), None),
+                options.tls_handshake_timeout,
+            ))
+        }
+    };
+    lp.attach_stream_with(stream, protocol, server, tls)
+        .map(drop)
 }
 
 /// State shared by a [`Server`], its listeners and its connections.
@@ -318,7 +364,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                         "handing off Unix socket connections is not implemented",
                     )),
                     (AcceptSink::Serve(factory), stream) => {
-                        lp.attach_stream(stream, factory(), Some(server)).map(drop)
+                        serve_accepted(lp, stream, factory(), Some(server), &options)
                     }
                 };
                 if let Err(e) = attached {

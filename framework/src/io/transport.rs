@@ -98,6 +98,12 @@ impl Transport {
             if data.is_empty() {
                 return Ok(());
             }
+            if let Some(tls) = conn.tls.as_mut() {
+                tls.send(data)
+                    .map_err(|e| Error::io("encrypting for TLS", e))?;
+                conn.flush_tls(core, key);
+                return Ok(());
+            }
             conn.write.append(data);
             Self::mark_dirty(core, conn, key);
             Ok(())
@@ -129,6 +135,15 @@ impl Transport {
         let key = self.key;
         self.with_conn(|core, conn| {
             Self::check_writable(conn)?;
+            if let Some(tls) = conn.tls.as_mut() {
+                // The plaintext is built aside, then encrypted.
+                let mut plain = Vec::new();
+                let result = fill(&mut plain);
+                tls.send(&plain)
+                    .map_err(|e| Error::io("encrypting for TLS", e))?;
+                conn.flush_tls(core, key);
+                return Ok(result);
+            }
             let (before, result) = conn.write.append_with(fill);
             assert!(
                 conn.write.len() >= before,
@@ -185,6 +200,12 @@ impl Transport {
                     "a read pipe transport cannot write_eof (can_write_eof is false)",
                 ));
             }
+            if conn.tls.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "a TLS transport cannot half-close (can_write_eof is false): close it",
+                ));
+            }
             if !conn.eof_requested {
                 conn.eof_requested = true;
                 Self::mark_dirty(core, conn, key);
@@ -198,9 +219,9 @@ impl Transport {
     }
 
     /// Whether [`write_eof`](Self::write_eof) works: for sockets and write
-    /// pipes, not for read pipes.
+    /// pipes, not for read pipes or TLS.
     pub fn can_write_eof(&self) -> bool {
-        self.with_conn(|_, conn| !conn.stream.is_pipe_reader())
+        self.with_conn(|_, conn| !conn.stream.is_pipe_reader() && conn.tls.is_none())
             .unwrap_or(false)
     }
 
@@ -214,6 +235,12 @@ impl Transport {
             }
             conn.closing = true;
             conn.reading = false;
+            if let Some(tls) = conn.tls.as_mut() {
+                if !tls.handshaking {
+                    tls.session.send_close_notify();
+                }
+                conn.flush_tls(core, key);
+            }
             // The flush (now empty or not) finishes the close.
             Self::mark_dirty(core, conn, key);
         });
@@ -345,6 +372,19 @@ impl Transport {
             Stream::Tcp(_) => Err(not_unix()),
             Stream::PipeReader(_) | Stream::PipeWriter(_) => Err(not_socket()),
         })?
+    }
+
+    /// What the TLS handshake negotiated (`None` for a plain transport, or
+    /// before the handshake is done).
+    pub fn tls_info(&self) -> Option<super::tls::TlsInfo> {
+        self.with_conn(|_, conn| {
+            conn.tls
+                .as_ref()
+                .filter(|tls| !tls.handshaking)
+                .map(|tls| tls.info())
+        })
+        .ok()
+        .flatten()
     }
 
     /// The socket's fd (`get_extra_info('socket')`), for socket options.

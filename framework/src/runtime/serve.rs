@@ -57,6 +57,8 @@ pub struct ServeOptions {
     pub nodelay: bool,
     /// `SO_KEEPALIVE` on accepted connections (default off).
     pub keep_alive: bool,
+    /// Serve TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +68,7 @@ impl Default for ServeOptions {
             backlog: None,
             nodelay: true,
             keep_alive: false,
+            tls: None,
         }
     }
 }
@@ -95,12 +98,22 @@ impl ServeOptions {
         self
     }
 
+    /// Serves TLS with `config` on every loop.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     fn server_options(&self, reuse_port: bool) -> ServerOptions {
-        ServerOptions::default()
+        let options = ServerOptions::default()
             .backlog(self.backlog.unwrap_or_else(somaxconn))
             .reuse_port(reuse_port)
             .nodelay(self.nodelay)
-            .keep_alive(self.keep_alive)
+            .keep_alive(self.keep_alive);
+        match &self.tls {
+            Some(config) => options.tls(config.clone()),
+            None => options,
+        }
     }
 }
 
@@ -234,6 +247,7 @@ fn serve_acceptor(
         runtime: runtime.clone(),
         next: AtomicUsize::new(0),
         factory,
+        options: server_options.clone(),
     });
     let mut bound = Vec::with_capacity(addrs.len());
     let mut listeners = Vec::with_capacity(addrs.len());
@@ -290,6 +304,8 @@ struct Balancer {
     /// Where the search for the least-loaded loop starts, so ties rotate.
     next: AtomicUsize,
     factory: SendFactory,
+    /// TLS and the like, for the loop that serves each connection.
+    options: ServerOptions,
 }
 
 impl Balancer {
@@ -318,7 +334,7 @@ impl Balancer {
 
     fn hand_off(self: &Arc<Self>, lp: &EventLoop, stream: std::net::TcpStream) {
         let Some(target) = self.pick() else {
-            return attach(lp, &self.factory, stream);
+            return attach(lp, &self.factory, &self.options, stream);
         };
         let slot = &self.runtime.slots[target];
         // Pairs with the stopping loop's store-then-load (shutdown::check):
@@ -326,11 +342,11 @@ impl Balancer {
         slot.in_flight.fetch_add(1, Ordering::SeqCst);
         if slot.stopping.load(Ordering::SeqCst) {
             slot.in_flight.fetch_sub(1, Ordering::SeqCst);
-            return attach(lp, &self.factory, stream);
+            return attach(lp, &self.factory, &self.options, stream);
         }
         let balancer = self.clone();
         let posted = self.runtime.handles()[target].call_soon_threadsafe(move |lp| {
-            attach(lp, &balancer.factory, stream);
+            attach(lp, &balancer.factory, &balancer.options, stream);
             balancer.runtime.slots[target]
                 .in_flight
                 .fetch_sub(1, Ordering::SeqCst);
@@ -344,11 +360,18 @@ impl Balancer {
 }
 
 /// Serves a handed-off connection on `lp`.
-fn attach(lp: &EventLoop, factory: &SendFactory, stream: std::net::TcpStream) {
-    let attached = lp.attach_stream(
+fn attach(
+    lp: &EventLoop,
+    factory: &SendFactory,
+    options: &ServerOptions,
+    stream: std::net::TcpStream,
+) {
+    let attached = crate::io::serve_accepted(
+        lp,
         crate::io::Stream::Tcp(TcpStream::from_std(stream)),
         factory(),
         None,
+        options,
     );
     if let Err(e) = attached {
         lp.call_exception_handler(

@@ -16,6 +16,7 @@ mod tasks;
 mod tcp;
 mod threadsafe;
 mod timers;
+mod tls;
 mod udp;
 mod writes;
 
