@@ -7,3 +7,5 @@ pub mod chat;
 pub mod echo;
 pub mod lines;
 pub mod plaintext;
+pub mod plaintext_server;
+pub mod tls;

@@ -32,20 +32,9 @@ pub fn example(name: &str) -> PathBuf {
     path.join("examples").join(name)
 }
 
-/// Starts an example and reads the address from its first line of output.
+/// Starts an example and reads the address from its output.
 pub fn start_example(name: &str, args: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting the {name} example (built by `cargo test`): {e}"));
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .split_whitespace()
-        .find_map(|word| word.parse::<SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (child, addr, _, stdout) = start_example_with_lines(name, args);
     (child, addr, stdout)
 }
 
@@ -94,4 +83,40 @@ pub fn report_totals(report: &str) -> (u64, u64) {
         .map(|w| w.parse().unwrap())
         .collect();
     (numbers[0], numbers[1])
+}
+
+/// Starts an example and reads its output up to the first line with an
+/// address; returns every line read so far too.
+pub fn start_example_with_lines(
+    name: &str,
+    args: &[&str],
+) -> (Child, SocketAddr, Vec<String>, BufReader<ChildStdout>) {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the {name} example (built by `cargo test`): {e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let found = loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            break None;
+        }
+        let addr = line
+            .split_whitespace()
+            .find_map(|word| word.parse::<SocketAddr>().ok());
+        lines.push(line);
+        if addr.is_some() {
+            break addr;
+        }
+    };
+    match found {
+        Some(addr) => (child, addr, lines, stdout),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} printed no address: {lines:?}");
+        }
+    }
 }

@@ -332,3 +332,44 @@ impl loopcore::Protocol for Echo {
         }
     }
 }
+
+#[test]
+fn flow_control_works_through_tls() {
+    let lp = EventLoop::new().unwrap();
+    let pki = make_pki("flow");
+    let seen = Rc::new(Seen::default());
+    let s = seen.clone();
+    let options = ServerOptions::default().tls(pki.server.clone());
+    let server = lp
+        .create_server("127.0.0.1:0", options, move || {
+            let mut probe = Probe::new(&s);
+            probe.on_data = Some(Box::new(|t: &Transport, _: &[u8]| {
+                t.set_write_buffer_limits(Some(256 * 1024), Some(64 * 1024))
+                    .unwrap();
+                let chunk = vec![b'z'; 64 * 1024];
+                for _ in 0..64 {
+                    t.write(&chunk).unwrap();
+                }
+            }));
+            probe
+        })
+        .unwrap();
+    let client_seen = Rc::new(Seen::default());
+    let client = lp
+        .run_until_complete(lp.create_connection_with(
+            server.sockets()[0].to_string(),
+            good_client(&pki),
+            Probe::new(&client_seen),
+        ))
+        .unwrap()
+        .unwrap();
+    // A slow reader: the client stops reading, then asks for 4 MiB.
+    client.pause_reading();
+    client.write(b"go").unwrap();
+    run_until(&lp, || seen.pauses.get() == 1);
+    assert_eq!(seen.resumes.get(), 0);
+    client.resume_reading();
+    run_until(&lp, || client_seen.data.borrow().len() == 64 * 64 * 1024);
+    run_until(&lp, || seen.resumes.get() == 1);
+    assert_eq!(seen.pauses.get(), 1, "paused once, resumed once");
+}

@@ -1,0 +1,165 @@
+//! The plaintext HTTP server's command line and main loop, shared by the
+//! `http_plaintext` and `https_plaintext` examples: a runtime serving
+//! [`Plaintext`](crate::plaintext::Plaintext) on every loop, an optional
+//! admin port with Prometheus metrics, optional TLS, and per-loop counts
+//! printed at shutdown.
+
+use std::sync::{Arc, Mutex};
+
+use loopcore::{Balance, Pinning, Runtime, RuntimeHandle, ServeOptions, ServerOptions};
+
+use crate::admin::Admin;
+use crate::plaintext::{self, Plaintext};
+
+const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
+                     [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
+                     [--tls] [--cert PEM --key PEM]";
+
+struct Args {
+    host: String,
+    port: u16,
+    loops: Option<usize>,
+    balance: Balance,
+    pin: bool,
+    admin_port: Option<u16>,
+    tls: bool,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
+    let mut parsed = Args {
+        host: "127.0.0.1".to_owned(),
+        port: 8080,
+        loops: None,
+        balance: Balance::ReusePort,
+        pin: false,
+        admin_port: None,
+        tls,
+        cert: None,
+        key: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => parsed.port = value("--port")?.parse()?,
+            "--host" => parsed.host = value("--host")?,
+            "--loops" => parsed.loops = Some(value("--loops")?.parse()?),
+            "--admin-port" => parsed.admin_port = Some(value("--admin-port")?.parse()?),
+            "--pin" => parsed.pin = true,
+            "--tls" => parsed.tls = true,
+            "--cert" => parsed.cert = Some(value("--cert")?),
+            "--key" => parsed.key = Some(value("--key")?),
+            "--balance" => {
+                parsed.balance = match value("--balance")?.as_str() {
+                    "reuseport" => Balance::ReusePort,
+                    "acceptor" => Balance::Acceptor { accept_on: 0 },
+                    "incoming-cpu" => Balance::IncomingCpu,
+                    other => {
+                        return Err(format!(
+                            "unknown balance {other:?}: reuseport, acceptor or incoming-cpu"
+                        )
+                        .into())
+                    }
+                }
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+        }
+    }
+    Ok(Some(parsed))
+}
+
+/// What each loop reports when it stops: index, connections, requests.
+type LoopReport = (usize, u64, u64);
+
+/// Parses the command line and runs the server until SIGINT/SIGTERM;
+/// `tls` is the default of `--tls` (`https_plaintext` turns it on).
+pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(args) = parse_args(tls)? else {
+        return Ok(());
+    };
+    let identity = if args.tls {
+        let identity = crate::tls::identity(args.cert.as_deref(), args.key.as_deref())?;
+        if let Some(ca) = &identity.generated_cert {
+            println!(
+                "serving a self-signed certificate for localhost and 127.0.0.1: curl --cacert {}",
+                ca.display()
+            );
+        }
+        Some(identity.config)
+    } else {
+        None
+    };
+    let reports: Arc<Mutex<Vec<LoopReport>>> = Arc::default();
+    let mut builder = Runtime::builder().thread_name("http");
+    if let Some(loops) = args.loops {
+        builder = builder.loops(loops);
+    }
+    if args.pin {
+        builder = builder.pinning(Pinning::Cores);
+    }
+    let admin_port = args.admin_port;
+    let host = args.host.clone();
+    let stopped = reports.clone();
+    let runtime = builder
+        .on_loop_start(move |lp| {
+            let (Some(port), Some(0)) = (admin_port, loopcore::current_loop_index()) else {
+                return;
+            };
+            let runtime = RuntimeHandle::current().expect("a runtime loop");
+            match lp.create_server((host.as_str(), port), ServerOptions::default(), move || {
+                Admin::new(runtime.clone())
+            }) {
+                Ok(server) => println!("metrics at http://{}/metrics", server.sockets()[0]),
+                Err(e) => eprintln!("http_plaintext: no admin server: {e}"),
+            }
+        })
+        .on_loop_stop(move |lp| {
+            let index = loopcore::current_loop_index().unwrap_or(0);
+            let connections = lp.stats().connections_opened;
+            let requests = plaintext::requests_answered_here();
+            stopped.lock().unwrap().push((index, connections, requests));
+        })
+        .build()?;
+    let mut options = ServeOptions::default().backlog(4096).balance(args.balance);
+    if let Some(config) = identity {
+        options = options.tls(config);
+    }
+    let addrs = runtime.serve((args.host.as_str(), args.port), options, Plaintext::default)?;
+    let loops = runtime.handles().len();
+    for addr in &addrs {
+        println!(
+            "http_plaintext listening on {addr} ({loops} loops, {:?})",
+            args.balance
+        );
+    }
+    let result = runtime.run();
+    print_reports(&mut reports.lock().unwrap());
+    result?;
+    Ok(())
+}
+
+fn print_reports(reports: &mut [LoopReport]) {
+    reports.sort_unstable();
+    let (mut connections, mut requests) = (0, 0);
+    for &(index, c, r) in reports.iter() {
+        println!("loop {index}: {c} connections, {r} requests");
+        connections += c;
+        requests += r;
+    }
+    println!("total: {connections} connections, {requests} requests");
+    let counts: Vec<u64> = reports.iter().map(|r| r.2).collect();
+    if let (Some(max), Some(min)) = (counts.iter().max(), counts.iter().min()) {
+        if *min > 0 {
+            println!(
+                "requests max/min across loops: {:.2}",
+                *max as f64 / *min as f64
+            );
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The TLS examples against outside clients: `curl --cacert` and `openssl
+//! s_client` complete handshakes and get the right bytes; curl without the
+//! CA refuses the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{have, signal, start_example_with_lines, wait_with_timeout};
+
+/// The PEM path the example printed for its self-signed certificate.
+fn printed_cert(lines: &[String], after: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.split(after).nth(1))
+        .map(|rest| rest.trim().to_owned())
+        .unwrap_or_else(|| panic!("no certificate path in {lines:?}"))
+}
+
+#[test]
+fn https_plaintext_serves_curl_with_the_ca_and_curl_without_it_refuses() {
+    if !have("curl") {
+        return;
+    }
+    let (mut child, addr, lines, _stdout) =
+        start_example_with_lines("https_plaintext", &["--loops", "2", "--port", "0"]);
+    let ca = printed_cert(&lines, "curl --cacert ");
+    let url = format!("https://localhost:{}/plaintext", addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let good = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert_eq!(good.stdout, b"Hello, World!");
+    let refused = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--resolve", &resolve, &url])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "no CA: the certificate must not verify"
+    );
+    signal(&child, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut child, Duration::from_secs(20)).success());
+}
+
+#[test]
+fn tls_echo_answers_openssl_s_client() {
+    if !have("openssl") {
+        return;
+    }
+    let (mut child, addr, _, mut stdout) = start_example_with_lines("tls_echo", &["--port", "0"]);
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let ca = line
+        .split(": ")
+        .nth(1)
+        .map(|p| p.trim().to_owned())
+        .unwrap_or_else(|| panic!("no certificate path in {line:?}"));
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_return_error", "-CAfile", &ca])
+        .args(["-connect", &addr.to_string(), "-servername", "localhost"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"echo through openssl\n").unwrap();
+    let out = client.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut echoed = String::new();
+        let _ = BufReader::new(out).read_line(&mut echoed);
+        echoed
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !reader.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no echo from the TLS server"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(reader.join().unwrap(), "echo through openssl\n");
+    drop(stdin);
+    let _ = client.kill();
+    let _ = client.wait();
+    signal(&child, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut child, Duration::from_secs(20)).success());
+}
