@@ -64,9 +64,14 @@ impl TlsLayer {
     pub(crate) fn receive(&mut self, mut cipher: &[u8], plain: &mut Vec<u8>) -> TlsInput {
         let mut input = TlsInput::default();
         while !cipher.is_empty() {
-            if let Err(e) = self.session.read_tls(&mut cipher) {
-                input.error = Some(e);
-                return input;
+            match self.session.read_tls(&mut cipher) {
+                // Nothing taken: never spin on it.
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    input.error = Some(e);
+                    return input;
+                }
             }
             match self.session.process_new_packets() {
                 Ok(state) => {
