@@ -17,6 +17,11 @@ use crate::tcp::{run_until, Probe, Seen};
 /// A CA, a server certificate for `localhost` and 127.0.0.1 signed by it,
 /// and the CA's PEM in a temporary file.
 struct Pki {
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+    /// The server certificate and key as PEM files.
+    cert_pem: PathBuf,
+    key_pem: PathBuf,
     server: Arc<rustls::ServerConfig>,
     /// The same identity without ALPN (curl offers h2 and http/1.1).
     server_no_alpn: Arc<rustls::ServerConfig>,
@@ -48,11 +53,31 @@ fn make_pki(tag: &str) -> Pki {
     let server_no_alpn = identity(&[]);
     let ca_pem = std::env::temp_dir().join(format!("loopcore-ca-{tag}-{}.pem", std::process::id()));
     std::fs::write(&ca_pem, ca.pem()).unwrap();
+    let cert_pem = ca_pem.with_extension("cert.pem");
+    let key_pem = ca_pem.with_extension("key.pem");
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
     Pki {
+        ca,
+        ca_key,
+        cert_pem,
+        key_pem,
         server,
         server_no_alpn,
         ca_pem,
     }
+}
+
+/// A client certificate signed by `pki`'s CA, as PEM files.
+fn client_identity(pki: &Pki, tag: &str) -> (PathBuf, PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec![format!("client-{tag}")]).unwrap();
+    let cert = params.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
+    let cert_path = pki.ca_pem.with_extension(format!("client-{tag}.pem"));
+    let key_path = pki.ca_pem.with_extension(format!("client-{tag}.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
 }
 
 fn echo_server(lp: &EventLoop, pki: &Pki, seen: &Rc<Seen>) -> SocketAddr {
@@ -372,4 +397,86 @@ fn flow_control_works_through_tls() {
     run_until(&lp, || client_seen.data.borrow().len() == 64 * 64 * 1024);
     run_until(&lp, || seen.resumes.get() == 1);
     assert_eq!(seen.pauses.get(), 1, "paused once, resumed once");
+}
+
+#[test]
+fn a_reloaded_certificate_serves_new_handshakes_and_old_connections_stay() {
+    let lp = EventLoop::new().unwrap();
+    let first = make_pki("reload-a");
+    let second = make_pki("reload-b");
+    let cert = loopcore::tls::ReloadableCert::from_pem(&first.cert_pem, &first.key_pem).unwrap();
+    let config = loopcore::tls::server_config_reloadable(&cert, &[b"echo"], None).unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = serve_with(&lp, config, &seen);
+    let old_seen = Rc::new(Seen::default());
+    let old = lp
+        .run_until_complete(lp.create_connection_with(
+            addr.to_string(),
+            good_client(&first),
+            Probe::new(&old_seen),
+        ))
+        .unwrap()
+        .unwrap();
+    cert.replace_from_pem(&second.cert_pem, &second.key_pem)
+        .unwrap();
+    assert!(
+        connect_tls(&lp, addr, good_client(&first)).is_err(),
+        "the old CA no longer verifies new handshakes"
+    );
+    assert_serves(&lp, addr, &second);
+    old.write(b"still here").unwrap();
+    run_until(&lp, || old_seen.data.borrow().len() == 10);
+    assert_eq!(&*old_seen.data.borrow(), b"still here");
+    assert!(
+        cert.replace_from_pem(&second.ca_pem, &first.key_pem)
+            .is_err(),
+        "a mismatched pair is refused and the current one kept"
+    );
+    assert_serves(&lp, addr, &second);
+}
+
+#[test]
+fn mutual_tls_requires_a_client_certificate_from_the_given_ca() {
+    let lp = EventLoop::new().unwrap();
+    let pki = make_pki("mtls");
+    let stranger = make_pki("mtls-stranger");
+    let cert = loopcore::tls::ReloadableCert::from_pem(&pki.cert_pem, &pki.key_pem).unwrap();
+    let config = loopcore::tls::server_config_reloadable(&cert, &[], Some(&pki.ca_pem)).unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = serve_with(&lp, config, &seen);
+    let (client_cert, client_key) = client_identity(&pki, "good");
+    let with_identity =
+        loopcore::tls::client_config_with_identity(&pki.ca_pem, &client_cert, &client_key, &[])
+            .unwrap();
+    let transport = connect_tls(&lp, addr, ConnectOptions::default().tls(with_identity)).unwrap();
+    transport.write(b"mtls").unwrap();
+    run_until(&lp, || seen.data.borrow().len() == 4);
+    let server_side = seen.transport.borrow().clone().unwrap();
+    assert_eq!(server_side.tls_info().unwrap().peer_certificates.len(), 1);
+    // No client certificate: refused (TLS 1.3 reports it after the
+    // client's Finished, so the echo never comes).
+    let anonymous = loopcore::tls::client_config_from_ca_pem(&pki.ca_pem, &[]).unwrap();
+    let (foreign_cert, foreign_key) = client_identity(&stranger, "foreign");
+    let foreign =
+        loopcore::tls::client_config_with_identity(&pki.ca_pem, &foreign_cert, &foreign_key, &[])
+            .unwrap();
+    for config in [anonymous, foreign] {
+        let client_seen = Rc::new(Seen::default());
+        let result = lp
+            .run_until_complete(lp.create_connection_with(
+                addr.to_string(),
+                ConnectOptions::default().tls(config),
+                Probe::new(&client_seen),
+            ))
+            .unwrap();
+        if let Ok(t) = result {
+            let _ = t.write(b"let me in");
+            run_until(&lp, || client_seen.lost.get() == 1);
+            assert!(
+                client_seen.data.borrow().is_empty(),
+                "nothing echoed to an unverified client"
+            );
+        }
+    }
+    assert_eq!(seen.made.get(), 1, "only the verified client was announced");
 }
