@@ -151,8 +151,14 @@ impl Plaintext {
 
 /// Sends the FIN once the buffer is flushed and keeps reading (the protocol
 /// discards input once finished) until the client closes, or closes after
-/// [`CLOSE_LINGER`].
+/// [`CLOSE_LINGER`]. A TLS transport cannot half-close: it closes (after
+/// `close_notify`).
 fn linger_close(transport: &Transport) {
+    if !transport.can_write_eof() {
+        // TLS: close sends close_notify, which the client reads as the end.
+        transport.close();
+        return;
+    }
     if transport.write_eof().is_err() {
         // Already closing or gone.
         return;

@@ -133,8 +133,13 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     let addrs = runtime.serve((args.host.as_str(), args.port), options, Plaintext::default)?;
     let loops = runtime.handles().len();
     for addr in &addrs {
+        let name = if args.tls {
+            "https_plaintext"
+        } else {
+            "http_plaintext"
+        };
         println!(
-            "http_plaintext listening on {addr} ({loops} loops, {:?})",
+            "{name} listening on {addr} ({loops} loops, {:?})",
             args.balance
         );
     }
