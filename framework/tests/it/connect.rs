@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use loopcore::{ConnectOptions, ErrorKind, EventLoop, ServerOptions};
 
-use crate::tcp::{Probe, Seen};
+use crate::tcp::{probe_server, Probe, Seen};
 
 /// A listener whose accept queue is full: a SYN to it is dropped, so a
 /// connect hangs (SYN retransmits) instead of failing.
@@ -29,13 +29,7 @@ fn unanswering_listener() -> (socket2::Socket, SocketAddr, Vec<TcpStream>) {
 fn happy_eyeballs_moves_on_from_an_address_that_does_not_answer() {
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            Probe::new(&s)
-        })
-        .unwrap();
-    let good = server.sockets()[0];
+    let good = probe_server(&lp, &seen);
     let (_listener, silent, _fillers) = unanswering_listener();
     let started = Instant::now();
     let options = ConnectOptions::default().happy_eyeballs(Duration::from_millis(100));
@@ -59,13 +53,7 @@ fn happy_eyeballs_moves_on_from_an_address_that_does_not_answer() {
 fn a_refused_address_is_skipped_at_once_and_all_failing_reports_the_last_error() {
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            Probe::new(&s)
-        })
-        .unwrap();
-    let good = server.sockets()[0];
+    let good = probe_server(&lp, &seen);
     let refused = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -98,13 +86,7 @@ fn a_refused_address_is_skipped_at_once_and_all_failing_reports_the_last_error()
 fn the_local_address_is_bound_and_must_match_the_family() {
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            Probe::new(&s)
-        })
-        .unwrap();
-    let addr = server.sockets()[0].to_string();
+    let addr = probe_server(&lp, &seen).to_string();
     let options = ConnectOptions::default().local_addr("127.0.0.1:0".parse().unwrap());
     let transport = lp
         .run_until_complete(lp.create_connection_with(addr.clone(), options, Probe::new(&seen)))

@@ -93,6 +93,17 @@ pub(crate) fn run_until(lp: &EventLoop, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A plain server on 127.0.0.1 whose connections record into `seen`.
+pub(crate) fn probe_server(lp: &EventLoop, seen: &Rc<Seen>) -> SocketAddr {
+    let s = seen.clone();
+    let server = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            Probe::new(&s)
+        })
+        .unwrap();
+    server.sockets()[0]
+}
+
 pub(crate) fn client<T: Send + 'static>(
     addr: SocketAddr,
     f: impl FnOnce(TcpStream) -> T + Send + 'static,
