@@ -60,6 +60,47 @@ fn https_plaintext_serves_curl_with_the_ca_and_curl_without_it_refuses() {
     assert!(wait_with_timeout(&mut child, Duration::from_secs(20)).success());
 }
 
+/// A client reading to EOF after `Connection: close` must see the server
+/// close the TLS session (close_notify, then FIN), not wait on a
+/// half-closed connection.
+#[test]
+fn https_plaintext_closes_the_tls_session_after_connection_close() {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use loopcore::rustls;
+
+    let (mut child, addr, lines, _stdout) =
+        start_example_with_lines("https_plaintext", &["--loops", "1", "--port", "0"]);
+    let ca = printed_cert(&lines, "curl --cacert ");
+    let config = loopcore::tls::client_config_from_ca_pem(&ca, &[]).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let session = rustls::ClientConnection::new(Arc::clone(&config), name).unwrap();
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(session, socket);
+    tls.write_all(
+        b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n\
+          GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    // Ok (not a timeout, not UnexpectedEof): the server sent close_notify.
+    tls.read_to_end(&mut answer)
+        .expect("the server closes the TLS session cleanly");
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert_eq!(text.matches("Hello, World!").count(), 2, "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    signal(&child, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut child, Duration::from_secs(20)).success());
+}
+
 #[test]
 fn tls_echo_answers_openssl_s_client() {
     if !have("openssl") {

@@ -56,6 +56,7 @@ pub use executor::{default_max_threads, BlockingExecutor, ExecutorFuture, Job, T
 pub use future::{LoopFuture, Resolver};
 pub use handle::{Handle, TimerHandle};
 pub use io::tls;
+pub use io::tls::TlsSetup;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
     DatagramTransport, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,

@@ -41,7 +41,7 @@ use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::proto::write_buffer::{FlowControl, FlowEvent, WriteBuffer};
-use crate::{Error, EventLoop, Result};
+use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Size of each loop's read buffer.
 const READ_BUFFER: usize = 64 * 1024;
@@ -152,6 +152,19 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
+    /// Gives the connection at `key` a new generation (`start_tls`), so
+    /// every handle to the old one goes stale; `None` if it is gone.
+    pub(super) fn renumber(&mut self, key: u32, generation: u32) -> Option<(u32, &mut Conn)> {
+        let next = self.next_generation.wrapping_add(1);
+        let conn = self
+            .slab
+            .get_mut(key as usize)
+            .filter(|c| c.generation == generation)?;
+        conn.generation = next;
+        self.next_generation = next;
+        Some((next, conn))
+    }
+
     pub(super) fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Conn> {
         self.slab
             .get_mut(key as usize)
@@ -305,26 +318,7 @@ impl EventLoop {
         core.shared.counters.connections_opened.add(1);
         let transport = Transport::from_parts(core, key, generation);
         if let Some(timeout) = handshake_timeout {
-            // A client's hello leaves now; `connection_made` waits for the
-            // handshake (`tls_received`).
-            {
-                let mut conns = core.conns.borrow_mut();
-                if let Some(conn) = conns.get_mut(key, generation) {
-                    conn.flush_tls(core, key);
-                }
-            }
-            let timer = self.call_later(timeout, move |lp| {
-                lp.tls_failed(
-                    key,
-                    generation,
-                    io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
-                );
-            });
-            if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
-                if let Some(tls) = conn.tls.as_mut() {
-                    tls.timer = Some(timer);
-                }
-            }
+            self.start_handshake(key, generation, timeout);
             return Ok(transport);
         }
         let for_protocol = transport.clone();
@@ -335,6 +329,28 @@ impl EventLoop {
             transport.request_shutdown();
         }
         Ok(transport)
+    }
+
+    /// Sends what the TLS session has to say first (a client's hello) and
+    /// arms the handshake's time limit; `connection_made` waits for the
+    /// handshake (`tls_received`).
+    pub(super) fn start_handshake(&self, key: u32, generation: u32, timeout: Duration) {
+        let core = &self.core;
+        if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+            conn.flush_tls(core, key);
+        }
+        let timer = self.call_later(timeout, move |lp| {
+            lp.tls_failed(
+                key,
+                generation,
+                io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
+            );
+        });
+        if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+            if let Some(tls) = conn.tls.as_mut() {
+                tls.timer = Some(timer);
+            }
+        }
     }
 
     /// Runs `f` on the connection's protocol (invariant 5), then delivers
@@ -724,14 +740,14 @@ impl EventLoop {
             );
         }
         if let Some(waiter) = waiter {
-            let _ = waiter.resolve(Err(Error::io(
-                if handshaking {
-                    "the TLS handshake failed"
-                } else {
-                    "TLS failed"
-                },
-                error,
-            )));
+            let error = if error.kind() == io::ErrorKind::TimedOut {
+                Error::new(ErrorKind::TimedOut, error.to_string())
+            } else if handshaking {
+                Error::io("the TLS handshake failed", error)
+            } else {
+                Error::io("TLS failed", error)
+            };
+            let _ = waiter.resolve(Err(error));
         }
     }
 
@@ -787,8 +803,12 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
         protocol,
         lost_error,
         server,
+        tls,
         ..
     } = removed;
+    if let Some(timer) = tls.and_then(|mut tls| tls.timer.take()) {
+        timer.cancel();
+    }
     let _ = lp.registry_poll().registry().deregister(&mut stream);
     drop(stream);
     core.shared.counters.connections_closed.add(1);

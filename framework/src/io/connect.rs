@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use super::protocol::Protocol;
 use super::stream::Stream;
-use super::tls::TlsLayer;
+use super::tls::TlsSetup;
 use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -42,6 +42,9 @@ pub struct ConnectOptions {
     pub server_hostname: Option<String>,
     /// How long the TLS handshake may take (default 60 s).
     pub tls_handshake_timeout: Option<Duration>,
+    /// How long a TLS `close` may take to flush before it aborts (default
+    /// 30 s; asyncio's `ssl_shutdown_timeout`).
+    pub tls_shutdown_timeout: Option<Duration>,
 }
 
 impl ConnectOptions {
@@ -72,6 +75,12 @@ impl ConnectOptions {
     /// Sets the TLS handshake timeout.
     pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.tls_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the TLS shutdown timeout.
+    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_shutdown_timeout = Some(timeout);
         self
     }
 }
@@ -168,31 +177,25 @@ impl EventLoop {
         let Some(config) = options.tls else {
             return self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None);
         };
-        let name = match &options.server_hostname {
-            Some(host) => crate::io::tls::server_name(host)?,
+        let host = match options.server_hostname {
+            Some(host) => host,
             None => stream
                 .peer_addr()
                 .map_err(|e| Error::io("reading the peer address", e))?
                 .ip()
-                .into(),
+                .to_string(),
         };
-        let session = rustls::ClientConnection::new(config, name).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                format!("starting a TLS session: {e}"),
-            )
-        })?;
+        let mut setup = TlsSetup::client(config, host);
+        if let Some(timeout) = options.tls_handshake_timeout {
+            setup = setup.handshake_timeout(timeout);
+        }
+        if let Some(timeout) = options.tls_shutdown_timeout {
+            setup = setup.shutdown_timeout(timeout);
+        }
         let (handshake, waiter) = self.create_future::<Result<()>>();
-        let layer = TlsLayer::new(rustls::Connection::Client(session), Some(waiter));
-        let timeout = options
-            .tls_handshake_timeout
-            .unwrap_or(crate::tls::DEFAULT_HANDSHAKE_TIMEOUT);
-        let transport = self.attach_stream_with(
-            Stream::Tcp(stream),
-            Box::new(protocol),
-            None,
-            Some((layer, timeout)),
-        )?;
+        let tls = setup.into_layer(Some(waiter))?;
+        let transport =
+            self.attach_stream_with(Stream::Tcp(stream), Box::new(protocol), None, Some(tls))?;
         handshake.await??;
         Ok(transport)
     }

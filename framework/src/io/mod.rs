@@ -8,6 +8,7 @@ mod pipe;
 mod process;
 mod protocol;
 mod sock;
+mod start_tls;
 mod stream;
 mod streams;
 mod tcp;

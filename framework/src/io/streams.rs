@@ -18,6 +18,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
+use super::connect::ConnectOptions;
 use super::protocol::Protocol;
 use super::tcp::{Server, ServerOptions};
 use super::transport::Transport;
@@ -451,12 +452,24 @@ impl EventLoop {
     /// Connects to `addr` and returns a stream pair (asyncio's
     /// `open_connection`).
     pub async fn open_connection(&self, addr: String) -> Result<(StreamReader, StreamWriter)> {
+        self.open_connection_with(addr, ConnectOptions::default())
+            .await
+    }
+
+    /// [`open_connection`](Self::open_connection) with the options of
+    /// [`create_connection_with`](Self::create_connection_with): TLS, a
+    /// local address, Happy Eyeballs.
+    pub async fn open_connection_with(
+        &self,
+        addr: String,
+        options: ConnectOptions,
+    ) -> Result<(StreamReader, StreamWriter)> {
         let state: Shared = Rc::default();
         let protocol = StreamProtocol {
             state: state.clone(),
             on_connected: None,
         };
-        let transport = self.create_connection(addr, protocol).await?;
+        let transport = self.create_connection_with(addr, options, protocol).await?;
         Ok(pair(&state, transport))
     }
 

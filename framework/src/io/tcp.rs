@@ -79,6 +79,9 @@ pub struct ServerOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long a TLS handshake may take (default 60 s).
     pub tls_handshake_timeout: Duration,
+    /// How long a TLS `close` may take to flush before it aborts (default
+    /// 30 s; asyncio's `ssl_shutdown_timeout`).
+    pub tls_shutdown_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -92,6 +95,7 @@ impl Default for ServerOptions {
             start_serving: true,
             tls: None,
             tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+            tls_shutdown_timeout: crate::tls::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -137,6 +141,11 @@ impl ServerOptions {
         self.tls_handshake_timeout = timeout;
         self
     }
+    /// Sets the TLS shutdown timeout.
+    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_shutdown_timeout = timeout;
+        self
+    }
 }
 
 /// Starts serving an accepted connection on `lp`: plain, or behind a TLS
@@ -150,18 +159,12 @@ pub(crate) fn serve_accepted(
 ) -> Result<()> {
     let tls = match &options.tls {
         None => None,
-        Some(config) => {
-            let session = rustls::ServerConnection::new(config.clone()).map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("starting a TLS session: {e}"),
-                )
-            })?;
-            Some((
-                crate::io::tls::TlsLayer::new(rustls::Connection::Server(session), None),
-                options.tls_handshake_timeout,
-            ))
-        }
+        Some(config) => Some(
+            crate::tls::TlsSetup::server(config.clone())
+                .handshake_timeout(options.tls_handshake_timeout)
+                .shutdown_timeout(options.tls_shutdown_timeout)
+                .into_layer(None)?,
+        ),
     };
     lp.attach_stream_with(stream, protocol, server, tls)
         .map(drop)
@@ -183,6 +186,14 @@ pub(crate) struct ServerShared {
 impl ServerShared {
     pub(crate) fn client_added(&self, key: u32, generation: u32) {
         self.clients.borrow_mut().insert((key, generation));
+    }
+
+    /// The client took a new generation (`start_tls`).
+    pub(crate) fn client_renumbered(&self, key: u32, old: u32, new: u32) {
+        let mut clients = self.clients.borrow_mut();
+        if clients.remove(&(key, old)) {
+            clients.insert((key, new));
+        }
     }
 
     pub(crate) fn client_gone(&self, key: u32, generation: u32) {
@@ -643,17 +654,19 @@ impl EventLoop {
         stream: std::net::TcpStream,
         protocol: P,
     ) -> Result<Transport> {
+        let stream = self.adopt_stream(stream)?;
+        self.attach_stream(stream, Box::new(protocol), None)
+    }
+
+    /// A connected std stream made ready for this loop.
+    pub(crate) fn adopt_stream(&self, stream: std::net::TcpStream) -> Result<Stream> {
         if self.is_closed() {
             return Err(Error::closed());
         }
         stream
             .set_nonblocking(true)
             .map_err(|e| Error::io("making the stream non-blocking", e))?;
-        self.attach_stream(
-            Stream::Tcp(TcpStream::from_std(stream)),
-            Box::new(protocol),
-            None,
-        )
+        Ok(Stream::Tcp(TcpStream::from_std(stream)))
     }
 }
 

@@ -239,6 +239,17 @@ impl Transport {
                 if !tls.handshaking {
                     tls.session.send_close_notify();
                 }
+                if tls.timer.is_none() {
+                    // A peer that stops reading must not hold the
+                    // connection forever (invariant 3 of `io::tls`).
+                    let generation = conn.generation;
+                    tls.timer = Some(
+                        EventLoop::from_core(core.clone())
+                            .call_later(tls.shutdown_timeout, move |lp| {
+                                Transport::from_parts(&lp.core, key, generation).abort()
+                            }),
+                    );
+                }
                 conn.flush_tls(core, key);
             }
             // The flush (now empty or not) finishes the close.
@@ -401,6 +412,11 @@ impl Transport {
         if let Some(core) = self.core.upgrade() {
             EventLoop::from_core(core).notify_conn_of_shutdown(self.key, self.generation);
         }
+    }
+
+    /// The loop, key and generation of a transport whose loop is alive.
+    pub(crate) fn parts(&self) -> Option<(Rc<Core>, u32, u32)> {
+        Some((self.core.upgrade()?, self.key, self.generation))
     }
 
     pub(crate) fn from_parts(core: &Rc<Core>, key: u32, generation: u32) -> Self {

@@ -125,6 +125,12 @@ impl EventLoop {
         name: &str,
         protocol: P,
     ) -> Result<Transport> {
+        let stream = self.connect_unix_stream(name).await?;
+        self.attach_stream(Stream::Unix(stream), Box::new(protocol), None)
+    }
+
+    /// Connects a Unix stream socket to `name`.
+    pub(crate) async fn connect_unix_stream(&self, name: &str) -> Result<UnixStream> {
         let (addr, _) = unix_addr(name)?;
         let stream = UnixStream::connect_addr(&addr)
             .map_err(|e| Error::io(format!("connecting to the Unix socket {name:?}"), e))?;
@@ -143,6 +149,6 @@ impl EventLoop {
                 return Err(Error::io(format!("connecting to {name:?}"), e));
             }
         }
-        self.attach_stream(Stream::Unix(stream), Box::new(protocol), None)
+        Ok(stream)
     }
 }

@@ -17,6 +17,7 @@ mod tcp;
 mod threadsafe;
 mod timers;
 mod tls;
+mod tls_upgrade;
 mod udp;
 mod writes;
 

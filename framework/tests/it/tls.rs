@@ -16,19 +16,19 @@ use crate::tcp::{run_until, Probe, Seen};
 
 /// A CA, a server certificate for `localhost` and 127.0.0.1 signed by it,
 /// and the CA's PEM in a temporary file.
-struct Pki {
+pub(crate) struct Pki {
     ca: rcgen::Certificate,
     ca_key: rcgen::KeyPair,
     /// The server certificate and key as PEM files.
     cert_pem: PathBuf,
     key_pem: PathBuf,
-    server: Arc<rustls::ServerConfig>,
+    pub(crate) server: Arc<rustls::ServerConfig>,
     /// The same identity without ALPN (curl offers h2 and http/1.1).
     server_no_alpn: Arc<rustls::ServerConfig>,
-    ca_pem: PathBuf,
+    pub(crate) ca_pem: PathBuf,
 }
 
-fn make_pki(tag: &str) -> Pki {
+pub(crate) fn make_pki(tag: &str) -> Pki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -108,9 +108,25 @@ fn connect_tls(
         .unwrap()
 }
 
-fn good_client(pki: &Pki) -> ConnectOptions {
+pub(crate) fn good_client(pki: &Pki) -> ConnectOptions {
     let config = loopcore::tls::client_config_from_ca_pem(&pki.ca_pem, &[b"echo"]).unwrap();
     ConnectOptions::default().tls(config)
+}
+
+/// A verified TLS client to `addr` whose protocol records into `seen`.
+pub(crate) fn good_probe_client(
+    lp: &EventLoop,
+    addr: SocketAddr,
+    pki: &Pki,
+    seen: &Rc<Seen>,
+) -> Transport {
+    lp.run_until_complete(lp.create_connection_with(
+        addr.to_string(),
+        good_client(pki),
+        Probe::new(seen),
+    ))
+    .unwrap()
+    .unwrap()
 }
 
 /// A good connection after whatever went before: the server still serves.
@@ -129,14 +145,7 @@ fn loopcore_client_and_server_echo_over_tls_and_close_with_close_notify() {
     let seen = Rc::new(Seen::default());
     let addr = echo_server(&lp, &pki, &seen);
     let client_seen = Rc::new(Seen::default());
-    let transport = lp
-        .run_until_complete(lp.create_connection_with(
-            addr.to_string(),
-            good_client(&pki),
-            Probe::new(&client_seen),
-        ))
-        .unwrap()
-        .unwrap();
+    let transport = good_probe_client(&lp, addr, &pki, &client_seen);
     assert_eq!(
         client_seen.made.get(),
         1,
@@ -380,14 +389,7 @@ fn flow_control_works_through_tls() {
         })
         .unwrap();
     let client_seen = Rc::new(Seen::default());
-    let client = lp
-        .run_until_complete(lp.create_connection_with(
-            server.sockets()[0].to_string(),
-            good_client(&pki),
-            Probe::new(&client_seen),
-        ))
-        .unwrap()
-        .unwrap();
+    let client = good_probe_client(&lp, server.sockets()[0], &pki, &client_seen);
     // A slow reader: the client stops reading, then asks for 4 MiB.
     client.pause_reading();
     client.write(b"go").unwrap();
