@@ -136,6 +136,9 @@ pub(crate) struct Core {
     pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
     /// Decrypted bytes of the TLS read in progress, lent to `data_received`.
     pub(crate) tls_plaintext: Cell<Vec<u8>>,
+    /// Where `Transport::write_with` builds plaintext for a TLS
+    /// connection, kept to save an allocation per call.
+    pub(crate) tls_scratch: Cell<Vec<u8>>,
     /// Idle, running or closed.
     state: Cell<State>,
     /// `stop()` was called; the current iteration is the last.
@@ -295,6 +298,7 @@ impl EventLoop {
             conns_have_dirty: Cell::new(false),
             read_buffer: Cell::new(None),
             tls_plaintext: Cell::new(Vec::new()),
+            tls_scratch: Cell::new(Vec::new()),
             state: Cell::new(State::Idle),
             stopping: Cell::new(false),
             debug: Cell::new(debug),

@@ -137,10 +137,14 @@ impl Transport {
             Self::check_writable(conn)?;
             if let Some(tls) = conn.tls.as_mut() {
                 // The plaintext is built aside, then encrypted.
-                let mut plain = Vec::new();
+                let mut plain = core.tls_scratch.take();
+                plain.clear();
                 let result = fill(&mut plain);
-                tls.send(&plain)
-                    .map_err(|e| Error::io("encrypting for TLS", e))?;
+                let sent = tls.send(&plain);
+                if plain.capacity() <= 64 * 1024 {
+                    core.tls_scratch.set(plain);
+                }
+                sent.map_err(|e| Error::io("encrypting for TLS", e))?;
                 conn.flush_tls(core, key);
                 return Ok(result);
             }
