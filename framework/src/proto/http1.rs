@@ -1,6 +1,8 @@
 //! A minimal sans-IO HTTP/1.1 codec on `httparse`: bytes in, parsed requests
 //! (borrowing the input) and their framing out; responses written into a
-//! caller's buffer. The examples' servers and the load generator share it.
+//! caller's buffer; on the client side [`ResponseReader`] reads responses
+//! of every framing incrementally. The examples' servers and the load
+//! generator share it.
 //!
 //! Limits (defaults in [`Limits`]): at most 64 headers and 8 KiB of request
 //! head; past either the request is refused as `431`. Request bodies are
@@ -9,6 +11,8 @@
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use super::http1_reader::{ResponseReader, MAX_HEAD};
 
 /// Most headers a request may carry.
 pub const MAX_HEADERS: usize = 64;
@@ -163,8 +167,11 @@ pub struct Response {
 pub enum ResponseError {
     /// Not HTTP/1.x, or a malformed head.
     Malformed,
-    /// Chunked or otherwise length-less bodies are not supported.
+    /// Chunked or otherwise length-less bodies are not supported (by
+    /// [`parse_response`]; [`ResponseReader`] reads them).
     Unsupported,
+    /// The connection ended in the middle of a response.
+    Truncated,
 }
 
 impl std::fmt::Display for ResponseError {
@@ -172,8 +179,10 @@ impl std::fmt::Display for ResponseError {
         f.write_str(match self {
             ResponseError::Malformed => "malformed HTTP response",
             ResponseError::Unsupported => {
-                "HTTP responses without Content-Length (chunked, read-to-close) are not supported"
+                "HTTP responses without Content-Length (chunked, read-to-close) are not supported \
+                 by parse_response: use ResponseReader"
             }
+            ResponseError::Truncated => "the connection closed in the middle of an HTTP response",
         })
     }
 }

@@ -17,11 +17,11 @@ use crate::tcp::{run_until, Probe, Seen};
 /// A CA, a server certificate for `localhost` and 127.0.0.1 signed by it,
 /// and the CA's PEM in a temporary file.
 pub(crate) struct Pki {
-    ca: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
+    pub(crate) ca: rcgen::Certificate,
+    pub(crate) ca_key: rcgen::KeyPair,
     /// The server certificate and key as PEM files.
-    cert_pem: PathBuf,
-    key_pem: PathBuf,
+    pub(crate) cert_pem: PathBuf,
+    pub(crate) key_pem: PathBuf,
     pub(crate) server: Arc<rustls::ServerConfig>,
     /// The same identity without ALPN (curl offers h2 and http/1.1).
     server_no_alpn: Arc<rustls::ServerConfig>,
@@ -84,7 +84,11 @@ fn echo_server(lp: &EventLoop, pki: &Pki, seen: &Rc<Seen>) -> SocketAddr {
     serve_with(lp, pki.server.clone(), seen)
 }
 
-fn serve_with(lp: &EventLoop, config: Arc<rustls::ServerConfig>, seen: &Rc<Seen>) -> SocketAddr {
+pub(crate) fn serve_with(
+    lp: &EventLoop,
+    config: Arc<rustls::ServerConfig>,
+    seen: &Rc<Seen>,
+) -> SocketAddr {
     let s = seen.clone();
     let options = ServerOptions::default()
         .tls(config)
@@ -98,7 +102,7 @@ fn serve_with(lp: &EventLoop, config: Arc<rustls::ServerConfig>, seen: &Rc<Seen>
     server.sockets()[0]
 }
 
-fn connect_tls(
+pub(crate) fn connect_tls(
     lp: &EventLoop,
     addr: SocketAddr,
     options: ConnectOptions,
@@ -130,7 +134,7 @@ pub(crate) fn good_probe_client(
 }
 
 /// A good connection after whatever went before: the server still serves.
-fn assert_serves(lp: &EventLoop, addr: SocketAddr, pki: &Pki) {
+pub(crate) fn assert_serves(lp: &EventLoop, addr: SocketAddr, pki: &Pki) {
     let transport = connect_tls(lp, addr, good_client(pki).server_hostname("localhost")).unwrap();
     let info = transport.tls_info().expect("negotiated");
     assert_eq!(info.alpn_protocol.as_deref(), Some(&b"echo"[..]));

@@ -320,3 +320,32 @@ fn a_close_the_peer_never_reads_is_aborted_after_the_shutdown_timeout() {
         "the client never read"
     );
 }
+
+#[test]
+fn an_expired_certificate_is_refused_and_the_server_serves_once_renewed() {
+    let lp = EventLoop::new().unwrap();
+    let pki = make_pki("expired");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2002, 1, 1);
+    let expired = params.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
+    let cert = loopcore::tls::ReloadableCert::from_der(
+        vec![expired.der().clone()],
+        loopcore::rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let config = loopcore::tls::server_config_reloadable(&cert, &[b"echo"], None).unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = crate::tls::serve_with(&lp, config, &seen);
+    let error = crate::tls::connect_tls(&lp, addr, good_client(&pki).server_hostname("localhost"))
+        .unwrap_err();
+    assert!(
+        format!("{error} {:?}", error.io_error()).contains("xpired"),
+        "{error} {:?}",
+        error.io_error()
+    );
+    // The same server, renewed, serves.
+    cert.replace_from_pem(&pki.cert_pem, &pki.key_pem).unwrap();
+    crate::tls::assert_serves(&lp, addr, &pki);
+}
