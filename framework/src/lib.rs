@@ -72,6 +72,7 @@ pub use runtime::{
     RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
 };
 pub use rustls;
+pub use sys::limits::raise_fd_limit;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};

@@ -1,0 +1,18 @@
+//! `loadgen`, loopcore's load generator, as a library: the command line
+//! ([`cli`]), the target URL ([`target`]), the open-loop schedule
+//! ([`pacer`]), what is measured ([`stats`]), the connections
+//! (`client`), running them on loopcore loops ([`run`]) and the report
+//! ([`report`]). The `loadgen` binary is a thin shell over these.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+mod client;
+pub mod duration;
+pub mod limits;
+pub mod pacer;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod target;
+
+pub use client::Plan;

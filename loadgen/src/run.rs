@@ -1,0 +1,185 @@
+//! Running a load: a loopcore [`Runtime`] with one loop per client thread,
+//! the connections spread over the loops, each loop recording into its own
+//! [`Recorder`]; a per-loop ticker checks timeouts and ends the loop's part
+//! of the run; the recordings, the loops' busy time and the process's CPU
+//! time come back to the caller as a [`Outcome`].
+
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use loopcore::{EventLoop, Pinning, Runtime};
+
+use crate::client::{LoopRun, Plan};
+use crate::stats::Recorder;
+
+/// How often each loop checks for timeouts and for the end of the run.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The longest wait for answers still in flight after the last send.
+const MAX_DRAIN: Duration = Duration::from_secs(2);
+
+/// How a run is spread over the machine.
+#[derive(Debug, Clone)]
+pub struct Spread {
+    /// Client loops (threads).
+    pub loops: usize,
+    /// Pin loop `i` to `cpus[i % len]`; empty: not pinned.
+    pub cpus: Vec<usize>,
+    /// Stop after this many requests in total.
+    pub requests: Option<u64>,
+}
+
+/// One loop's part of the result.
+#[derive(Debug, Clone)]
+pub struct LoopOutcome {
+    /// What it recorded.
+    pub recorder: Recorder,
+    /// The share of its wall time the loop spent running callbacks (not
+    /// waiting in epoll): near 1.0 means the generator was the limit.
+    pub busy: f64,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// All loops merged.
+    pub total: Recorder,
+    /// Per loop, in loop order.
+    pub per_loop: Vec<LoopOutcome>,
+    /// The measured window (after the warm-up, until the last loop ended
+    /// or the duration passed).
+    pub duration: Duration,
+    /// CPU time the whole process used (user + system), in seconds.
+    pub cpu_seconds: f64,
+}
+
+/// Runs `plan` over `spread` and returns what was measured.
+pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
+    if spread.loops == 0 {
+        bail!("at least one loop (-t) is needed");
+    }
+    let loops = spread.loops;
+    let plan = Arc::new(plan);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Recorder, Instant)>();
+    let cpu_before = process_cpu_seconds();
+    let mut builder = Runtime::builder()
+        .loops(loops)
+        .thread_name("loadgen")
+        .handle_signals(false);
+    if !spread.cpus.is_empty() {
+        builder = builder.pinning(Pinning::List(spread.cpus.clone()));
+    }
+    let requests = spread.requests;
+    let loop_plan = plan.clone();
+    let runtime = builder
+        .on_loop_start(move |lp| {
+            let index = loopcore::current_loop_index().unwrap_or(0);
+            let budget =
+                requests.map(|n| n / loops as u64 + u64::from((index as u64) < n % loops as u64));
+            let indexes = (index..loop_plan.connections).step_by(loops);
+            let run = LoopRun::start(lp, loop_plan.clone(), indexes, budget);
+            tick(lp, run, done_tx.clone(), index);
+        })
+        .build()
+        .context("starting the client loops")?;
+    let mut finished: Vec<Option<(Recorder, Instant)>> = vec![None; loops];
+    let give_up = plan.stop_at.checked_add(MAX_DRAIN + Duration::from_secs(5));
+    let mut received = 0;
+    while received < loops {
+        let message = match give_up {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                done_rx.recv_timeout(left).ok()
+            }
+            None => done_rx.recv().ok(),
+        };
+        let Some((index, recorder, at)) = message else {
+            break;
+        };
+        finished[index] = Some((recorder, at));
+        received += 1;
+    }
+    let stats = runtime.stats();
+    runtime.shutdown(Duration::from_millis(200));
+    runtime.run().context("stopping the client loops")?;
+    let cpu_seconds = process_cpu_seconds() - cpu_before;
+    if received < loops {
+        bail!(
+            "{} of {loops} client loops did not finish in time",
+            loops - received
+        );
+    }
+    let mut total = Recorder::default();
+    let mut per_loop = Vec::with_capacity(loops);
+    let mut last = plan.measure_from;
+    for (index, part) in finished.into_iter().enumerate() {
+        let (recorder, at) = part.expect("every loop reported");
+        last = last.max(at);
+        total.merge(&recorder);
+        let loop_stats = &stats.per_loop[index];
+        let busy = loop_stats.busy_ns as f64
+            / (loop_stats.busy_ns + loop_stats.poll_wait_ns).max(1) as f64;
+        per_loop.push(LoopOutcome { recorder, busy });
+    }
+    let duration = last
+        .min(plan.stop_at)
+        .saturating_duration_since(plan.measure_from);
+    Ok(Outcome {
+        total,
+        per_loop,
+        duration,
+        cpu_seconds,
+    })
+}
+
+/// Checks timeouts every [`TICK`]; ends this loop's part once nothing is
+/// in flight and nothing more will be sent, or the drain time is up.
+fn tick(
+    lp: &EventLoop,
+    run: std::rc::Rc<LoopRun>,
+    done: mpsc::Sender<(usize, Recorder, Instant)>,
+    index: usize,
+) {
+    lp.call_later(TICK, move |lp| {
+        let now = Instant::now();
+        run.sweep_timeouts(now);
+        let plan = &run.plan;
+        let drain_until = plan
+            .stop_at
+            .checked_add(plan.timeout.min(MAX_DRAIN))
+            .unwrap_or(plan.stop_at);
+        if run.is_idle(now) || now >= drain_until {
+            run.finish();
+            let recorder = run.recorder.borrow().clone();
+            let _ = done.send((index, recorder, now.min(plan.stop_at)));
+            return;
+        }
+        tick(lp, run, done, index);
+    });
+}
+
+/// This process's user + system CPU time, from `/proc/self/stat`.
+pub fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line; the state (field
+    // 3) is the first one after the command name.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // Linux has used 100 for USER_HZ on every architecture for decades;
+    // `getconf CLK_TCK` would need libc.
+    100.0
+}
