@@ -9,9 +9,13 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The main job: loops on every core talking through their mailboxes.
+# The main job: http_plaintext on half the CPUs, loadgen on the other half.
 demo:
     cargo run --release -p loopcore-examples --example demo
+
+# The load generator, e.g. `just loadgen -c 64 -d 5s --latency http://127.0.0.1:8080/`.
+loadgen *ARGS:
+    cargo run --release -p loopcore-loadgen -- {{ARGS}}
 
 # Criterion micro-benchmarks, each against a bare baseline in the same run.
 bench:

@@ -68,8 +68,8 @@ pub use metrics::{render_prometheus, LoopStats};
 pub use proto::http1;
 pub use remote::RemoteJoinHandle;
 pub use runtime::{
-    available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning, Runtime,
-    RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
+    allowed_cpus, available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning,
+    Runtime, RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
 };
 pub use rustls;
 pub use sys::limits::raise_fd_limit;

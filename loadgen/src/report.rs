@@ -47,6 +47,8 @@ pub struct LoopReport {
     pub errors: u64,
     /// Share of wall time spent running (not waiting for events).
     pub busy: f64,
+    /// CPU time of the loop's thread, s.
+    pub cpu_s: f64,
     /// p99 of the lag between a request's due time and its sending, µs
     /// (open loop).
     pub send_lag_p99_us: u64,
@@ -70,7 +72,7 @@ pub struct Report {
     pub rate: Option<Rate>,
     /// Requests sent but unanswered when the run ended.
     pub unfinished: u64,
-    /// The process's CPU time, s.
+    /// The client loops' CPU time, s.
     pub cpu_s: f64,
     pub per_loop: Vec<LoopReport>,
     /// The latency histogram, HdrHistogram V2, base64 (for `merge`).
@@ -116,6 +118,7 @@ impl Report {
                         requests: l.recorder.requests,
                         errors: l.recorder.errors.total(),
                         busy: l.busy,
+                        cpu_s: l.cpu_seconds,
                         send_lag_p99_us: lag.p99,
                         send_lag_max_us: lag.max,
                     }

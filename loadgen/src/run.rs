@@ -38,6 +38,19 @@ pub struct LoopOutcome {
     /// The share of its wall time the loop spent running callbacks (not
     /// waiting in epoll): near 1.0 means the generator was the limit.
     pub busy: f64,
+    /// CPU time the loop's thread used (user + system), in seconds.
+    pub cpu_seconds: f64,
+}
+
+/// A loop's report at its end.
+#[derive(Debug, Clone)]
+struct Finished {
+    index: usize,
+    recorder: Recorder,
+    /// When it ended (capped at the end of the measured window).
+    at: Instant,
+    /// CPU seconds its thread used.
+    cpu: f64,
 }
 
 /// What a run measured.
@@ -50,7 +63,9 @@ pub struct Outcome {
     /// The measured window (after the warm-up, until the last loop ended
     /// or the duration passed).
     pub duration: Duration,
-    /// CPU time the whole process used (user + system), in seconds.
+    /// CPU time the client loops' threads used (user + system), in
+    /// seconds: the generator's own cost, whatever else runs in the
+    /// process.
     pub cpu_seconds: f64,
 }
 
@@ -61,8 +76,7 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
     }
     let loops = spread.loops;
     let plan = Arc::new(plan);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Recorder, Instant)>();
-    let cpu_before = process_cpu_seconds();
+    let (done_tx, done_rx) = mpsc::channel::<Finished>();
     let mut builder = Runtime::builder()
         .loops(loops)
         .thread_name("loadgen")
@@ -78,12 +92,13 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
             let budget =
                 requests.map(|n| n / loops as u64 + u64::from((index as u64) < n % loops as u64));
             let indexes = (index..loop_plan.connections).step_by(loops);
+            let cpu_start = cpu_seconds("/proc/thread-self/stat");
             let run = LoopRun::start(lp, loop_plan.clone(), indexes, budget);
-            tick(lp, run, done_tx.clone(), index);
+            tick(lp, run, done_tx.clone(), index, cpu_start);
         })
         .build()
         .context("starting the client loops")?;
-    let mut finished: Vec<Option<(Recorder, Instant)>> = vec![None; loops];
+    let mut finished: Vec<Option<Finished>> = vec![None; loops];
     let give_up = plan.stop_at.checked_add(MAX_DRAIN + Duration::from_secs(5));
     let mut received = 0;
     while received < loops {
@@ -94,16 +109,16 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
             }
             None => done_rx.recv().ok(),
         };
-        let Some((index, recorder, at)) = message else {
+        let Some(message) = message else {
             break;
         };
-        finished[index] = Some((recorder, at));
+        let index = message.index;
+        finished[index] = Some(message);
         received += 1;
     }
     let stats = runtime.stats();
     runtime.shutdown(Duration::from_millis(200));
     runtime.run().context("stopping the client loops")?;
-    let cpu_seconds = process_cpu_seconds() - cpu_before;
     if received < loops {
         bail!(
             "{} of {loops} client loops did not finish in time",
@@ -113,14 +128,22 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
     let mut total = Recorder::default();
     let mut per_loop = Vec::with_capacity(loops);
     let mut last = plan.measure_from;
+    let mut cpu_seconds = 0.0;
     for (index, part) in finished.into_iter().enumerate() {
-        let (recorder, at) = part.expect("every loop reported");
+        let Finished {
+            recorder, at, cpu, ..
+        } = part.expect("every loop reported");
         last = last.max(at);
+        cpu_seconds += cpu;
         total.merge(&recorder);
         let loop_stats = &stats.per_loop[index];
         let busy = loop_stats.busy_ns as f64
             / (loop_stats.busy_ns + loop_stats.poll_wait_ns).max(1) as f64;
-        per_loop.push(LoopOutcome { recorder, busy });
+        per_loop.push(LoopOutcome {
+            recorder,
+            busy,
+            cpu_seconds: cpu,
+        });
     }
     let duration = last
         .min(plan.stop_at)
@@ -138,8 +161,9 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
 fn tick(
     lp: &EventLoop,
     run: std::rc::Rc<LoopRun>,
-    done: mpsc::Sender<(usize, Recorder, Instant)>,
+    done: mpsc::Sender<Finished>,
     index: usize,
+    cpu_start: f64,
 ) {
     lp.call_later(TICK, move |lp| {
         let now = Instant::now();
@@ -152,16 +176,22 @@ fn tick(
         if run.is_idle(now) || now >= drain_until {
             run.finish();
             let recorder = run.recorder.borrow().clone();
-            let _ = done.send((index, recorder, now.min(plan.stop_at)));
+            let _ = done.send(Finished {
+                index,
+                recorder,
+                at: now.min(plan.stop_at),
+                cpu: cpu_seconds("/proc/thread-self/stat") - cpu_start,
+            });
             return;
         }
-        tick(lp, run, done, index);
+        tick(lp, run, done, index, cpu_start);
     });
 }
 
-/// This process's user + system CPU time, from `/proc/self/stat`.
-pub fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+/// User + system CPU time from a `/proc` stat file: `/proc/self/stat`
+/// for the process, `/proc/thread-self/stat` for the calling thread.
+pub fn cpu_seconds(stat_file: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_file) else {
         return 0.0;
     };
     // Fields after the command name (which may hold spaces) start at ')'.

@@ -37,8 +37,13 @@ impl Pinning {
     }
 }
 
-/// The CPUs in this process's affinity mask.
-fn allowed_cpus() -> Vec<usize> {
+/// The CPUs in this process's affinity mask, as the kernel numbers them
+/// (for splitting a machine between a server and its load generator).
+///
+/// ```
+/// assert!(!loopcore::allowed_cpus().is_empty());
+/// ```
+pub fn allowed_cpus() -> Vec<usize> {
     core_affinity::get_core_ids()
         .unwrap_or_default()
         .into_iter()

@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use context::current_loop_index;
-pub use cpus::{available_cpus, Pinning};
+pub use cpus::{allowed_cpus, available_cpus, Pinning};
 pub use serve::{Balance, ServeOptions};
 pub use sharded::Sharded;
 pub(crate) use shutdown::loop_is_shutting_down;
