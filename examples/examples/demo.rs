@@ -18,7 +18,6 @@ use clap::Parser;
 use loopcore::{Pinning, Runtime, ServeOptions};
 use loopcore_examples::plaintext::{self, Plaintext};
 use loopcore_loadgen::cli::Args;
-use loopcore_loadgen::report::{Report, Setup};
 
 fn arg<T: std::str::FromStr>(
     args: &mut impl Iterator<Item = String>,
@@ -90,16 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "--latency".to_owned(),
         format!("http://{addr}/plaintext"),
     ])?;
-    let (plan, spread, _) = load.plan()?;
-    let setup = Setup {
-        url: load.url.clone(),
-        connections: plan.connections,
-        loops: spread.loops,
-        pipeline: plan.pipeline,
-        rate: plan.rate,
-    };
-    let outcome = loopcore_loadgen::run::run(plan, &spread)?;
-    let report = Report::new(setup, &outcome);
+    let report = loopcore_loadgen::commands::load(&load)?;
     print!("{}", report.text(true));
 
     let server_stats = server.stats();

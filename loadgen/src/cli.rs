@@ -20,7 +20,13 @@ use crate::target::{http_request, Scheme, Target};
 /// latency percentiles from HdrHistograms and an account of its own
 /// limits.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "loadgen", version, about, long_about = None)]
+#[command(
+    name = "loadgen",
+    version,
+    about,
+    long_about = None,
+    after_help = "To find the highest rate that meets a latency objective: loadgen sweep --help"
+)]
 pub struct Args {
     /// The target: http://host[:port]/path, https://..., or tcp://host:port
     /// (raw echo mode).
