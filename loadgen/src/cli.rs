@@ -25,7 +25,9 @@ use crate::target::{http_request, Scheme, Target};
     version,
     about,
     long_about = None,
-    after_help = "To find the highest rate that meets a latency objective: loadgen sweep --help"
+    after_help = "More: loadgen sweep --help (the highest rate within a latency objective), \
+                  loadgen merge --help (combine reports of concurrent runs), \
+                  loadgen tune --help (compare loop counts, pinning and balance modes)"
 )]
 pub struct Args {
     /// The target: http://host[:port]/path, https://..., or tcp://host:port
@@ -96,6 +98,16 @@ pub struct Args {
     /// Pin client loop i to CPU LIST[i % len] (e.g. 2,3).
     #[arg(long, value_delimiter = ',')]
     pub cpus: Vec<usize>,
+    /// Wait until this wall-clock time before starting (Unix seconds, or
+    /// HH:MM[:SS] UTC), so several instances begin together.
+    #[arg(long, value_parser = crate::duration::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Write the latency-by-percentile chart to this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (one interval per second) here.
+    #[arg(long)]
+    pub hdr_log: Option<PathBuf>,
 }
 
 impl Args {
@@ -204,6 +216,7 @@ impl Args {
             measure_from,
             stop_at,
             start,
+            interval_log: self.hdr_log.is_some(),
         };
         let spread = Spread {
             loops,

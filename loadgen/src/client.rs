@@ -56,6 +56,8 @@ pub struct Plan {
     pub stop_at: Instant,
     /// When the schedule starts.
     pub start: Instant,
+    /// Keep per-second histograms (`--hdr-log`).
+    pub interval_log: bool,
 }
 
 /// What one loop shares among its slots.
@@ -127,7 +129,11 @@ impl LoopRun {
     ) -> Rc<LoopRun> {
         let run = Rc::new(LoopRun {
             plan: plan.clone(),
-            recorder: RefCell::new(Recorder::default()),
+            recorder: RefCell::new(if plan.interval_log {
+                Recorder::with_intervals()
+            } else {
+                Recorder::default()
+            }),
             budget: Cell::new(budget),
             slots: RefCell::new(Vec::new()),
         });

@@ -1,10 +1,12 @@
 //! What the binary's commands do, as functions the demo and the tests can
 //! call too: [`load`] (one run and its report) and [`sweep`] (the highest
-//! rate within a latency objective).
+//! rate within a latency objective); `merge` lives in [`crate::merge`].
 
 use std::time::Duration;
 
-use anyhow::Result;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
 use clap::Parser;
 use serde::Serialize;
 
@@ -13,8 +15,21 @@ use crate::duration::parse_duration;
 use crate::report::{Report, Setup};
 use crate::sweep::{self, Bisect, Slo, Verdict};
 
-/// Runs the load `args` describe and returns its report.
+/// Runs the load `args` describe and returns its report; writes the
+/// `--plot` chart and the `--hdr-log` interval log when asked.
 pub fn load(args: &Args) -> Result<Report> {
+    load_with_progress(args, false)
+}
+
+/// [`load`], with a progress bar on standard error when it is a terminal
+/// and `progress` is set.
+pub fn load_with_progress(args: &Args, progress: bool) -> Result<Report> {
+    if let Some(at) = args.start_at {
+        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let started = SystemTime::now();
     let (plan, spread, _target) = args.plan()?;
     let setup = Setup {
         url: args.url.clone(),
@@ -23,8 +38,75 @@ pub fn load(args: &Args) -> Result<Report> {
         pipeline: plan.pipeline,
         rate: plan.rate,
     };
-    let outcome = crate::run::run(plan, &spread)?;
-    Ok(Report::new(setup, &outcome))
+    let total = (plan.stop_at - plan.start).min(Duration::from_secs(365 * 24 * 3600));
+    let bar = (progress && plan.stop_at - plan.start < Duration::from_secs(30 * 24 * 3600))
+        .then(|| progress_bar(total));
+    let outcome = crate::run::run_with_progress(plan, &spread, |elapsed| {
+        if let Some(bar) = &bar {
+            bar.set_position(elapsed.min(total).as_millis() as u64);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = Report::new(setup, &outcome);
+    if let Some(path) = &args.plot {
+        let title = format!("{} — {:.0} req/s", args.url, report.rps);
+        let uncorrected = report.rate.is_some().then_some(&outcome.total.uncorrected);
+        crate::plot::latency_chart(path, &title, &outcome.total.latency, uncorrected)?;
+    }
+    if let Some(path) = &args.hdr_log {
+        write_interval_log(path, started, &outcome.intervals)?;
+    }
+    Ok(report)
+}
+
+fn progress_bar(total: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total.as_millis() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {percent}%",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Writes HdrHistogram's interval log: one histogram per second of the
+/// measured window, timestamps from the start of the run.
+fn write_interval_log(
+    path: &std::path::Path,
+    started: SystemTime,
+    intervals: &std::collections::BTreeMap<u64, hdrhistogram::Histogram<u64>>,
+) -> Result<()> {
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+    use hdrhistogram::serialization::V2Serializer;
+
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(path)
+            .with_context(|| format!("creating the interval log {}", path.display()))?,
+    );
+    let mut serializer = V2Serializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .with_start_time(started)
+        .with_base_time(started)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(&mut file, &mut serializer)
+        .map_err(|e| anyhow::anyhow!("writing the interval log: {e:?}"))?;
+    for (&second, histogram) in intervals.iter().filter(|(_, h)| !h.is_empty()) {
+        log.write_histogram(
+            histogram,
+            Duration::from_secs(second),
+            Duration::from_secs(1),
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("writing the interval log: {e:?}"))?;
+    }
+    drop(log);
+    std::io::Write::flush(&mut file)?;
+    Ok(())
 }
 
 /// `loadgen sweep`: steps the open-loop rate (bisecting between a rate
@@ -45,6 +127,23 @@ pub struct SweepArgs {
     pub max_steps: usize,
     #[command(flatten)]
     pub load: Args,
+}
+
+/// `loadgen merge`: combines the JSON reports of runs made at the same
+/// time (several client machines) into one, exactly: the latency
+/// percentiles come from the summed histograms.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "loadgen merge", version, long_about = None)]
+pub struct MergeArgs {
+    /// JSON reports written by `loadgen --json`.
+    #[arg(required = true)]
+    pub reports: Vec<String>,
+    /// Print the latency percentile table.
+    #[arg(long)]
+    pub latency: bool,
+    /// Write the merged report as JSON (`-`: standard output only).
+    #[arg(long)]
+    pub json: Option<String>,
 }
 
 /// A sweep's result.

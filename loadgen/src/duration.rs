@@ -1,7 +1,8 @@
-//! Human durations on the command line: `10s`, `1m`, `500ms`, `1.5s`,
-//! `2h`, `250us`; a bare number is seconds.
+//! Times on the command line: durations (`10s`, `1m`, `500ms`, `1.5s`,
+//! `2h`, `250us`; a bare number is seconds) and the wall-clock instant of
+//! `--start-at` (Unix seconds, or `HH:MM:SS` in UTC today).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a duration as `loadgen`'s options take it.
 ///
@@ -39,4 +40,47 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("{text:?} is too long"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses `--start-at`: Unix time in seconds (`1767225600`, fractions
+/// allowed) or a UTC time of day `HH:MM[:SS]` (today, or tomorrow if it
+/// has passed).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use loopcore_loadgen::duration::parse_start_at;
+/// assert_eq!(parse_start_at("1767225600"), Ok(UNIX_EPOCH + Duration::from_secs(1767225600)));
+/// assert!(parse_start_at("12:30").is_ok());
+/// assert!(parse_start_at("25:00").is_err());
+/// ```
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    let bad = || format!("{text:?} is not a start time: give Unix seconds or HH:MM[:SS] (UTC)");
+    if let Ok(seconds) = text.parse::<f64>() {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(bad());
+        }
+        return Ok(UNIX_EPOCH + Duration::from_secs_f64(seconds));
+    }
+    let parts: Vec<u64> = text
+        .split(':')
+        .map(|p| p.parse::<u64>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let (h, m, s) = match parts.as_slice() {
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return Err(bad()),
+    };
+    if h > 23 || m > 59 || s > 59 {
+        return Err(bad());
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| bad())?
+        .as_secs();
+    let midnight = now - now % 86_400;
+    let mut at = midnight + h * 3600 + m * 60 + s;
+    if at < now {
+        at += 86_400;
+    }
+    Ok(UNIX_EPOCH + Duration::from_secs(at))
 }

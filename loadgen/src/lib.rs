@@ -11,11 +11,14 @@ mod client;
 pub mod commands;
 pub mod duration;
 pub mod limits;
+pub mod merge;
 pub mod pacer;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod stats;
 pub mod sweep;
 pub mod target;
+pub mod tune;
 
 pub use client::Plan;

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use loopcore::{EventLoop, Pinning, Runtime};
 
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
 use crate::client::{LoopRun, Plan};
 use crate::stats::Recorder;
 
@@ -42,6 +46,18 @@ pub struct LoopOutcome {
     pub cpu_seconds: f64,
 }
 
+/// What loops tell the thread that started them.
+enum Message {
+    /// One second of latencies (`--hdr-log`): interval `index` counted
+    /// from the start of the measured window.
+    Interval {
+        index: u64,
+        histogram: Histogram<u64>,
+    },
+    /// The loop is done.
+    Finished(Box<Finished>),
+}
+
 /// A loop's report at its end.
 #[derive(Debug, Clone)]
 struct Finished {
@@ -67,16 +83,29 @@ pub struct Outcome {
     /// seconds: the generator's own cost, whatever else runs in the
     /// process.
     pub cpu_seconds: f64,
+    /// With `Plan::interval_log`: each second's latencies, merged over the
+    /// loops, by second from the start of the measured window.
+    pub intervals: BTreeMap<u64, Histogram<u64>>,
 }
 
 /// Runs `plan` over `spread` and returns what was measured.
 pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
+    run_with_progress(plan, spread, |_| {})
+}
+
+/// [`run`], calling `progress` with the time since the start about ten
+/// times a second.
+pub fn run_with_progress(
+    plan: Plan,
+    spread: &Spread,
+    mut progress: impl FnMut(Duration),
+) -> Result<Outcome> {
     if spread.loops == 0 {
         bail!("at least one loop (-t) is needed");
     }
     let loops = spread.loops;
     let plan = Arc::new(plan);
-    let (done_tx, done_rx) = mpsc::channel::<Finished>();
+    let (done_tx, done_rx) = mpsc::channel::<Message>();
     let mut builder = Runtime::builder()
         .loops(loops)
         .thread_name("loadgen")
@@ -100,21 +129,36 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
         .context("starting the client loops")?;
     let mut finished: Vec<Option<Finished>> = vec![None; loops];
     let give_up = plan.stop_at.checked_add(MAX_DRAIN + Duration::from_secs(5));
+    let mut intervals: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
     let mut received = 0;
     while received < loops {
-        let message = match give_up {
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                done_rx.recv_timeout(left).ok()
-            }
-            None => done_rx.recv().ok(),
-        };
-        let Some(message) = message else {
+        let wait = Duration::from_millis(100);
+        if give_up.is_some_and(|at| Instant::now() >= at) {
             break;
+        }
+        let message = match done_rx.recv_timeout(wait) {
+            Ok(message) => message,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                progress(plan.start.elapsed());
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let index = message.index;
-        finished[index] = Some(message);
-        received += 1;
+        match message {
+            Message::Interval { index, histogram } => match intervals.get_mut(&index) {
+                Some(merged) => {
+                    let _ = merged.add(&histogram);
+                }
+                None => {
+                    intervals.insert(index, histogram);
+                }
+            },
+            Message::Finished(finished_loop) => {
+                let index = finished_loop.index;
+                finished[index] = Some(*finished_loop);
+                received += 1;
+            }
+        }
     }
     let stats = runtime.stats();
     runtime.shutdown(Duration::from_millis(200));
@@ -153,6 +197,7 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
         per_loop,
         duration,
         cpu_seconds,
+        intervals,
     })
 }
 
@@ -161,13 +206,14 @@ pub fn run(plan: Plan, spread: &Spread) -> Result<Outcome> {
 fn tick(
     lp: &EventLoop,
     run: std::rc::Rc<LoopRun>,
-    done: mpsc::Sender<Finished>,
+    done: mpsc::Sender<Message>,
     index: usize,
     cpu_start: f64,
 ) {
     lp.call_later(TICK, move |lp| {
         let now = Instant::now();
         run.sweep_timeouts(now);
+        send_intervals(&run, &done, now);
         let plan = &run.plan;
         let drain_until = plan
             .stop_at
@@ -175,17 +221,37 @@ fn tick(
             .unwrap_or(plan.stop_at);
         if run.is_idle(now) || now >= drain_until {
             run.finish();
+            // The last, partial second.
+            send_intervals(&run, &done, now + Duration::from_secs(1));
             let recorder = run.recorder.borrow().clone();
-            let _ = done.send(Finished {
+            let _ = done.send(Message::Finished(Box::new(Finished {
                 index,
                 recorder,
                 at: now.min(plan.stop_at),
                 cpu: cpu_seconds("/proc/thread-self/stat") - cpu_start,
-            });
+            })));
             return;
         }
         tick(lp, run, done, index, cpu_start);
     });
+}
+
+/// Sends the interval histogram of every second of the measured window
+/// that has ended by `now` (`--hdr-log`).
+fn send_intervals(run: &LoopRun, done: &mpsc::Sender<Message>, now: Instant) {
+    let plan = &run.plan;
+    if !plan.interval_log || now < plan.measure_from {
+        return;
+    }
+    let elapsed_seconds = now.duration_since(plan.measure_from).as_secs();
+    let mut recorder = run.recorder.borrow_mut();
+    while recorder.interval_index < elapsed_seconds {
+        let index = recorder.interval_index;
+        recorder.interval_index += 1;
+        if let Some(histogram) = recorder.take_interval() {
+            let _ = done.send(Message::Interval { index, histogram });
+        }
+    }
 }
 
 /// User + system CPU time from a `/proc` stat file: `/proc/self/stat`

@@ -126,6 +126,10 @@ pub struct Recorder {
     /// Requests still unanswered when the run ended (not counted as
     /// errors or latencies).
     pub unfinished: u64,
+    /// The latencies of the current second (`--hdr-log` only).
+    pub interval: Option<Histogram<u64>>,
+    /// Which second of the measured window `interval` is.
+    pub interval_index: u64,
 }
 
 impl Default for Recorder {
@@ -140,15 +144,40 @@ impl Default for Recorder {
             errors: Errors::default(),
             status: StatusClasses::default(),
             unfinished: 0,
+            interval: None,
+            interval_index: 0,
         }
     }
 }
 
 impl Recorder {
+    /// A recorder that also keeps per-second histograms (`--hdr-log`).
+    pub fn with_intervals() -> Self {
+        Self {
+            interval: Some(histogram()),
+            ..Self::default()
+        }
+    }
+
+    /// The current second's histogram, replaced by an empty one; `None`
+    /// without interval logging.
+    pub fn take_interval(&mut self) -> Option<Histogram<u64>> {
+        let current = self.interval.as_mut()?;
+        Some(std::mem::replace(current, histogram()))
+    }
+
+    fn record_latency(&mut self, corrected: Duration) {
+        let us = micros(corrected);
+        self.latency.saturating_record(us);
+        if let Some(interval) = self.interval.as_mut() {
+            interval.saturating_record(us);
+        }
+    }
+
     /// Records an answered request.
     pub fn response(&mut self, status: u16, corrected: Duration, uncorrected: Duration) {
         self.requests += 1;
-        self.latency.saturating_record(micros(corrected));
+        self.record_latency(corrected);
         self.uncorrected.saturating_record(micros(uncorrected));
         if status != 0 {
             self.status.count(status);
@@ -162,7 +191,7 @@ impl Recorder {
     /// least the timeout.
     pub fn timed_out(&mut self, corrected: Duration, uncorrected: Duration) {
         self.errors.timeout += 1;
-        self.latency.saturating_record(micros(corrected));
+        self.record_latency(corrected);
         self.uncorrected.saturating_record(micros(uncorrected));
     }
 
