@@ -111,6 +111,8 @@ pub fn scaling_chart(path: &Path, rows: &[TuneRow]) -> Result<()> {
         .configure_mesh()
         .x_desc("loops")
         .y_desc("req/s")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(plot_error)?;
     let mut keys: Vec<(bool, Option<String>)> =
