@@ -11,7 +11,12 @@
 # example, benches/src/bin/mio_echo.rs, tokio_echo.rs) under
 # benches/src/bin/echo_client.rs: 64 connections, 1 KiB messages, closed loop.
 #
-# Usage: benches/scripts/run-e2e.sh [ROUNDS] [DURATION] [WORKLOAD]
+# With CLIENT=loadgen the plaintext rows are driven by the bundled loadgen
+# (-t1 on CPU 1, --pipeline 16 for the pipelined rows) instead of wrk: it
+# gets more requests out of its one CPU, so the server is closer to its
+# own limit.
+#
+# Usage: [CLIENT=wrk|loadgen] benches/scripts/run-e2e.sh [ROUNDS] [DURATION] [WORKLOAD]
 #        (defaults 5, 5s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,20 +24,23 @@ source benches/scripts/lib.sh
 rounds="${1:-5}"
 duration="${2:-5s}"
 workload="${3:-plaintext}"
+client="${CLIENT:-wrk}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 
 cargo build -q --release -p loopcore-examples --example http_plaintext --example echo
 cargo build -q --release -p loopcore-benches --bins
+cargo build -q --release -p loopcore-loadgen
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/e2e/$stamp-$workload"
+[ "$client" = loadgen ] && out="$out-loadgen"
 mkdir -p "$out"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "wrk: -t1 -c64 -d$duration, server on CPU 0, wrk on CPU 1"
+  echo "client: $client -t1 -c64 -d$duration, server on CPU 0, client on CPU 1"
 } > "$out/machine.txt"
 
 pipeline_lua="$out/pipeline16.lua"
@@ -77,6 +85,15 @@ for round in $(seq 1 "$rounds"); do
         taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 "${duration%s}" |
           awk -F'[= ]' '{printf "%s requests in %ss\n", $2, $4}' > "$result"
         after=$(cpu_ticks "$pid")
+      elif [ "$client" = loadgen ]; then
+        url="http://127.0.0.1:$port/plaintext"
+        args=(-t1 --cpus 1 -c64)
+        [ "$mode" = pipeline16 ] && args+=(--pipeline 16)
+        taskset -c 1 target/release/loadgen "${args[@]}" -d1s "$url" > /dev/null
+        before=$(cpu_ticks "$pid")
+        taskset -c 1 target/release/loadgen "${args[@]}" "-d$duration" --json - "$url" > "$result.json"
+        after=$(cpu_ticks "$pid")
+        python3 benches/scripts/loadgen_as_wrk.py "$result.json" > "$result"
       else
         # Warm-up, not recorded.
         taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null

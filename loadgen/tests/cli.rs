@@ -77,3 +77,50 @@ fn tcp_mode_counts_echoed_round_trips() {
     assert_eq!(num(&report, "requests"), 300.0);
     assert_eq!(num(&report, "bytes"), 300_000.0);
 }
+
+#[test]
+fn reconnect_every_and_no_keepalive_open_new_connections() {
+    let _serial = serial();
+    let server = http_server(|_, _, stream| ok(stream));
+    let url = format!("http://{}/", server.addr);
+    let (code, report) = loadgen(&[
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-n",
+        "100",
+        "--reconnect-every",
+        "10",
+        &url,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&report, "requests"), 100.0);
+    assert_eq!(num(&report, "errors.read"), 0.0, "{report:#}");
+    // At most 10 requests per connection; a slot may re-open once more
+    // just as the other one takes the last of the -n budget.
+    let after_churn = server.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (10..=12).contains(&after_churn),
+        "{after_churn} connections for 100 requests"
+    );
+    // One request per connection: the server sees Connection: close and
+    // closes, which is no error.
+    let closing = http_server(|_, _, stream| {
+        let _ = std::io::Write::write_all(
+            stream,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        false
+    });
+    let url = format!("http://{}/", closing.addr);
+    let (code, report) = loadgen(&["-c", "2", "-t", "1", "-n", "40", "--no-keepalive", &url]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&report, "requests"), 40.0);
+    assert_eq!(num(&report, "errors.read"), 0.0, "{report:#}");
+    let opened = closing.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (40..=42).contains(&opened),
+        "{opened} connections for 40 requests"
+    );
+}

@@ -25,6 +25,8 @@ pub type Answer = dyn Fn(u64, Instant, &mut TcpStream) -> bool + Send + Sync;
 /// dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub accepted: Arc<std::sync::atomic::AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -46,19 +48,26 @@ pub fn http_server(
     let stop = Arc::new(AtomicBool::new(false));
     let answer: Arc<Answer> = Arc::new(answer);
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stopping = stop.clone();
+    let accepts = accepted.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             if stopping.load(Ordering::SeqCst) {
                 return;
             }
             let Ok(stream) = stream else { continue };
+            accepts.fetch_add(1, Ordering::SeqCst);
             let answer = answer.clone();
             let counter = counter.clone();
             std::thread::spawn(move || serve(stream, &*answer, &counter));
         }
     });
-    TestServer { addr, stop }
+    TestServer {
+        addr,
+        accepted,
+        stop,
+    }
 }
 
 fn serve(stream: TcpStream, answer: &Answer, counter: &std::sync::atomic::AtomicU64) {
