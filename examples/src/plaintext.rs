@@ -8,6 +8,17 @@
 //! waits [`IDLE_LINGER`] for a request that may already be on the wire,
 //! answers it the same way, and otherwise closes.
 //!
+//! Timeouts ([`Timeouts`], defaults as nginx's): a request head must
+//! arrive whole within `header` of its first byte (slowloris), else the
+//! answer is `408` and the connection closes; a keep-alive connection
+//! that receives nothing for `idle` is closed by the transport's idle
+//! timeout (`Transport::set_idle_timeout`).
+//!
+//! A client that pipelines requests without reading the answers is no
+//! longer read once the answers fill the write buffer past its high-water
+//! mark (`pause_writing`), and read again when it has caught up: memory per
+//! connection stays bounded and TCP flow control holds the client back.
+//!
 //! Closing is lingering, as nginx does it: the server sends its FIN after
 //! the last response and discards what still arrives until the client
 //! closes too (or [`CLOSE_LINGER`] passes). Closing with unread input
@@ -30,9 +41,37 @@ pub const IDLE_LINGER: Duration = Duration::from_millis(50);
 /// How long a finished connection waits for the client's FIN.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
+/// How long a connection may take: see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From a request's first byte to the end of its head (default 60 s,
+    /// nginx's `client_header_timeout`).
+    pub header: Duration,
+    /// A keep-alive connection with nothing arriving (default 75 s,
+    /// nginx's `keepalive_timeout`).
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header: Duration::from_secs(60),
+            idle: Duration::from_secs(75),
+        }
+    }
+}
+
 thread_local! {
     /// Requests answered on this thread's loop.
     static ANSWERED: Cell<u64> = const { Cell::new(0) };
+    /// Requests whose head did not arrive in time on this thread's loop.
+    static HEADER_TIMEOUTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Requests the plaintext protocol answered `408` on the calling thread's
+/// loop (a runtime's per-loop count, read from `on_loop_stop`).
+pub fn header_timeouts_here() -> u64 {
+    HEADER_TIMEOUTS.with(Cell::get)
 }
 
 /// Requests the plaintext protocol answered on the calling thread's loop
@@ -54,9 +93,21 @@ pub struct Plaintext {
     idle_timer: Option<TimerHandle>,
     /// The last response is out and the FIN sent: input is discarded.
     finished: bool,
+    timeouts: Timeouts,
+    /// Running while a request head is incomplete.
+    header_timer: Option<TimerHandle>,
 }
 
 impl Plaintext {
+    /// A connection with these timeouts (the default has
+    /// `Timeouts::default()`).
+    pub fn with_timeouts(timeouts: Timeouts) -> Self {
+        Self {
+            timeouts,
+            ..Self::default()
+        }
+    }
+
     /// Answers every complete request at the front of `input`; returns how
     /// many bytes were used and whether the connection must close.
     fn answer(out: &mut Vec<u8>, input: &[u8], limits: &Limits, draining: bool) -> (usize, bool) {
@@ -83,6 +134,7 @@ impl Plaintext {
 
 impl Protocol for Plaintext {
     fn connection_made(&mut self, transport: Transport) {
+        let _ = transport.set_idle_timeout(Some(self.timeouts.idle));
         self.transport = Some(transport);
     }
 
@@ -120,6 +172,33 @@ impl Protocol for Plaintext {
         };
         if close {
             self.finish();
+        } else {
+            self.watch_header();
+        }
+    }
+
+    /// A client that sends requests without reading the answers: stop
+    /// reading its requests until it catches up, so what the connection
+    /// holds stays near the write buffer's high-water mark (TCP flow
+    /// control then stops the client).
+    fn pause_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.pause_reading();
+        }
+    }
+
+    fn resume_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.resume_reading();
+        }
+    }
+
+    fn connection_lost(&mut self, _error: Option<std::io::Error>) {
+        for timer in [self.header_timer.take(), self.idle_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            timer.cancel();
         }
     }
 
@@ -139,10 +218,40 @@ impl Protocol for Plaintext {
 }
 
 impl Plaintext {
+    /// Starts the header timer when a request head is left incomplete,
+    /// stops it when none is.
+    fn watch_header(&mut self) {
+        if self.partial.is_empty() {
+            if let Some(timer) = self.header_timer.take() {
+                timer.cancel();
+            }
+            return;
+        }
+        if self.header_timer.is_some() {
+            // Timed from the head's first byte, not its latest.
+            return;
+        }
+        let Some(transport) = self.transport.clone() else {
+            return;
+        };
+        self.header_timer = Some(EventLoop::current().call_later(
+            self.timeouts.header,
+            move |_| {
+                HEADER_TIMEOUTS.with(|count| count.set(count.get() + 1));
+                let _ =
+                    transport.write_with(|out| http1::write_response(out, 408, &[], b"", false));
+                linger_close(&transport);
+            },
+        ));
+    }
+
     /// Ends the connection after the responses written so far.
     fn finish(&mut self) {
         self.finished = true;
         self.partial = Vec::new();
+        if let Some(timer) = self.header_timer.take() {
+            timer.cancel();
+        }
         if let Some(transport) = &self.transport {
             linger_close(transport);
         }

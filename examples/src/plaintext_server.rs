@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use loopcore::{Balance, Pinning, Runtime, RuntimeHandle, ServeOptions, ServerOptions};
 
 use crate::admin::Admin;
-use crate::plaintext::{self, Plaintext};
+use crate::plaintext::{self, Plaintext, Timeouts};
+use loopcore_loadgen::duration::parse_duration;
 
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
+                     [--header-timeout DURATION] [--idle-timeout DURATION] \
                      [--tls] [--cert PEM --key PEM]";
 
 struct Args {
@@ -25,6 +27,7 @@ struct Args {
     tls: bool,
     cert: Option<String>,
     key: Option<String>,
+    timeouts: Timeouts,
 }
 
 fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -38,6 +41,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         tls,
         cert: None,
         key: None,
+        timeouts: Timeouts::default(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -48,6 +52,10 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
             "--loops" => parsed.loops = Some(value("--loops")?.parse()?),
             "--admin-port" => parsed.admin_port = Some(value("--admin-port")?.parse()?),
             "--pin" => parsed.pin = true,
+            "--header-timeout" => {
+                parsed.timeouts.header = parse_duration(&value("--header-timeout")?)?
+            }
+            "--idle-timeout" => parsed.timeouts.idle = parse_duration(&value("--idle-timeout")?)?,
             "--tls" => parsed.tls = true,
             "--cert" => parsed.cert = Some(value("--cert")?),
             "--key" => parsed.key = Some(value("--key")?),
@@ -96,6 +104,9 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
     let reports: Arc<Mutex<Vec<LoopReport>>> = Arc::default();
+    // Header and idle timeouts over all loops.
+    let timed_out: Arc<Mutex<(u64, u64)>> = Arc::default();
+    let timeouts_seen = timed_out.clone();
     let mut builder = Runtime::builder().thread_name("http");
     if let Some(loops) = args.loops {
         builder = builder.loops(loops);
@@ -124,13 +135,19 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             let connections = lp.stats().connections_opened;
             let requests = plaintext::requests_answered_here();
             stopped.lock().unwrap().push((index, connections, requests));
+            let mut seen = timeouts_seen.lock().unwrap();
+            seen.0 += plaintext::header_timeouts_here();
+            seen.1 += lp.stats().idle_timeouts;
         })
         .build()?;
     let mut options = ServeOptions::default().backlog(4096).balance(args.balance);
     if let Some(config) = identity {
         options = options.tls(config);
     }
-    let addrs = runtime.serve((args.host.as_str(), args.port), options, Plaintext::default)?;
+    let timeouts = args.timeouts;
+    let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
+        Plaintext::with_timeouts(timeouts)
+    })?;
     let loops = runtime.handles().len();
     for addr in &addrs {
         let name = if args.tls {
@@ -145,6 +162,8 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     }
     let result = runtime.run();
     print_reports(&mut reports.lock().unwrap());
+    let (header, idle) = *timed_out.lock().unwrap();
+    println!("timeouts: {header} header, {idle} idle");
     result?;
     Ok(())
 }

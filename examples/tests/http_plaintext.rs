@@ -12,7 +12,7 @@ mod common;
 
 use common::{have, wrk_requests};
 use loopcore::{EventLoop, LoopHandle, ServerOptions};
-use loopcore_examples::plaintext::Plaintext;
+use loopcore_examples::plaintext::{Plaintext, Timeouts};
 
 /// A plaintext server on its own thread; stopped when dropped.
 struct ServerThread {
@@ -23,11 +23,17 @@ struct ServerThread {
 
 impl ServerThread {
     fn start() -> Self {
+        Self::start_with(Timeouts::default())
+    }
+
+    fn start_with(timeouts: Timeouts) -> Self {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let lp = EventLoop::new().unwrap();
             let server = lp
-                .create_server("127.0.0.1:0", ServerOptions::default(), Plaintext::default)
+                .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+                    Plaintext::with_timeouts(timeouts)
+                })
                 .unwrap();
             tx.send((server.sockets()[0], lp.handle())).unwrap();
             lp.run_forever().unwrap();
@@ -158,4 +164,148 @@ fn malformed_and_oversized_requests_get_errors_and_others_are_still_served() {
     assert!(huge.starts_with("HTTP/1.1 431 "), "{huge}");
     let fine = raw_exchange(server.addr, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert!(fine.starts_with("HTTP/1.1 200 OK\r\n"), "{fine}");
+}
+
+/// Reads until the peer closes (or 10 s pass); what arrived, and whether
+/// the end was a close rather than the time limit.
+fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8_lossy(&response).into_owned(), closed)
+}
+
+fn short_timeouts() -> Timeouts {
+    Timeouts {
+        header: Duration::from_millis(300),
+        idle: Duration::from_millis(600),
+    }
+}
+
+#[test]
+fn a_slowloris_head_gets_408_and_others_are_served_meanwhile() {
+    let server = ServerThread::start_with(short_timeouts());
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let trickle = {
+        let mut slow = slow.try_clone().unwrap();
+        std::thread::spawn(move || {
+            // A byte every 50 ms keeps the connection from being idle.
+            for _ in 0..40 {
+                if slow.write_all(b"a").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    // Meanwhile a normal client is answered.
+    let answer = raw_exchange(
+        server.addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let started = std::time::Instant::now();
+    let (text, closed) = read_until_closed(&mut slow);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(closed, "the connection is closed after the 408");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    trickle.join().unwrap();
+}
+
+#[test]
+fn a_request_in_pieces_within_the_header_timeout_is_served_and_idle_keep_alive_closes() {
+    let server = ServerThread::start_with(short_timeouts());
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answers = 0;
+    for _ in 0..2 {
+        for piece in [&b"GET /plaintext HT"[..], b"TP/1.1\r\nHost: x", b"\r\n\r\n"] {
+            client.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut buf = [0u8; 4096];
+        let n = client.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
+        answers += 1;
+        // Longer than the header timeout, shorter than the idle one: the
+        // header timer was stopped with the head complete.
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(answers, 2);
+    // Now silent: the idle timeout closes the keep-alive connection.
+    let started = std::time::Instant::now();
+    let (text, closed) = read_until_closed(&mut client);
+    assert!(closed && text.is_empty(), "{text:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_is_held_back_and_gets_every_answer_later() {
+    let server = ServerThread::start();
+    let request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+    let chunk = request.repeat(1000);
+    let mut hog = TcpStream::connect(server.addr).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    // Send without reading until the writes block: the server stopped
+    // reading, the kernel buffers filled, TCP held the client back.
+    let mut sent = 0usize;
+    while hog.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+        assert!(
+            sent < 256 << 20,
+            "the server kept reading a client that never reads"
+        );
+    }
+    assert!(sent < 64 << 20, "{sent} bytes sent before being held back");
+    // Others are served meanwhile.
+    let answer = raw_exchange(
+        server.addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // The client catches up: every complete request it got out is answered.
+    // (A write that timed out may have sent part of a chunk.)
+    hog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let at_least = sent / request.len();
+    let mut reader = loopcore::http1::ResponseReader::new();
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut answers = 0;
+    while answers < at_least {
+        let n = hog.read(&mut buf).expect("answers keep coming");
+        assert!(n > 0, "closed after {answers} of {at_least} answers");
+        pending.extend_from_slice(&buf[..n]);
+        let mut used = 0;
+        loop {
+            let (consumed, response) = reader.feed(&pending[used..], false).unwrap();
+            used += consumed;
+            let Some(response) = response else { break };
+            assert_eq!(response.status, 200);
+            answers += 1;
+        }
+        pending.drain(..used);
+    }
+    assert!(answers >= at_least);
 }

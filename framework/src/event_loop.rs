@@ -119,7 +119,7 @@ pub(crate) struct Core {
     armed_deadline: Cell<Option<Instant>>,
     /// When the last poll returned, during the current run: the start of
     /// the busy stretch the next poll ends (per-loop busy/wait metrics).
-    busy_since: Cell<Option<Instant>>,
+    pub(crate) busy_since: Cell<Option<Instant>>,
     /// Fds watched with `add_reader`/`add_writer`.
     pub(crate) watches: RefCell<Watches>,
     /// Stream connections (transports).

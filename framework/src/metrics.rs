@@ -49,6 +49,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_received: Counter,
     pub(crate) bytes_sent: Counter,
     pub(crate) accepts: Counter,
+    pub(crate) idle_timeouts: Counter,
     pub(crate) busy_ns: Counter,
     pub(crate) poll_wait_ns: Counter,
     pub(crate) slowest_callback_ns: Counter,
@@ -87,6 +88,9 @@ pub struct LoopStats {
     /// mode the accepting loop counts them; the loop serving each one
     /// counts it in `connections_opened`).
     pub accepts: u64,
+    /// Connections closed because nothing arrived within their idle
+    /// timeout (`Transport::set_idle_timeout`, `ServerOptions::idle_timeout`).
+    pub idle_timeouts: u64,
     /// Nanoseconds spent running callbacks and I/O (everything but polling).
     pub busy_ns: u64,
     /// Nanoseconds spent blocked in `epoll_wait`.
@@ -122,6 +126,7 @@ impl LoopStats {
             total.bytes_received += s.bytes_received;
             total.bytes_sent += s.bytes_sent;
             total.accepts += s.accepts;
+            total.idle_timeouts += s.idle_timeouts;
             total.busy_ns += s.busy_ns;
             total.poll_wait_ns += s.poll_wait_ns;
             total.slowest_callback_ns = total.slowest_callback_ns.max(s.slowest_callback_ns);
@@ -131,7 +136,7 @@ impl LoopStats {
 
     /// Every metric as `(name, help, kind, value)`, in the order the
     /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
-    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 17] {
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 18] {
         [
             (
                 "iterations_total",
@@ -186,6 +191,12 @@ impl LoopStats {
                 "Connections accepted by this loop's listeners.",
                 "counter",
                 self.accepts,
+            ),
+            (
+                "idle_timeouts_total",
+                "Connections closed by their idle timeout.",
+                "counter",
+                self.idle_timeouts,
             ),
             (
                 "connections_opened_total",
@@ -279,6 +290,7 @@ impl Counters {
             bytes_received: self.bytes_received.get(),
             bytes_sent: self.bytes_sent.get(),
             accepts: self.accepts.get(),
+            idle_timeouts: self.idle_timeouts.get(),
             busy_ns: self.busy_ns.get(),
             poll_wait_ns: self.poll_wait_ns.get(),
             slowest_callback_ns: self.slowest_callback_ns.get(),

@@ -31,6 +31,7 @@ use mio::event::Event;
 use mio::{Interest, Registry};
 use slab::Slab;
 
+use super::idle::IdleTimer;
 use super::protocol::Protocol;
 use super::stream::Stream;
 use super::tcp::ServerShared;
@@ -111,6 +112,8 @@ pub(crate) struct Conn {
     pub(super) server: Option<Rc<ServerShared>>,
     /// TLS session, for a TLS transport (`io::tls`).
     pub(super) tls: Option<Box<TlsLayer>>,
+    /// The idle timeout, if one is set (`io::idle`).
+    pub(super) idle: Option<Box<IdleTimer>>,
 }
 
 impl Conn {
@@ -309,6 +312,7 @@ impl EventLoop {
                 pending: Vec::new(),
                 server: server.clone(),
                 tls,
+                idle: None,
             });
             (key as u32, generation)
         };
@@ -555,6 +559,9 @@ impl EventLoop {
                 } else {
                     let result = conn.stream.read(&mut buf);
                     conn.note_read(&result, buf.len());
+                    if let Some(idle) = conn.idle.as_mut() {
+                        idle.touch(core);
+                    }
                     drained = !conn.readable;
                     Some(result)
                 }
@@ -621,6 +628,9 @@ impl EventLoop {
                     Some(conn) => {
                         let read = conn.stream.read(buf);
                         conn.note_read(&read, buf.len());
+                        if let Some(idle) = conn.idle.as_mut() {
+                            idle.touch(core);
+                        }
                         read
                     }
                     None => return,
@@ -804,10 +814,14 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
         lost_error,
         server,
         tls,
+        idle,
         ..
     } = removed;
     if let Some(timer) = tls.and_then(|mut tls| tls.timer.take()) {
         timer.cancel();
+    }
+    if let Some(mut idle) = idle {
+        idle.cancel();
     }
     let _ = lp.registry_poll().registry().deregister(&mut stream);
     drop(stream);

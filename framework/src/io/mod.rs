@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod idle;
 mod pipe;
 mod process;
 mod protocol;

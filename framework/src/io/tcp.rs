@@ -82,6 +82,9 @@ pub struct ServerOptions {
     /// How long a TLS `close` may take to flush before it aborts (default
     /// 30 s; asyncio's `ssl_shutdown_timeout`).
     pub tls_shutdown_timeout: Duration,
+    /// Abort accepted connections that receive nothing for this long
+    /// (default: none); see [`Transport::set_idle_timeout`].
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -96,6 +99,7 @@ impl Default for ServerOptions {
             tls: None,
             tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
             tls_shutdown_timeout: crate::tls::DEFAULT_SHUTDOWN_TIMEOUT,
+            idle_timeout: None,
         }
     }
 }
@@ -146,6 +150,11 @@ impl ServerOptions {
         self.tls_shutdown_timeout = timeout;
         self
     }
+    /// Aborts accepted connections idle for `timeout`.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
 }
 
 /// Starts serving an accepted connection on `lp`: plain, or behind a TLS
@@ -166,8 +175,11 @@ pub(crate) fn serve_accepted(
                 .into_layer(None)?,
         ),
     };
-    lp.attach_stream_with(stream, protocol, server, tls)
-        .map(drop)
+    let transport = lp.attach_stream_with(stream, protocol, server, tls)?;
+    if let Some(timeout) = options.idle_timeout {
+        transport.set_idle_timeout(Some(timeout))?;
+    }
+    Ok(())
 }
 
 /// State shared by a [`Server`], its listeners and its connections.

@@ -272,6 +272,26 @@ impl Transport {
         });
     }
 
+    /// Aborts the connection if nothing arrives for `timeout` (a
+    /// server's keep-alive limit, or a peer that went silent); the
+    /// protocol's `connection_lost` then gets an error of kind `TimedOut`
+    /// and the loop counts it in `idle_timeouts`. `None` removes it.
+    /// Only received bytes count as activity: a peer that reads but never
+    /// writes is idle. asyncio has no such call.
+    ///
+    /// ```no_run
+    /// # fn f(transport: &loopcore::Transport) -> loopcore::Result<()> {
+    /// transport.set_idle_timeout(Some(std::time::Duration::from_secs(60)))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_idle_timeout(&self, timeout: Option<std::time::Duration>) -> Result<()> {
+        self.with_conn(|_, _| ())?;
+        if let Some(core) = self.core.upgrade() {
+            EventLoop::from_core(core).set_idle_timeout(self.key, self.generation, timeout);
+        }
+        Ok(())
+    }
+
     /// True once `close` or `abort` was called or the connection was lost.
     pub fn is_closing(&self) -> bool {
         self.with_conn(|_, conn| conn.closing).unwrap_or(true)

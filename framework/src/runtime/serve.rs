@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use mio::net::TcpStream;
 
@@ -59,6 +60,9 @@ pub struct ServeOptions {
     pub keep_alive: bool,
     /// Serve TLS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Abort connections that receive nothing for this long (default:
+    /// none); see [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -69,6 +73,7 @@ impl Default for ServeOptions {
             nodelay: true,
             keep_alive: false,
             tls: None,
+            idle_timeout: None,
         }
     }
 }
@@ -104,12 +109,19 @@ impl ServeOptions {
         self
     }
 
+    /// Aborts connections idle for `timeout`.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     fn server_options(&self, reuse_port: bool) -> ServerOptions {
-        let options = ServerOptions::default()
+        let mut options = ServerOptions::default()
             .backlog(self.backlog.unwrap_or_else(somaxconn))
             .reuse_port(reuse_port)
             .nodelay(self.nodelay)
             .keep_alive(self.keep_alive);
+        options.idle_timeout = self.idle_timeout;
         match &self.tls {
             Some(config) => options.tls(config.clone()),
             None => options,

@@ -15,6 +15,7 @@ mod streams;
 mod tasks;
 mod tcp;
 mod threadsafe;
+mod timeouts;
 mod timers;
 mod tls;
 mod tls_upgrade;

@@ -1,0 +1,110 @@
+//! Idle timeouts on stream connections, which asyncio leaves to the user
+//! but a server facing the internet needs: a connection that receives
+//! nothing for its timeout is aborted, its protocol's `connection_lost`
+//! gets `TimedOut`, and the loop counts it (`idle_timeouts`).
+//!
+//! Reads only note the time (the loop's iteration time, not a clock read
+//! per read); the one timer per connection is re-armed when it fires early,
+//! so a busy connection costs no timer work per request.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::conn::schedule_lost;
+use crate::event_loop::Core;
+use crate::handle::TimerHandle;
+use crate::EventLoop;
+
+/// One connection's idle timeout.
+pub(crate) struct IdleTimer {
+    pub(crate) timeout: Duration,
+    /// When something last arrived (the loop's iteration time).
+    pub(crate) last_activity: Instant,
+    pub(crate) timer: Option<TimerHandle>,
+}
+
+impl IdleTimer {
+    /// Something arrived: notes the loop's iteration time.
+    #[inline]
+    pub(crate) fn touch(&mut self, core: &Core) {
+        if let Some(now) = core.busy_since.get() {
+            self.last_activity = now;
+        }
+    }
+
+    pub(crate) fn cancel(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.cancel();
+        }
+    }
+}
+
+impl EventLoop {
+    /// Sets, replaces or (with `None`) removes a connection's idle timeout.
+    pub(crate) fn set_idle_timeout(&self, key: u32, generation: u32, timeout: Option<Duration>) {
+        let now = Instant::now();
+        let due = {
+            let mut conns = self.core.conns.borrow_mut();
+            let Some(conn) = conns.get_mut(key, generation) else {
+                return;
+            };
+            if let Some(mut idle) = conn.idle.take() {
+                idle.cancel();
+            }
+            let Some(timeout) = timeout else {
+                return;
+            };
+            conn.idle = Some(Box::new(IdleTimer {
+                timeout,
+                last_activity: now,
+                timer: None,
+            }));
+            now + timeout
+        };
+        self.arm_idle(key, generation, due);
+    }
+
+    fn arm_idle(&self, key: u32, generation: u32, at: Instant) {
+        let timer = self.call_at(at, move |lp| lp.idle_timer_fired(key, generation));
+        let mut conns = self.core.conns.borrow_mut();
+        match conns.get_mut(key, generation).and_then(|c| c.idle.as_mut()) {
+            Some(idle) => idle.timer = Some(timer),
+            None => timer.cancel(),
+        }
+    }
+
+    fn idle_timer_fired(&self, key: u32, generation: u32) {
+        let core = &self.core;
+        let now = Instant::now();
+        let rearm = {
+            let mut conns = core.conns.borrow_mut();
+            let Some(conn) = conns.get_mut(key, generation) else {
+                return;
+            };
+            let Some(idle) = conn.idle.as_mut() else {
+                return;
+            };
+            idle.timer = None;
+            let due = idle.last_activity + idle.timeout;
+            if due > now {
+                Some(due)
+            } else {
+                let timeout = idle.timeout;
+                if !conn.lost {
+                    core.shared.counters.idle_timeouts.add(1);
+                    conn.write.clear();
+                    conn.closing = true;
+                    let error = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("nothing received for {timeout:?} (idle timeout)"),
+                    );
+                    schedule_lost(core, conn, key, Some(error));
+                }
+                None
+            }
+        };
+        if let Some(due) = rearm {
+            self.arm_idle(key, generation, due);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Idle timeouts: a silent connection is aborted with `TimedOut` and
+//! counted; one that keeps sending is left alone however long it lives;
+//! removing the timeout removes it.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use loopcore::{EventLoop, ServerOptions, Transport};
+
+use crate::tcp::{run_until, Probe, Seen};
+
+fn server_with_idle_timeout(
+    lp: &EventLoop,
+    seen: &Rc<Seen>,
+    timeout: Duration,
+) -> std::net::SocketAddr {
+    let s = seen.clone();
+    let options = ServerOptions::default().idle_timeout(timeout);
+    let server = lp
+        .create_server("127.0.0.1:0", options, move || Probe::new(&s))
+        .unwrap();
+    server.sockets()[0]
+}
+
+#[test]
+fn a_silent_connection_is_aborted_and_a_talking_one_is_not() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = server_with_idle_timeout(&lp, &seen, Duration::from_millis(150));
+    let _silent = TcpStream::connect(addr).unwrap();
+    run_until(&lp, || seen.made.get() == 1);
+    let silent_side = seen.transport.borrow().clone().unwrap();
+    let mut talking = TcpStream::connect(addr).unwrap();
+    run_until(&lp, || seen.made.get() == 2);
+    let talking_side = seen.transport.borrow().clone().unwrap();
+    // The talking client sends every 50 ms for 600 ms: four timeouts' worth.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(600) {
+        talking.write_all(b"x").unwrap();
+        lp.run_until_complete(loopcore::sleep(Duration::from_millis(50)))
+            .unwrap();
+    }
+    assert!(
+        silent_side.is_closing(),
+        "the silent connection was aborted"
+    );
+    assert!(!talking_side.is_closing(), "the talking one is still open");
+    assert_eq!(seen.lost.get(), 1);
+    assert!(
+        seen.lost_with_error.get(),
+        "connection_lost got the TimedOut error"
+    );
+    assert_eq!(lp.stats().idle_timeouts, 1);
+    // Silent now: it goes too.
+    run_until(&lp, || seen.lost.get() == 2);
+    assert_eq!(lp.stats().idle_timeouts, 2);
+}
+
+#[test]
+fn an_idle_timeout_can_be_set_per_transport_and_removed() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = crate::tcp::probe_server(&lp, &seen);
+    let _client = TcpStream::connect(addr).unwrap();
+    run_until(&lp, || seen.made.get() == 1);
+    let transport: Transport = seen.transport.borrow().clone().unwrap();
+    transport
+        .set_idle_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    transport.set_idle_timeout(None).unwrap();
+    lp.run_until_complete(loopcore::sleep(Duration::from_millis(300)))
+        .unwrap();
+    assert!(!transport.is_closing(), "removed: nothing happens");
+    transport
+        .set_idle_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    run_until(&lp, || seen.lost.get() == 1);
+    assert_eq!(lp.stats().idle_timeouts, 1);
+    assert!(
+        transport.set_idle_timeout(None).is_err(),
+        "a lost transport refuses"
+    );
+}
