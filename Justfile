@@ -17,6 +17,11 @@ demo:
 loadgen *ARGS:
     cargo run --release -p loopcore-loadgen -- {{ARGS}}
 
+# Soak: http_plaintext under keep-alive and churning loadgen runs for SECONDS;
+# checks RSS and fds are flat and no request was lost.
+soak SECONDS="60":
+    bash benches/scripts/soak.sh {{SECONDS}}
+
 # Criterion micro-benchmarks, each against a bare baseline in the same run.
 bench:
     cargo bench -p loopcore-benches

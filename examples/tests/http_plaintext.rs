@@ -3,69 +3,14 @@
 //! sockets for pipelining and malformed requests.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
-use std::sync::mpsc;
 use std::time::Duration;
 
 mod common;
 
-use common::{have, wrk_requests};
-use loopcore::{EventLoop, LoopHandle, ServerOptions};
-use loopcore_examples::plaintext::{Plaintext, Timeouts};
-
-/// A plaintext server on its own thread; stopped when dropped.
-struct ServerThread {
-    addr: SocketAddr,
-    handle: LoopHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ServerThread {
-    fn start() -> Self {
-        Self::start_with(Timeouts::default())
-    }
-
-    fn start_with(timeouts: Timeouts) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let lp = EventLoop::new().unwrap();
-            let server = lp
-                .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-                    Plaintext::with_timeouts(timeouts)
-                })
-                .unwrap();
-            tx.send((server.sockets()[0], lp.handle())).unwrap();
-            lp.run_forever().unwrap();
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        Self {
-            addr,
-            handle,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ServerThread {
-    fn drop(&mut self) {
-        let _ = self.handle.stop();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    String::from_utf8_lossy(&response).into_owned()
-}
+use common::{have, raw_exchange, wrk_requests, ServerThread};
+use loopcore_examples::plaintext::Timeouts;
 
 #[test]
 fn curl_gets_hello_world() {

@@ -2,8 +2,12 @@
 //! binaries `cargo test` builds.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+
+use loopcore::{EventLoop, LoopHandle, ServerOptions};
+use loopcore_examples::plaintext::{Plaintext, Timeouts};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -119,4 +123,60 @@ pub fn start_example_with_lines(
             panic!("{name} printed no address: {lines:?}");
         }
     }
+}
+
+/// A plaintext server on its own thread; stopped when dropped.
+pub struct ServerThread {
+    pub addr: SocketAddr,
+    pub handle: LoopHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    pub fn start() -> Self {
+        Self::start_with(Timeouts::default())
+    }
+
+    pub fn start_with(timeouts: Timeouts) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let lp = EventLoop::new().unwrap();
+            let server = lp
+                .create_server(
+                    "127.0.0.1:0",
+                    ServerOptions::default().backlog(4096),
+                    move || Plaintext::with_timeouts(timeouts),
+                )
+                .unwrap();
+            tx.send((server.sockets()[0], lp.handle())).unwrap();
+            lp.run_forever().unwrap();
+        });
+        let (addr, handle) = rx.recv().unwrap();
+        Self {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        let _ = self.handle.stop();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// Sends `request` on a fresh connection and reads until the server closes.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
 }
