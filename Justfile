@@ -22,6 +22,12 @@ loadgen *ARGS:
 soak SECONDS="60":
     bash benches/scripts/soak.sh {{SECONDS}}
 
+# Fuzz every parser target for SECONDS each (a stable-Rust mutational
+# fuzzer; a failing input lands in fuzz/crashes/).
+fuzz SECONDS="60":
+    cargo build --release --manifest-path fuzz/Cargo.toml
+    for t in http_request http_response pem; do fuzz/target/release/loopcore-fuzz $t {{SECONDS}} || exit 1; done
+
 # Criterion micro-benchmarks, each against a bare baseline in the same run.
 bench:
     cargo bench -p loopcore-benches
