@@ -75,10 +75,10 @@ fn a_fixed_two_millisecond_server_reads_two_milliseconds() {
     });
     let url = format!("http://{}/", server.addr);
     // Noise on a shared 2-core machine (a build, another test binary) only
-    // ever adds latency, never removes it: up to three tries, the best
-    // one counts.
+    // ever adds latency, never removes it: up to five tries, the best one
+    // counts.
     let mut best = f64::MAX;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let (code, report) = loadgen(&["-c", "4", "-t", "1", "-R", "200", "-d", "2s", &url]);
         assert_eq!(code, 0);
         assert!(num(&report, "requests") >= 350.0);
@@ -86,6 +86,7 @@ fn a_fixed_two_millisecond_server_reads_two_milliseconds() {
         if (best - 2.0).abs() <= 0.2 {
             break;
         }
+        std::thread::sleep(Duration::from_millis(500));
     }
     assert!((best - 2.0).abs() <= 0.2, "p50 {best} ms, expected 2 ms");
 }
