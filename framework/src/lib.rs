@@ -47,6 +47,7 @@ mod signal;
 mod sys;
 mod task;
 mod time;
+mod wake_flag;
 mod watch;
 
 pub use error::{Error, ErrorKind, Result};

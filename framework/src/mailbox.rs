@@ -28,6 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::event_loop::Core;
 use crate::metrics::{Counters, LoopStats};
+use crate::wake_flag::WakeFlag;
 use crate::{Error, EventLoop, Result};
 
 /// A callback posted from another thread.
@@ -86,8 +87,9 @@ pub(crate) struct Shared {
     /// Sending half of the mailbox.
     sender: Sender<Message>,
     /// Set by the sender that must write the waker; cleared by the loop
-    /// before it drains (module invariants 1-2).
-    woken: AtomicBool,
+    /// before it drains (module invariants 1-2; model-checked in
+    /// `wake_flag`).
+    woken: WakeFlag,
     /// Wakes the loop's poll.
     waker: mio::Waker,
     /// Set once at `close`; later posts fail.
@@ -115,7 +117,7 @@ impl Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
             thread: std::thread::current().id(),
             sender,
-            woken: AtomicBool::new(false),
+            woken: WakeFlag::new(),
             waker,
             closed: AtomicBool::new(false),
             waker_writes: AtomicU64::new(0),
@@ -137,7 +139,7 @@ impl Shared {
     /// Clears the woken flag if it was set; true means "drain now".
     #[inline]
     pub(crate) fn take_woken(&self) -> bool {
-        self.woken.load(Ordering::Acquire) && self.woken.swap(false, Ordering::AcqRel)
+        self.woken.take()
     }
 
     pub(crate) fn mark_closed(&self) {
@@ -150,7 +152,7 @@ impl Shared {
 
     /// Wakes the poll unless a wake-up is already pending (invariant 1).
     pub(crate) fn nudge(&self) {
-        if !self.woken.swap(true, Ordering::AcqRel) {
+        if self.woken.raise() {
             self.waker_writes.fetch_add(1, Ordering::Relaxed);
             // A failed eventfd write means the counter is saturated, i.e.
             // the loop is already due to wake: nothing is lost.
