@@ -103,6 +103,8 @@ pub(crate) struct Slot {
     timer: Option<TimerHandle>,
     /// Responses on the current connection.
     answered_here: u64,
+    /// Since when connecting has failed without a success in between.
+    failing_since: Option<Instant>,
     /// No more requests will be sent.
     draining: bool,
 }
@@ -154,6 +156,7 @@ impl LoopRun {
                 schedule,
                 timer: None,
                 answered_here: 0,
+                failing_since: None,
                 draining: false,
             }));
             run.slots.borrow_mut().push(slot.clone());
@@ -269,6 +272,10 @@ impl Slot {
             };
             if transport.write(&self.plan().request).is_err() {
                 self.run.recorder.borrow_mut().errors.write += 1;
+                if self.schedule.is_some() {
+                    // Still due: it goes out on the next connection.
+                    self.backlog.push_front(intended);
+                }
                 break;
             }
             if let Some(budget) = self.run.budget.get() {
@@ -430,13 +437,22 @@ fn connect(lp: &EventLoop, slot: &Rc<RefCell<Slot>>, delay: Duration) {
             .await;
         let mut guard = slot.borrow_mut();
         guard.connecting = false;
-        if let Err(_error) = result {
-            let draining = guard.draining;
-            guard.run.recorder.borrow_mut().errors.connect += 1;
-            drop(guard);
-            if !draining && Instant::now() < slot.borrow().plan().stop_at {
-                connect(&lp2, &slot, RECONNECT_BACKOFF);
-            }
+        let now = Instant::now();
+        if result.is_ok() {
+            guard.failing_since = None;
+            return;
+        }
+        guard.run.recorder.borrow_mut().errors.connect += 1;
+        let failing_since = *guard.failing_since.get_or_insert(now);
+        if now.duration_since(failing_since) >= guard.plan().timeout {
+            // Nothing could be reached for a whole --timeout: this slot
+            // stops (a run limited only by -n would otherwise never end).
+            guard.draining = true;
+        }
+        let retry = !guard.draining && now < guard.plan().stop_at;
+        drop(guard);
+        if retry {
+            connect(&lp2, &slot, RECONNECT_BACKOFF);
         }
     })
     .detach();
@@ -510,6 +526,8 @@ impl Protocol for SlotProtocol {
     fn eof_received(&mut self) -> bool {
         let now = Instant::now();
         let mut slot = self.0.borrow_mut();
+        // The connection is ending: nothing more is sent on it.
+        slot.transport = None;
         match slot.reader.eof() {
             Ok(Some(response)) => slot.answered(response.status, now),
             Ok(None) if slot.pending.is_empty() => {}

@@ -122,3 +122,31 @@ fn error_statuses_are_counted_by_class() {
     assert_eq!(num(&report, "errors.status"), requests);
     assert_eq!(num(&report, "status.server_error"), requests);
 }
+
+#[test]
+fn a_request_count_run_against_nothing_gives_up_after_the_timeout() {
+    let _serial = serial();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    let (code, report) = loadgen(&[
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-n",
+        "100",
+        "--timeout",
+        "300ms",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(num(&report, "errors.connect") >= 2.0, "{report:#}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

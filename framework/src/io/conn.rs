@@ -293,7 +293,9 @@ impl EventLoop {
             entry.insert(Conn {
                 generation,
                 stream,
-                buffered: protocol.as_buffered().is_some(),
+                // TLS decrypts into the loop's buffer first: a
+                // `BufferedProtocol` gets the plaintext copied in.
+                buffered: tls.is_none() && protocol.as_buffered().is_some(),
                 protocol: Some(protocol),
                 write: WriteBuffer::default(),
                 flow: FlowControl::default(),
@@ -510,7 +512,9 @@ impl EventLoop {
                     let _ = conn.stream.shutdown_write();
                 }
                 if conn.closing {
-                    schedule_lost(core, conn, key, None);
+                    // A TLS failure stored its error before closing.
+                    let error = conn.lost_error.take();
+                    schedule_lost(core, conn, key, error);
                     return;
                 }
             }
@@ -572,7 +576,18 @@ impl EventLoop {
             };
             match result {
                 Ok(0) => {
-                    self.peer_eof(key, generation);
+                    if tls && self.tls_handshaking(key, generation) {
+                        self.tls_failed(
+                            key,
+                            generation,
+                            io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the peer closed during the TLS handshake",
+                            ),
+                        );
+                    } else {
+                        self.peer_eof(key, generation);
+                    }
                     break;
                 }
                 Ok(n) => {
@@ -592,6 +607,10 @@ impl EventLoop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if tls && self.tls_handshaking(key, generation) => {
+                    self.tls_failed(key, generation, e);
+                    break;
+                }
                 Err(e) => {
                     let mut conns = core.conns.borrow_mut();
                     if let Some(conn) = conns.get_mut(key, generation) {
@@ -697,13 +716,23 @@ impl EventLoop {
         true
     }
 
+    /// The connection speaks TLS and its handshake is not done.
+    fn tls_handshaking(&self, key: u32, generation: u32) -> bool {
+        self.core
+            .conns
+            .borrow_mut()
+            .get_mut(key, generation)
+            .and_then(|c| c.tls.as_ref())
+            .is_some_and(|tls| tls.handshaking)
+    }
+
     /// A TLS error, or the handshake ran out of time: the alert (if any)
     /// leaves and the connection closes. Before `connection_made` the
     /// protocol is dropped unheard and the failure only logged (invariant 2
     /// of `io::tls`); after it, `connection_lost` gets the error.
     pub(crate) fn tls_failed(&self, key: u32, generation: u32, error: io::Error) {
         let core = &self.core;
-        let (handshaking, waiter, peer) = {
+        let (handshaking, waiter, peer, shutdown_timeout) = {
             let mut conns = core.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key, generation) else {
                 return;
@@ -715,6 +744,7 @@ impl EventLoop {
                 return;
             }
             let handshaking = tls.handshaking;
+            let shutdown_timeout = tls.shutdown_timeout;
             let waiter = tls.waiter.take();
             if let Some(timer) = tls.timer.take() {
                 timer.cancel();
@@ -735,8 +765,22 @@ impl EventLoop {
                 core.conns_dirty_push(key, conn.generation);
             }
             conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
-            (handshaking, waiter, peer)
+            (handshaking, waiter, peer, shutdown_timeout)
         };
+        // The alert and what was buffered get the shutdown timeout to
+        // leave; a peer that reads nothing does not keep the connection.
+        let timer = self.call_later(shutdown_timeout, move |lp| {
+            Transport::from_parts(&lp.core, key, generation).abort();
+        });
+        match core
+            .conns
+            .borrow_mut()
+            .get_mut(key, generation)
+            .and_then(|c| c.tls.as_mut())
+        {
+            Some(tls) => tls.timer = Some(timer),
+            None => timer.cancel(),
+        }
         let peer = peer.unwrap_or_else(|| "a peer".to_owned());
         tracing::debug!(loop_id = core.shared.id, %peer, "loopcore: TLS failed: {error}");
         if core.debug.get() {
@@ -817,8 +861,31 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
         idle,
         ..
     } = removed;
-    if let Some(timer) = tls.and_then(|mut tls| tls.timer.take()) {
-        timer.cancel();
+    let mut protocol = protocol;
+    if let Some(mut tls) = tls {
+        if let Some(timer) = tls.timer.take() {
+            timer.cancel();
+        }
+        if tls.handshaking {
+            // Lost before the handshake finished (reset, idle timeout,
+            // abort): the protocol was never announced, so it hears
+            // nothing (invariant 2 of `io::tls`); a waiting caller gets
+            // the error.
+            protocol = None;
+            if let Some(waiter) = tls.waiter.take() {
+                let error = match &lost_error {
+                    Some(e) => Error::io(
+                        "the TLS handshake failed",
+                        io::Error::new(e.kind(), e.to_string()),
+                    ),
+                    None => Error::new(
+                        ErrorKind::Closed,
+                        "the connection closed during the TLS handshake",
+                    ),
+                };
+                let _ = waiter.resolve(Err(error));
+            }
+        }
     }
     if let Some(mut idle) = idle {
         idle.cancel();

@@ -53,9 +53,8 @@ impl EventLoop {
                     "start_tls needs a transport of the loop it is called on",
                 )
             })?;
-        let mut protocol: Box<dyn Protocol> = Box::new(protocol);
-        let buffered = protocol.as_buffered().is_some();
-        let (generation, replaced) = {
+        let protocol: Box<dyn Protocol> = Box::new(protocol);
+        let (generation, replaced, idle_timeout) = {
             let Ok(mut conns) = core.conns.try_borrow_mut() else {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
@@ -89,7 +88,13 @@ impl EventLoop {
             // its methods is running now (`protocol` is out), it is dropped
             // when that returns, as its generation no longer matches.
             let replaced = conn.protocol.replace(protocol);
-            conn.buffered = buffered;
+            // TLS decrypts into the loop's buffer (see `attach_stream_with`).
+            conn.buffered = false;
+            // The idle timer is keyed by the old generation: set it again.
+            let idle_timeout = conn.idle.take().map(|mut idle| {
+                idle.cancel();
+                idle.timeout
+            });
             conn.pending.clear();
             conn.tls = Some(Box::new(layer));
             conn.reading = true;
@@ -107,9 +112,12 @@ impl EventLoop {
             if let Some(server) = &conn.server {
                 server.client_renumbered(key, old, generation);
             }
-            (generation, replaced)
+            (generation, replaced, idle_timeout)
         };
         drop(replaced);
+        if idle_timeout.is_some() {
+            self.set_idle_timeout(key, generation, idle_timeout);
+        }
         self.start_handshake(key, generation, timeout);
         handshake.await??;
         Ok(Transport::from_parts(&core, key, generation))

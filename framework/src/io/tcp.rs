@@ -177,7 +177,12 @@ pub(crate) fn serve_accepted(
     };
     let transport = lp.attach_stream_with(stream, protocol, server, tls)?;
     if let Some(timeout) = options.idle_timeout {
-        transport.set_idle_timeout(Some(timeout))?;
+        // A protocol may have closed it in `connection_made` already.
+        if let Err(e) = transport.set_idle_timeout(Some(timeout)) {
+            if !e.is_closed() {
+                return Err(e);
+            }
+        }
     }
     Ok(())
 }

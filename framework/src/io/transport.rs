@@ -240,7 +240,12 @@ impl Transport {
             conn.closing = true;
             conn.reading = false;
             if let Some(tls) = conn.tls.as_mut() {
-                if !tls.handshaking {
+                if tls.handshaking {
+                    // The handshake's timer gives way to the shutdown's.
+                    if let Some(timer) = tls.timer.take() {
+                        timer.cancel();
+                    }
+                } else {
                     tls.session.send_close_notify();
                 }
                 if tls.timer.is_none() {

@@ -197,6 +197,7 @@ fn parse_head(
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut headers);
     let head_len = match parsed.parse(input) {
+        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => return Err(ResponseError::Malformed),
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if input.len() > MAX_HEAD => {
             return Err(ResponseError::Malformed)
@@ -349,6 +350,14 @@ mod tests {
         assert_eq!(
             ResponseReader::new().feed(bad_chunk, false),
             Err(ResponseError::Malformed)
+        );
+        let mut complete = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        complete.resize(MAX_HEAD + 10, b'a');
+        complete.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            ResponseReader::new().feed(&complete, false),
+            Err(ResponseError::Malformed),
+            "a complete head over the limit is refused as a split one is"
         );
         let huge = vec![b'a'; MAX_HEAD + 10];
         let mut wire = b"HTTP/1.1 200 OK\r\nX: ".to_vec();

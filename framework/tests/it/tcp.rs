@@ -757,10 +757,10 @@ fn unix_sockets_echo_and_clean_up_their_file_only_if_still_theirs() {
 }
 
 /// Collects everything through a deliberately small lent buffer.
-struct Collector {
-    buf: Vec<u8>,
-    got: Rc<RefCell<Vec<u8>>>,
-    lost: Rc<Cell<Option<bool>>>,
+pub(crate) struct Collector {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) got: Rc<RefCell<Vec<u8>>>,
+    pub(crate) lost: Rc<Cell<Option<bool>>>,
 }
 
 impl loopcore::BufferedProtocol for Collector {

@@ -349,3 +349,79 @@ fn an_expired_certificate_is_refused_and_the_server_serves_once_renewed() {
     cert.replace_from_pem(&pki.cert_pem, &pki.key_pem).unwrap();
     crate::tls::assert_serves(&lp, addr, &pki);
 }
+
+#[test]
+fn a_buffered_protocol_gets_the_plaintext_over_tls() {
+    let lp = EventLoop::new().unwrap();
+    let pki = make_pki("buffered");
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let lost = Rc::new(std::cell::Cell::new(None));
+    let (g, l) = (got.clone(), lost.clone());
+    let options = ServerOptions::default().tls(pki.server.clone());
+    let server = lp
+        .create_server("127.0.0.1:0", options, move || {
+            loopcore::Buffered(crate::tcp::Collector {
+                buf: vec![0; 7],
+                got: g.clone(),
+                lost: l.clone(),
+            })
+        })
+        .unwrap();
+    let client = good_probe_client(&lp, server.sockets()[0], &pki, &Rc::new(Seen::default()));
+    client
+        .write(b"through a seven-byte buffer, decrypted")
+        .unwrap();
+    run_until(&lp, || got.borrow().len() == 38);
+    assert_eq!(&*got.borrow(), b"through a seven-byte buffer, decrypted");
+    client.close();
+    run_until(&lp, || lost.get().is_some());
+}
+
+#[test]
+fn a_peer_gone_during_the_handshake_is_never_announced_and_start_tls_says_why() {
+    let lp = EventLoop::new().unwrap();
+    let pki = make_pki("gone");
+    let seen = Rc::new(Seen::default());
+    let addr = crate::tls::serve_with(&lp, pki.server.clone(), &seen);
+    // A health check: connect, close, no TLS at all.
+    drop(std::net::TcpStream::connect(addr).unwrap());
+    let server_stats = || lp.stats();
+    run_until(&lp, || server_stats().connections_closed >= 1);
+    assert_eq!(seen.made.get(), 0);
+    assert_eq!(
+        seen.eofs.get(),
+        0,
+        "no eof_received for a connection never announced"
+    );
+    assert_eq!(seen.lost.get(), 0, "no connection_lost either");
+    crate::tls::assert_serves(&lp, addr, &pki);
+
+    // start_tls on a connection whose peer closes instead of answering.
+    let plain_seen = Rc::new(Seen::default());
+    let s = plain_seen.clone();
+    let closer = lp
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
+            let mut probe = Probe::new(&s);
+            probe.on_data = Some(Box::new(|t: &Transport, _: &[u8]| t.close()));
+            probe
+        })
+        .unwrap();
+    let plain = lp
+        .run_until_complete(lp.create_connection(
+            closer.sockets()[0].to_string(),
+            Probe::new(&Rc::new(Seen::default())),
+        ))
+        .unwrap()
+        .unwrap();
+    let config = loopcore::tls::client_config_from_ca_pem(&pki.ca_pem, &[]).unwrap();
+    let error = lp
+        .run_until_complete(lp.start_tls(
+            &plain,
+            Probe::new(&Rc::new(Seen::default())),
+            TlsSetup::client(config, "localhost"),
+        ))
+        .unwrap()
+        .unwrap_err();
+    assert_ne!(error.kind(), ErrorKind::Cancelled, "{error}");
+    assert!(error.to_string().contains("handshake"), "{error}");
+}
