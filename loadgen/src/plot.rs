@@ -83,14 +83,7 @@ pub fn latency_chart(
             .label("from actual send (uncorrected)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED));
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)?;
-    Ok(())
+    finish(&mut chart, &root)
 }
 
 /// Draws requests per second by loop count, one line per pinning and
@@ -148,6 +141,14 @@ pub fn scaling_chart(path: &Path, rows: &[TuneRow]) -> Result<()> {
             )
             .map_err(plot_error)?;
     }
+    finish(&mut chart, &root)
+}
+
+/// Draws the legend and writes the file.
+fn finish<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .border_style(BLACK)

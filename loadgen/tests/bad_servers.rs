@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{http_server, loadgen, num, ok, serial};
+use common::{free_port, http_server, loadgen, num, ok, serial};
 
 fn run(url: &str, extra: &[&str]) -> (i32, serde_json::Value, Duration) {
     let started = Instant::now();
@@ -67,10 +67,7 @@ fn a_server_that_never_answers_gives_timeouts_and_the_run_ends_on_time() {
 #[test]
 fn refused_connections_are_connect_errors() {
     let _serial = serial();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let (code, report, took) = run(&format!("http://127.0.0.1:{port}/"), &[]);
     assert_eq!(code, 1);
     assert!(num(&report, "errors.connect") >= 4.0, "{report:#}");
@@ -126,10 +123,7 @@ fn error_statuses_are_counted_by_class() {
 #[test]
 fn a_request_count_run_against_nothing_gives_up_after_the_timeout() {
     let _serial = serial();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let started = Instant::now();
     let (code, report) = loadgen(&[
         "-c",

@@ -105,11 +105,7 @@ fn a_run_writes_its_chart_and_its_interval_log() {
 #[test]
 fn tune_measures_a_server_command_for_each_loop_count() {
     let _serial = serial();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let server = format!("python3 ../benches/scripts/slow_server.py {port} 10 # loops={{loops}}");
     let url = format!("http://127.0.0.1:{port}/");
     let output = loadgen(&[
