@@ -414,6 +414,11 @@ impl EventLoop {
             let Some(conn) = conns.get_mut(key, generation) else {
                 return;
             };
+            if conn.tls.as_ref().is_some_and(|tls| tls.handshaking) {
+                // A protocol hears nothing before `connection_made`; a
+                // shutdown notice is sent again after the handshake.
+                return;
+            }
             if conn.protocol.is_none() {
                 conn.pending.push(event);
                 return;
@@ -518,7 +523,13 @@ impl EventLoop {
                     return;
                 }
             }
-            conn.flow.check(conn.write.len())
+            if conn.tls.as_ref().is_some_and(|tls| tls.handshaking) {
+                // Not announced yet: flow control starts with
+                // `connection_made`.
+                None
+            } else {
+                conn.flow.check(conn.write.len())
+            }
         };
         match flow_event {
             Some(FlowEvent::Pause) => self.deliver(key, generation, ProtoEvent::PauseWriting),

@@ -96,6 +96,9 @@ impl EventLoop {
                 idle.timeout
             });
             conn.pending.clear();
+            // The new protocol starts unpaused; the next flush tells it
+            // where the buffer stands once it is announced.
+            conn.flow.forget_pause();
             conn.tls = Some(Box::new(layer));
             conn.reading = true;
             // Entries queued under the old generation are skipped: queue

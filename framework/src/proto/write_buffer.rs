@@ -143,6 +143,12 @@ impl FlowControl {
         Ok(())
     }
 
+    /// Forgets that the protocol was paused (a new protocol took over the
+    /// connection: `start_tls`).
+    pub(crate) fn forget_pause(&mut self) {
+        self.paused = false;
+    }
+
     /// The marks (high, low).
     pub(crate) fn limits(&self) -> (usize, usize) {
         (self.high, self.low)
