@@ -44,7 +44,7 @@ mkdir -p "$out"
 } > "$out/machine.txt"
 
 pipeline_lua="$out/pipeline16.lua"
-[ "$workload" = plaintext ] && cat > "$pipeline_lua" <<'LUA'
+[ "$workload" = plaintext ] && [ "$client" = wrk ] && cat > "$pipeline_lua" <<'LUA'
 init = function(args)
   local r = {}
   for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
