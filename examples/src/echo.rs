@@ -6,6 +6,12 @@ use std::net::SocketAddr;
 use loopcore::{DatagramProtocol, DatagramTransport, Protocol, Transport};
 
 /// Writes back every byte it receives.
+///
+/// A peer that sends without reading would grow the write buffer without
+/// bound, so reading pauses while the answers wait above the transport's
+/// high-water mark (`pause_writing`) and resumes once they drain: each
+/// connection holds at most about the high-water mark plus one read, and
+/// TCP holds the peer back.
 #[derive(Debug, Default)]
 pub struct Echo {
     transport: Option<Transport>,
@@ -20,6 +26,18 @@ impl Protocol for Echo {
         if let Some(transport) = &self.transport {
             // Only fails once the transport is closing: nothing to echo then.
             let _ = transport.write(data);
+        }
+    }
+
+    fn pause_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.pause_reading();
+        }
+    }
+
+    fn resume_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.resume_reading();
         }
     }
 }

@@ -7,9 +7,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{raw_exchange, ServerThread};
+use common::{
+    assert_opened_at_least, open_and_drop_connections, raw_exchange, read_ok_answers,
+    wait_until_all_closed, ServerThread,
+};
 
 const GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
 const GET_CLOSE: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -20,20 +23,7 @@ fn still_serves_and_accounts(server: &ServerThread) {
     let answer = raw_exchange(server.addr, GET_CLOSE);
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("Hello, World!"), "{answer}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stats = server.handle.stats();
-        if stats.connections_opened == stats.connections_closed {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} connections opened, {} closed",
-            stats.connections_opened,
-            stats.connections_closed
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_all_closed(&server.handle);
 }
 
 fn connect(server: &ServerThread) -> TcpStream {
@@ -120,17 +110,59 @@ fn a_reset_in_the_middle_of_the_answers_harms_no_one() {
 
 #[test]
 fn five_thousand_connections_opened_and_dropped_at_once() {
-    loopcore::raise_fd_limit(12_000).unwrap();
     let server = ServerThread::start();
-    let streams: Vec<TcpStream> = (0..5000)
-        .map(|_| TcpStream::connect(server.addr).unwrap())
-        .collect();
-    drop(streams);
+    open_and_drop_connections(server.addr, 5000);
     still_serves_and_accounts(&server);
-    let stats = server.handle.stats();
-    assert!(
-        stats.connections_opened >= 5001,
-        "{}",
-        stats.connections_opened
+    assert_opened_at_least(&server.handle, 5001);
+}
+
+#[test]
+fn a_request_split_byte_by_byte_is_answered() {
+    let server = ServerThread::start();
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for byte in b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n" {
+        stream.write_all(&[*byte]).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("Hello, World!"));
+    still_serves_and_accounts(&server);
+}
+
+#[test]
+fn a_client_that_never_reads_is_held_back_and_gets_every_answer_later() {
+    let server = ServerThread::start();
+    let request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+    let chunk = request.repeat(1000);
+    let mut hog = TcpStream::connect(server.addr).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    // Send without reading until the writes block: the server stopped
+    // reading, the kernel buffers filled, TCP held the client back.
+    let mut sent = 0usize;
+    while hog.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+        assert!(
+            sent < 256 << 20,
+            "the server kept reading a client that never reads"
+        );
+    }
+    assert!(sent < 64 << 20, "{sent} bytes sent before being held back");
+    // Others are served meanwhile.
+    let answer = raw_exchange(
+        server.addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // The client catches up: every complete request it got out is answered.
+    // (A write that timed out may have sent part of a chunk.)
+    hog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    read_ok_answers(&mut hog, sent / request.len());
+    drop(hog);
+    still_serves_and_accounts(&server);
 }

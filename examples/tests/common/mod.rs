@@ -2,11 +2,13 @@
 //! binaries `cargo test` builds.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod peer;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 
-use loopcore::{EventLoop, LoopHandle, ServerOptions};
+use loopcore::{EventLoop, LoopHandle, Protocol, ServerOptions};
 use loopcore_examples::plaintext::{Plaintext, Timeouts};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
@@ -138,15 +140,23 @@ impl ServerThread {
     }
 
     pub fn start_with(timeouts: Timeouts) -> Self {
+        Self::serve(ServerOptions::default(), move || {
+            Plaintext::with_timeouts(timeouts)
+        })
+    }
+
+    /// Serves `factory`'s protocol on 127.0.0.1 with `options` (backlog
+    /// raised to 4096 for the connection floods).
+    pub fn serve<P, F>(options: ServerOptions, factory: F) -> Self
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let lp = EventLoop::new().unwrap();
             let server = lp
-                .create_server(
-                    "127.0.0.1:0",
-                    ServerOptions::default().backlog(4096),
-                    move || Plaintext::with_timeouts(timeouts),
-                )
+                .create_server("127.0.0.1:0", options.backlog(4096), factory)
                 .unwrap();
             tx.send((server.sockets()[0], lp.handle())).unwrap();
             lp.run_forever().unwrap();
@@ -179,4 +189,78 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Waits until every connection the loop accepted is closed (lingering
+/// closes included), failing after 10 s.
+pub fn wait_until_all_closed(handle: &LoopHandle) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = handle.stats();
+        if stats.connections_opened == stats.connections_closed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} connections opened, {} closed",
+            stats.connections_opened,
+            stats.connections_closed
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills the child when dropped, so a failing test leaves no server
+/// behind (holding the test's stderr open, among other things).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Reads at least `count` HTTP answers from `stream`, each of which must be
+/// `200`; fails if the stream ends or stalls first.
+pub fn read_ok_answers(stream: &mut impl Read, count: usize) {
+    let mut reader = loopcore::http1::ResponseReader::new();
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut answers = 0;
+    while answers < count {
+        let n = stream.read(&mut buf).expect("answers keep coming");
+        assert!(n > 0, "closed after {answers} of {count} answers");
+        pending.extend_from_slice(&buf[..n]);
+        let mut used = 0;
+        loop {
+            let (consumed, response) = reader.feed(&pending[used..], false).unwrap();
+            used += consumed;
+            let Some(response) = response else { break };
+            assert_eq!(response.status, 200);
+            answers += 1;
+        }
+        pending.drain(..used);
+    }
+}
+
+/// Opens `count` TCP connections to `addr` at once, then drops them all;
+/// raises the fd limit first.
+pub fn open_and_drop_connections(addr: SocketAddr, count: usize) {
+    loopcore::raise_fd_limit(count as u64 * 2 + 2_000).unwrap();
+    let streams: Vec<TcpStream> = (0..count)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    drop(streams);
+}
+
+/// The loop accepted at least `count` connections.
+pub fn assert_opened_at_least(handle: &LoopHandle, count: u64) {
+    let opened = handle.stats().connections_opened;
+    assert!(
+        opened >= count,
+        "{opened} connections accepted, {count} expected"
+    );
 }
