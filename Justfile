@@ -28,10 +28,11 @@ fuzz SECONDS="60":
     cargo build --release --manifest-path fuzz/Cargo.toml
     for t in http_request http_response pem; do fuzz/target/release/loopcore-fuzz $t {{SECONDS}} || exit 1; done
 
-# The mailbox's wake protocol under the loom model checker (every
-# interleaving of two senders and the loop).
+# The cross-thread handshakes (framework/src/sync: mailbox wake-ups, task
+# aborts, connection hand-over at shutdown, the shutdown notice) under the
+# loom model checker, every interleaving.
 loom:
-    CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loopcore_loom" cargo test -p loopcore --lib wake_flag
+    CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loopcore_loom" cargo test -p loopcore --lib loom_tests
 
 # Criterion micro-benchmarks, each against a bare baseline in the same run.
 bench:

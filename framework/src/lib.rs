@@ -44,10 +44,10 @@ mod proto;
 mod remote;
 mod runtime;
 mod signal;
+mod sync;
 mod sys;
 mod task;
 mod time;
-mod wake_flag;
 mod watch;
 
 pub use error::{Error, ErrorKind, Result};

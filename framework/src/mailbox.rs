@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::event_loop::Core;
 use crate::metrics::{Counters, LoopStats};
-use crate::wake_flag::WakeFlag;
+use crate::sync::WakeFlag;
 use crate::{Error, EventLoop, Result};
 
 /// A callback posted from another thread.
@@ -88,7 +88,7 @@ pub(crate) struct Shared {
     sender: Sender<Message>,
     /// Set by the sender that must write the waker; cleared by the loop
     /// before it drains (module invariants 1-2; model-checked in
-    /// `wake_flag`).
+    /// `sync::wake_flag`).
     woken: WakeFlag,
     /// Wakes the loop's poll.
     waker: mio::Waker,

@@ -14,11 +14,12 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::exception::{CaughtPanic, ExceptionContext};
+use crate::sync::AbortState;
 use crate::EventLoop;
 
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
@@ -118,19 +119,13 @@ impl JoinError {
     }
 }
 
-/// Shared between a task and its handle, for `abort`.
-#[derive(Default)]
-struct AbortState {
-    aborted: AtomicBool,
-    /// The task's waker; async-task passes the same one to every poll.
-    waker: OnceLock<Waker>,
-}
-
 /// The spawned future: catches panics and honours `abort`.
 struct TaskBody<F> {
     future: F,
     id: u64,
     abort: Arc<AbortState>,
+    /// Whether the task's waker is in `abort` yet.
+    waker_registered: bool,
 }
 
 impl<F: Future> Future for TaskBody<F> {
@@ -141,14 +136,14 @@ impl<F: Future> Future for TaskBody<F> {
         // `self`, and `TaskBody` has no Drop impl or Unpin impl of its own.
         let this = unsafe { self.get_unchecked_mut() };
         let id = this.id;
-        if this.abort.aborted.load(Ordering::Acquire) {
+        if this
+            .abort
+            .poll_aborted(&mut this.waker_registered, cx.waker())
+        {
             return Poll::Ready(Err(JoinError {
                 id,
                 repr: JoinErrorRepr::Aborted,
             }));
-        }
-        if this.abort.waker.get().is_none() {
-            let _ = this.abort.waker.set(cx.waker().clone());
         }
         // SAFETY: see above; the pin is re-created for the same field.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
@@ -202,12 +197,7 @@ impl<T> JoinHandle<T> {
     /// chance, and awaiting this handle gives a cancelled [`JoinError`]
     /// (unless the task had already finished). Idempotent, from any thread.
     pub fn abort(&self) {
-        if self.abort.aborted.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        if let Some(waker) = self.abort.waker.get() {
-            waker.wake_by_ref();
-        }
+        self.abort.abort();
     }
 
     /// True once the task finished (with a value, a panic, or aborted).
@@ -278,6 +268,7 @@ impl EventLoop {
             future,
             id,
             abort: Arc::clone(&abort),
+            waker_registered: false,
         };
         let shared = Arc::clone(&self.core.shared);
         let schedule = move |runnable| shared.schedule(runnable);

@@ -16,7 +16,7 @@ mod sharded;
 mod shutdown;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
@@ -272,10 +272,9 @@ struct LoopConfig {
 #[derive(Default)]
 #[repr(align(64))]
 pub(crate) struct LoopSlot {
-    /// Connections an accepting loop handed to this loop, not yet set up.
-    pub(crate) in_flight: AtomicU64,
-    /// The loop is about to stop: hand it nothing more.
-    pub(crate) stopping: AtomicBool,
+    /// Connections an accepting loop hands to this loop, and whether it
+    /// is stopping.
+    pub(crate) handoff: crate::sync::HandoffGate,
 }
 
 /// State shared by the runtime's threads and handles.

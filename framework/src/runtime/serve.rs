@@ -332,10 +332,10 @@ impl Balancer {
         for offset in 0..n {
             let i = (start + offset) % n;
             let slot = &self.runtime.slots[i];
-            if slot.stopping.load(Ordering::Relaxed) {
+            if slot.handoff.is_stopping_hint() {
                 continue;
             }
-            let load = handles[i].live_connections() + slot.in_flight.load(Ordering::Relaxed);
+            let load = handles[i].live_connections() + slot.handoff.in_flight_hint();
             if load < best_load {
                 best = Some(i);
                 best_load = load;
@@ -348,25 +348,21 @@ impl Balancer {
         let Some(target) = self.pick() else {
             return attach(lp, &self.factory, &self.options, stream);
         };
-        let slot = &self.runtime.slots[target];
-        // Pairs with the stopping loop's store-then-load (shutdown::check):
-        // either it sees this increment and waits, or this sees it stopping.
-        slot.in_flight.fetch_add(1, Ordering::SeqCst);
-        if slot.stopping.load(Ordering::SeqCst) {
-            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let gate = &self.runtime.slots[target].handoff;
+        // Either the stopping loop (shutdown::check) sees this connection
+        // on its way and waits for it, or this sees it stopping.
+        if !gate.try_enter() {
             return attach(lp, &self.factory, &self.options, stream);
         }
         let balancer = self.clone();
         let posted = self.runtime.handles()[target].call_soon_threadsafe(move |lp| {
             attach(lp, &balancer.factory, &balancer.options, stream);
-            balancer.runtime.slots[target]
-                .in_flight
-                .fetch_sub(1, Ordering::SeqCst);
+            balancer.runtime.slots[target].handoff.leave();
         });
         if posted.is_err() {
             // The target loop is closed: the stream went down with the
             // message; nothing is in flight any more.
-            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            gate.leave();
         }
     }
 }

@@ -5,16 +5,15 @@
 //! (and no connection handed over by an accepting loop is on its way) or
 //! aborts them at the deadline and stops.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::context;
 use super::RuntimeShared;
+use crate::sync::OnceNotify;
 use crate::EventLoop;
 
 /// How often a shutting-down loop checks whether its connections are gone.
@@ -23,12 +22,10 @@ const CHECK_EVERY: Duration = Duration::from_millis(5);
 /// The runtime-wide shutdown request.
 #[derive(Default)]
 pub(crate) struct ShutdownState {
-    requested: AtomicBool,
     deadline: Mutex<Option<Instant>>,
-    /// Wakers of pending `ShutdownWait`s, by waiter id; a dropped waiter
-    /// removes its own.
-    waiters: Mutex<HashMap<u64, Waker>>,
-    next_waiter: AtomicU64,
+    /// The notice `ShutdownWait`s wait for; a dropped waiter forgets its
+    /// waker.
+    notice: OnceNotify,
 }
 
 /// `now + grace`, or a deadline far enough to mean "never" when that
@@ -48,18 +45,13 @@ impl ShutdownState {
         let first = current.is_none();
         let effective = current.map_or(deadline, |d| d.min(deadline));
         *current = Some(effective);
-        self.requested.store(true, Ordering::Release);
         drop(current);
-        let waiters =
-            std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
-        for waker in waiters.into_values() {
-            waker.wake();
-        }
+        self.notice.notify();
         (effective, first)
     }
 
     pub(crate) fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::Acquire)
+        self.notice.is_notified()
     }
 }
 
@@ -102,11 +94,7 @@ impl ShutdownToken {
     pub fn wait(&self) -> ShutdownWait {
         ShutdownWait {
             runtime: self.runtime.clone(),
-            id: self
-                .runtime
-                .shutdown
-                .next_waiter
-                .fetch_add(1, Ordering::Relaxed),
+            id: self.runtime.shutdown.notice.new_waiter(),
         }
     }
 }
@@ -120,12 +108,7 @@ pub struct ShutdownWait {
 
 impl Drop for ShutdownWait {
     fn drop(&mut self) {
-        self.runtime
-            .shutdown
-            .waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
+        self.runtime.shutdown.notice.forget(self.id);
     }
 }
 
@@ -139,24 +122,7 @@ impl Future for ShutdownWait {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let state = &self.runtime.shutdown;
-        if state.is_requested() {
-            return Poll::Ready(());
-        }
-        let mut waiters = state.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        match waiters.get_mut(&self.id) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => {
-                waiters.insert(self.id, cx.waker().clone());
-            }
-        }
-        drop(waiters);
-        // A request between the first check and the push woke nobody.
-        if state.is_requested() {
-            return Poll::Ready(());
-        }
-        Poll::Pending
+        self.runtime.shutdown.notice.poll_wait(self.id, cx)
     }
 }
 
@@ -196,12 +162,9 @@ fn check(lp: &EventLoop) {
         return;
     };
     if lp.conn_count() == 0 {
-        let slot = &context.runtime.slots[context.index];
-        // After this store an accepting loop hands nothing more here; one
-        // that incremented `in_flight` before it is waited for (both SeqCst:
-        // one of the two sides sees the other).
-        slot.stopping.store(true, Ordering::SeqCst);
-        if slot.in_flight.load(Ordering::SeqCst) == 0 {
+        // From here an accepting loop hands nothing more to this one; a
+        // connection already on its way is waited for (`sync::handoff`).
+        if context.runtime.slots[context.index].handoff.close_if_idle() {
             lp.stop();
             return;
         }

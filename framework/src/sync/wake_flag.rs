@@ -1,12 +1,8 @@
 //! The wake-coalescing flag of a loop's mailbox (invariants 1-2 of
-//! `mailbox`), on its own so the model checker can run the very code the
-//! loop runs: under `--cfg loopcore_loom` its atomic comes from `loom`, and
-//! `loom_tests` below explores every interleaving of senders and the loop.
+//! `mailbox`); `loom_tests` below explores every interleaving of senders
+//! and the loop.
 
-#[cfg(loopcore_loom)]
-use loom::sync::atomic::{AtomicBool, Ordering};
-#[cfg(not(loopcore_loom))]
-use std::sync::atomic::{AtomicBool, Ordering};
+use super::atomic::{AtomicBool, Ordering};
 
 /// Set by the sender that must write the waker; cleared by the loop
 /// before it drains.
