@@ -8,6 +8,7 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 # The main job: http_plaintext on half the CPUs, loadgen on the other half.
 demo:

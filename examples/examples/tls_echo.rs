@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
-    let identity = loopcore_examples::tls::identity(cert.as_deref(), key.as_deref())?;
+    let identity = loopcore_examples::tls::identity(cert.as_deref(), key.as_deref(), &[])?;
     let runtime = Runtime::builder().thread_name("tls-echo").build()?;
     let options = ServeOptions::default().tls(identity.config);
     let addrs = runtime.serve(("127.0.0.1", port), options, Echo::default)?;

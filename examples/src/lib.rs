@@ -5,6 +5,7 @@ pub mod admin;
 pub mod blocking;
 pub mod chat;
 pub mod echo;
+pub mod hyper_hello;
 pub mod lines;
 pub mod plaintext;
 pub mod plaintext_server;

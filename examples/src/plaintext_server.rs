@@ -1,6 +1,6 @@
 //! The plaintext HTTP server's command line and main loop, shared by the
 //! `http_plaintext` and `https_plaintext` examples: a runtime serving
-//! [`Plaintext`](crate::plaintext::Plaintext) on every loop, an optional
+//! [`Plaintext`] on every loop, an optional
 //! admin port with Prometheus metrics, optional TLS, and per-loop counts
 //! printed at shutdown.
 
@@ -92,7 +92,8 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     };
     let identity = if args.tls {
-        let identity = crate::tls::identity(args.cert.as_deref(), args.key.as_deref())?;
+        let identity =
+            crate::tls::identity(args.cert.as_deref(), args.key.as_deref(), &[b"http/1.1"])?;
         if let Some(ca) = &identity.generated_cert {
             println!(
                 "serving a self-signed certificate for localhost and 127.0.0.1: curl --cacert {}",

@@ -16,14 +16,16 @@ pub struct Identity {
     pub generated_cert: Option<PathBuf>,
 }
 
-/// Loads `cert`/`key`, or makes a self-signed pair when both are `None`.
+/// Loads `cert`/`key`, or makes a self-signed pair when both are `None`;
+/// offers the `alpn` protocols, in order of preference.
 pub fn identity(
     cert: Option<&str>,
     key: Option<&str>,
+    alpn: &[&[u8]],
 ) -> Result<Identity, Box<dyn std::error::Error>> {
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Identity {
-            config: loopcore::tls::server_config_from_pem(cert, key, &[b"http/1.1"])?,
+            config: loopcore::tls::server_config_from_pem(cert, key, alpn)?,
             generated_cert: None,
         }),
         (None, None) => {
@@ -37,7 +39,7 @@ pub fn identity(
             let config = loopcore::tls::server_config(
                 vec![certified.cert.der().clone()],
                 rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into()),
-                &[b"http/1.1"],
+                alpn,
             )?;
             Ok(Identity {
                 config,

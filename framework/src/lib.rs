@@ -35,6 +35,8 @@ mod exception;
 mod executor;
 mod future;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper_rt;
 mod io;
 mod join_set;
 mod mailbox;
@@ -60,7 +62,7 @@ pub use io::tls;
 pub use io::tls::TlsSetup;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
-    DatagramTransport, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,
+    DatagramTransport, IoStream, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,
     StreamWriter, SubprocessProtocol, Transport,
 };
 pub use join_set::{GroupError, JoinSet};

@@ -1,6 +1,6 @@
 //! The command line (`clap` derive), wrk's habits: `loadgen [OPTIONS]
-//! <URL>`, and turning it into a [`Plan`](crate::client::Plan) and a
-//! [`Spread`](crate::run::Spread), with a clear error for every bad
+//! <URL>`, and turning it into a [`Plan`] and a
+//! [`Spread`], with a clear error for every bad
 //! argument.
 
 use std::path::PathBuf;
@@ -30,8 +30,8 @@ use crate::target::{http_request, Scheme, Target};
                   loadgen tune --help (compare loop counts, pinning and balance modes)"
 )]
 pub struct Args {
-    /// The target: http://host[:port]/path, https://..., or tcp://host:port
-    /// (raw echo mode).
+    /// The target: http://host:port/path (port optional), https://..., or
+    /// tcp://host:port (raw echo mode).
     pub url: String,
     /// Connections to keep open, over all loops.
     #[arg(short = 'c', long, default_value_t = 64)]
@@ -99,7 +99,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub cpus: Vec<usize>,
     /// Wait until this wall-clock time before starting (Unix seconds, or
-    /// HH:MM[:SS] UTC), so several instances begin together.
+    /// HH:MM or HH:MM:SS UTC), so several instances begin together.
     #[arg(long, value_parser = crate::duration::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
     /// Write the latency-by-percentile chart to this SVG file.

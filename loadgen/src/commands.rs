@@ -1,5 +1,5 @@
 //! What the binary's commands do, as functions the demo and the tests can
-//! call too: [`load`] (one run and its report) and [`sweep`] (the highest
+//! call too: [`load`] (one run and its report) and [`sweep()`] (the highest
 //! rate within a latency objective); `merge` lives in [`crate::merge`].
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ mod protocol;
 mod sock;
 mod start_tls;
 mod stream;
+mod stream_io;
 mod streams;
 mod tcp;
 pub mod tls;
@@ -21,6 +22,7 @@ mod unix;
 pub use connect::ConnectOptions;
 pub use process::{Child, ProcessTransport, SubprocessProtocol};
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
+pub use stream_io::IoStream;
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};
 pub use transport::Transport;
@@ -28,6 +30,7 @@ pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
 pub(crate) use stream::Stream;
+pub(crate) use streams::spawning_protocol;
 pub(crate) use tcp::{
     bind_listener, run_accept, serve_accepted, AcceptReady, AcceptSink, Factory, Listeners,
 };

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use super::connect::ConnectOptions;
 use super::protocol::Protocol;
@@ -281,6 +281,20 @@ impl StreamReader {
         }
     }
 
+    /// Waits until `n` bytes are buffered (or the stream ends) and returns
+    /// a copy of the first `n` (fewer at end of stream) without consuming
+    /// them: a protocol sniff, such as HTTP/2's connection preface.
+    pub async fn peek(&mut self, n: usize) -> Result<Vec<u8>> {
+        self.with_buffer(
+            |available| available.len() >= n,
+            |state| {
+                let available = state.available();
+                available[..available.len().min(n)].to_vec()
+            },
+        )
+        .await
+    }
+
     /// Reads one line including its `\n` (empty at end of stream).
     pub async fn read_line(&mut self) -> Result<Vec<u8>> {
         self.read_until(b'\n').await
@@ -290,6 +304,33 @@ impl StreamReader {
     pub fn at_eof(&self) -> bool {
         let state = self.state.borrow();
         state.eof && state.available().is_empty()
+    }
+
+    /// The read path of the IO traits (`stream_io`): hands `copy` up to
+    /// `capacity` buffered bytes (one copy, straight into the caller's
+    /// buffer) and consumes them; `Ok(0)` at end of stream or for a zero
+    /// `capacity`; pending (waker kept) while nothing is buffered.
+    pub(super) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        capacity: usize,
+        copy: impl FnOnce(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        let mut state = self.state.borrow_mut();
+        let available = state.available().len();
+        if available == 0 && capacity > 0 {
+            if let Some(error) = state.error.take() {
+                return Poll::Ready(Err(error));
+            }
+            if !state.eof {
+                state.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        let n = available.min(capacity);
+        copy(&state.available()[..n]);
+        state.consume(n);
+        Poll::Ready(Ok(n))
     }
 }
 
@@ -355,41 +396,12 @@ impl StreamWriter {
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
-}
 
-/// `futures_io::AsyncRead`, so codecs and `futures` combinators work on a
-/// loop: reads copy out of the stream's buffer, `Ok(0)` at end of stream.
-impl futures_io::AsyncRead for StreamReader {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut state = self.state.borrow_mut();
-        let available = state.available().len();
-        if available == 0 && !buf.is_empty() {
-            if let Some(error) = state.error.take() {
-                return Poll::Ready(Err(error));
-            }
-            if !state.eof {
-                state.reader = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-        }
-        let n = available.min(buf.len());
-        buf[..n].copy_from_slice(&state.available()[..n]);
-        state.consume(n);
-        Poll::Ready(Ok(n))
-    }
-}
-
-/// `futures_io::AsyncWrite`: `poll_write` queues the bytes on the
-/// transport, `poll_flush` is [`StreamWriter::drain`], `poll_close` closes
-/// and waits for the connection to go.
-impl futures_io::AsyncWrite for StreamWriter {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+    /// The write path of the IO traits: queues `buf` unless the transport
+    /// is above its high-water mark (then pending until it drains).
+    pub(super) fn poll_write_bytes(
+        &self,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         {
@@ -407,10 +419,9 @@ impl futures_io::AsyncWrite for StreamWriter {
         )
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    /// Flushes now, then waits while above the high-water mark; the
+    /// connection's error once it is lost.
+    pub(super) fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.transport.flush_now();
         let mut state = self.state.borrow_mut();
         if state.lost {
@@ -426,10 +437,8 @@ impl futures_io::AsyncWrite for StreamWriter {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    /// Closes (after flushing) and waits for the connection to go.
+    pub(super) fn poll_close_connection(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.transport.close();
         let mut state = self.state.borrow_mut();
         if state.lost {
@@ -437,6 +446,15 @@ impl futures_io::AsyncWrite for StreamWriter {
         }
         state.writers.push(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Ends the writing side: a half-close after what is queued where the
+    /// transport can (`write_eof`), else a close (TLS sends `close_notify`).
+    pub(super) fn poll_shutdown_write(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.transport.can_write_eof() {
+            return Poll::Ready(self.transport.write_eof().map_err(io::Error::from));
+        }
+        self.poll_close_connection(cx)
     }
 }
 
@@ -511,14 +529,25 @@ impl EventLoop {
         let client_connected = Rc::new(client_connected);
         self.create_server(addr, options, move || {
             let client_connected = client_connected.clone();
-            StreamProtocol {
-                state: Rc::default(),
-                on_connected: Some(Box::new(move |reader, writer| {
-                    if let Some(lp) = EventLoop::try_current() {
-                        lp.spawn(client_connected(reader, writer)).detach();
-                    }
-                })),
-            }
+            spawning_protocol(move |reader, writer| client_connected(reader, writer))
         })
+    }
+}
+
+/// The protocol of a stream server: once the connection is up, runs
+/// `client_connected(reader, writer)` as a task on the connection's loop.
+pub(crate) fn spawning_protocol<Fut>(
+    client_connected: impl FnOnce(StreamReader, StreamWriter) -> Fut + 'static,
+) -> impl Protocol
+where
+    Fut: Future<Output = ()> + 'static,
+{
+    StreamProtocol {
+        state: Rc::default(),
+        on_connected: Some(Box::new(move |reader, writer| {
+            if let Some(lp) = EventLoop::try_current() {
+                lp.spawn(client_connected(reader, writer)).detach();
+            }
+        })),
     }
 }

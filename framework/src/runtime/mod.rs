@@ -12,6 +12,7 @@
 mod context;
 mod cpus;
 mod serve;
+mod serve_streams;
 mod sharded;
 mod shutdown;
 
@@ -445,7 +446,11 @@ fn install_signal_handlers(control: &EventLoop, shared: &Arc<RuntimeShared>) {
     }
 }
 
-/// A running set of loops; see the [module docs](self) and [`Builder`].
+/// A running set of loops, each on its own (optionally pinned) thread,
+/// serving shared addresses ([`serve`](Self::serve)), talking only through
+/// their mailboxes, and shut down together ([`shutdown`](Self::shutdown)).
+/// Made by [`Builder::build`], which starts the threads; [`run`](Self::run)
+/// blocks until every loop has stopped.
 ///
 /// Dropping it without [`run`](Self::run) shuts it down at once and joins
 /// its threads.

@@ -1,5 +1,5 @@
 //! TLS on stream transports, with `rustls`: the per-connection session
-//! ([`TlsLayer`], owned by the connection table), [`TlsSetup`] (which side,
+//! (`TlsLayer`, owned by the connection table), [`TlsSetup`] (which side,
 //! which configuration, which timeouts), [`TlsInfo`], and the configuration
 //! helpers users call (`config`, `dangerous`).
 //!
