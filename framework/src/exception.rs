@@ -92,11 +92,12 @@ impl fmt::Debug for ExceptionContext {
     }
 }
 
-/// Logs `context` at error level through `tracing`: what the loop does when
-/// no handler is set, or when the handler itself panics.
-pub(crate) fn log_context(context: &ExceptionContext) {
+/// Logs `context` at error level through `tracing`, with the loop's id
+/// (a runtime loop's events also carry its `loop{index}` span): what the
+/// loop does when no handler is set, or when the handler itself panics.
+pub(crate) fn log_context(loop_id: u64, context: &ExceptionContext) {
     tracing::error!(
-        message = %context.message,
+        loop_id,
         panic = context.panic_message.as_deref(),
         location = context.panic_location.as_deref(),
         error = context.error.as_ref().map(tracing::field::display),
@@ -220,7 +221,7 @@ impl EventLoop {
 
     /// The default handler: logs the context through `tracing` at error level.
     pub fn default_exception_handler(&self, context: &ExceptionContext) {
-        log_context(context);
+        log_context(self.core.shared.id, context);
     }
 
     /// Calls the current exception handler with `context`. If that handler

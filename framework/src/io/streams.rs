@@ -450,6 +450,7 @@ impl StreamWriter {
 
     /// Ends the writing side: a half-close after what is queued where the
     /// transport can (`write_eof`), else a close (TLS sends `close_notify`).
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
     pub(super) fn poll_shutdown_write(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.transport.can_write_eof() {
             return Poll::Ready(self.transport.write_eof().map_err(io::Error::from));

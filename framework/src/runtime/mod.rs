@@ -335,6 +335,10 @@ fn loop_thread(
     ready: mpsc::Sender<(usize, Result<LoopHandle>)>,
     start: mpsc::Receiver<bool>,
 ) {
+    // Everything logged on this thread (exception handler, slow callbacks,
+    // shutdown, the user's own events) says which loop said it.
+    let span = tracing::info_span!("loop", index, cpu = ?cpu);
+    let _in_span = span.enter();
     let ended = shared.clone();
     let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_loop(index, cpu, shared, config, ready, start);

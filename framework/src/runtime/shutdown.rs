@@ -149,6 +149,13 @@ pub(crate) fn begin_on_loop(lp: &EventLoop, deadline: Instant) {
     }
     lp.notify_conns_of_shutdown();
     context.deadline.set(Some(deadline));
+    tracing::info!(
+        connections = lp.conn_count(),
+        grace_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64,
+        "loopcore: shutdown began; serving the open connections until they close"
+    );
     check(lp);
 }
 
@@ -165,12 +172,17 @@ fn check(lp: &EventLoop) {
         // From here an accepting loop hands nothing more to this one; a
         // connection already on its way is waited for (`sync::handoff`).
         if context.runtime.slots[context.index].handoff.close_if_idle() {
+            tracing::info!("loopcore: every connection closed; the loop stops");
             lp.stop();
             return;
         }
     }
     let now = Instant::now();
     if now >= deadline {
+        tracing::warn!(
+            aborted = lp.conn_count(),
+            "loopcore: grace period over; aborting the connections left"
+        );
         lp.abort_all_conns();
         // After the `connection_lost` calls the aborts queued.
         lp.call_soon(|lp| lp.stop());
