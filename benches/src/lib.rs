@@ -2,6 +2,7 @@
 //! against, written once so every bench compares like with like.
 
 pub mod raw_server;
+pub mod tokio_shapes;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

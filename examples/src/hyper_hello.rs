@@ -33,9 +33,14 @@ async fn speaks_h2(reader: &mut StreamReader, writer: &StreamWriter) -> bool {
     match writer.transport().tls_info() {
         Some(info) => info.alpn_protocol.as_deref() == Some(b"h2"),
         None => reader
-            .peek(H2_PREFACE.len())
+            .peek_with(|bytes| {
+                // Undecided while what came so far could be the preface; a
+                // short HTTP/1 request is told apart at its first byte.
+                let open = bytes.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(bytes);
+                (!open).then(|| bytes.starts_with(H2_PREFACE))
+            })
             .await
-            .is_ok_and(|start| start == H2_PREFACE),
+            .is_ok_and(|h2| h2 == Some(true)),
     }
 }
 

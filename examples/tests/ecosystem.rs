@@ -130,6 +130,10 @@ fn hyper_serves_http1_and_http2_on_two_loops_to_curl_and_h2load() {
         curl(&["--http2-prior-knowledge"], &url),
         ("Hello, World!".into(), "2".into())
     );
+    // A request shorter than HTTP/2's preface is told apart at once.
+    let short = common::raw_exchange(addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(short.starts_with("HTTP/1.0 200 OK"), "{short}");
+    assert!(short.ends_with("Hello, World!"), "{short}");
     // HTTP/2 with many streams on each connection, spread over both loops.
     let (succeeded, failed) = h2load_succeeded(&["-n", "4000", "-c", "8", "-m", "16"], &url);
     assert_eq!((succeeded, failed), (4000, 0));

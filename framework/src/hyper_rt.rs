@@ -6,14 +6,29 @@
 //! [`Runtime::serve_streams`](crate::Runtime::serve_streams) and hyper's
 //! `server::conn::http1`/`http2` builders:
 //!
-//! ```ignore
-//! runtime.serve_streams(addr, ServeOptions::default(), |reader, writer| async move {
-//!     let io = loopcore::IoStream::new(reader, writer);
+//! ```no_run
+//! use std::convert::Infallible;
+//!
+//! use http_body_util::Full;
+//! use hyper::body::{Bytes, Incoming};
+//! use hyper::{Request, Response};
+//! use loopcore::hyper_rt::LoopTimer;
+//! use loopcore::{IoStream, Runtime, ServeOptions};
+//!
+//! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//!     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+//! }
+//!
+//! let runtime = Runtime::builder().build()?;
+//! runtime.serve_streams("127.0.0.1:8080", ServeOptions::default(), |reader, writer| async move {
+//!     let io = IoStream::new(reader, writer);
 //!     let _ = hyper::server::conn::http1::Builder::new()
-//!         .timer(loopcore::hyper_rt::LoopTimer)
+//!         .timer(LoopTimer)
 //!         .serve_connection(io, hyper::service::service_fn(hello))
 //!         .await;
 //! })?;
+//! runtime.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! (`examples/examples/hyper_hello.rs` is the whole program, HTTP/2 and

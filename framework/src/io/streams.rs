@@ -281,18 +281,45 @@ impl StreamReader {
         }
     }
 
-    /// Waits until `n` bytes are buffered (or the stream ends) and returns
-    /// a copy of the first `n` (fewer at end of stream) without consuming
-    /// them: a protocol sniff, such as HTTP/2's connection preface.
-    pub async fn peek(&mut self, n: usize) -> Result<Vec<u8>> {
+    /// Looks at what has arrived without consuming it: waits until
+    /// `decide` answers from the buffered bytes (called again as more
+    /// arrive), or the stream ends (`None` then, unless `decide` answers
+    /// from what is left). For protocol sniffs, such as HTTP/2's
+    /// connection preface:
+    ///
+    /// ```
+    /// # async fn sniff(reader: &mut loopcore::StreamReader) -> loopcore::Result<bool> {
+    /// const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    /// let h2 = reader
+    ///     .peek_with(|bytes| {
+    ///         // Undecided while what came so far could still be the preface.
+    ///         let open = bytes.len() < PREFACE.len() && PREFACE.starts_with(bytes);
+    ///         (!open).then(|| bytes.starts_with(PREFACE))
+    ///     })
+    ///     .await?;
+    /// Ok(h2 == Some(true))
+    /// # }
+    /// ```
+    pub async fn peek_with<T>(
+        &mut self,
+        mut decide: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let mut answer = None;
         self.with_buffer(
-            |available| available.len() >= n,
-            |state| {
-                let available = state.available();
-                available[..available.len().min(n)].to_vec()
+            |available| {
+                answer = decide(available);
+                answer.is_some()
             },
+            |_| (),
         )
-        .await
+        .await?;
+        if answer.is_none() {
+            // The stream ended: one last look at what is left.
+            answer = self
+                .with_buffer(|_| true, |state| decide(state.available()))
+                .await?;
+        }
+        Ok(answer)
     }
 
     /// Reads one line including its `\n` (empty at end of stream).
