@@ -7,8 +7,10 @@
 # With WORKLOAD=https, loopcore's https_plaintext is measured under wrk over
 # TLS (a fresh ECDSA P-256 certificate from openssl); the figure includes
 # the 16 handshakes of wrk's connections, a few percent of a 3 s run.
+# With WORKLOAD=hyper, hyper_hello (1 loop) against the same hyper service
+# on tokio (benches/src/bin/tokio_hyper.rs), HTTP/1.1 under wrk.
 # Usage: benches/scripts/callgrind-e2e.sh [DURATION] [WORKLOAD]
-#        (defaults 3s, plaintext; WORKLOAD is plaintext, echo or https)
+#        (defaults 3s, plaintext; WORKLOAD is plaintext, echo, https or hyper)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${1:-3s}"
@@ -16,7 +18,7 @@ workload="${2:-plaintext}"
 for tool in valgrind callgrind_control wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
-cargo build -q --release -p loopcore-examples --example http_plaintext --example https_plaintext --example echo
+cargo build -q --release -p loopcore-examples --example http_plaintext --example https_plaintext --example echo --example hyper_hello
 cargo build -q --release -p loopcore-benches --bins
 port=18484
 tmp=$(mktemp -d)
@@ -29,6 +31,8 @@ elif [ "$workload" = https ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+elif [ "$workload" = hyper ]; then
+  servers=(loopcore tokio tokio-multi)
 else
   servers=(loopcore mio tokio tokio-percore tokio-multi)
 fi
@@ -48,6 +52,9 @@ for server in "${servers[@]}"; do
     plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
     plaintext/tokio-percore) cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
     plaintext/tokio-multi) cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
+    hyper/loopcore) cmd=(target/release/examples/hyper_hello --loops 1 --port "$port") ;;
+    hyper/tokio) cmd=(target/release/tokio_hyper "$port" current) ;;
+    hyper/tokio-multi) cmd=(target/release/tokio_hyper "$port" multi 1) ;;
     echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
     echo/mio) cmd=(target/release/mio_echo "$port") ;;
     echo/tokio) cmd=(target/release/tokio_echo "$port") ;;

@@ -45,6 +45,13 @@ use crate::{Error, ErrorKind, Result};
 /// A callback on the loop's own thread.
 pub(crate) type Callback = Box<dyn FnOnce(&EventLoop)>;
 
+/// What a timer does when it is due: run a callback (`call_at`), or wake a
+/// future (`Sleep`: no allocation, the waker is the whole timer).
+pub(crate) enum TimerAction {
+    Call(Callback),
+    Wake(std::task::Waker),
+}
+
 const WAKER_TOKEN: Token = Token(usize::MAX);
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
@@ -112,7 +119,7 @@ pub(crate) struct Core {
     /// FIFO of ready work.
     pub(crate) ready: RefCell<ReadyQueue<Callback, Ready>>,
     /// Pending timers.
-    pub(crate) timers: RefCell<TimerHeap<Callback>>,
+    pub(crate) timers: RefCell<TimerHeap<TimerAction>>,
     /// Wakes the poll at the earliest timer deadline.
     timerfd: TimerFd,
     /// The deadline the timerfd is armed for, if any.
@@ -695,9 +702,11 @@ impl EventLoop {
             }
             Ready::Timer(id) => {
                 core.running_source.set("timer callback");
-                let callback = core.timers.borrow_mut().take(id);
-                if let Some(f) = callback {
-                    f(self);
+                let action = core.timers.borrow_mut().take(id);
+                match action {
+                    Some(TimerAction::Call(f)) => f(self),
+                    Some(TimerAction::Wake(waker)) => waker.wake(),
+                    None => {}
                 }
             }
             Ready::Io(io) => {
@@ -801,8 +810,52 @@ impl EventLoop {
         if self.is_closed() {
             return TimerHandle::dead(when);
         }
-        let id = self.core.timers.borrow_mut().insert(when, Box::new(f));
+        let id = self
+            .core
+            .timers
+            .borrow_mut()
+            .insert(when, TimerAction::Call(Box::new(f)));
         TimerHandle::new(id, when, self.core.shared.id)
+    }
+
+    /// The loop's id (as `TimerHandle`s and the mailbox name it).
+    pub(crate) fn core_id(&self) -> u64 {
+        self.core.shared.id
+    }
+
+    /// Arms a timer that wakes `waker` at `when` (for `Sleep`).
+    pub(crate) fn wake_at(&self, when: Instant, waker: &std::task::Waker) -> TimerHandle {
+        if self.is_closed() {
+            return TimerHandle::dead(when);
+        }
+        let id = self
+            .core
+            .timers
+            .borrow_mut()
+            .insert(when, TimerAction::Wake(waker.clone()));
+        TimerHandle::new(id, when, self.core.shared.id)
+    }
+
+    /// For an armed `Sleep`: false once its timer ran (or was cancelled);
+    /// while pending, makes sure the timer wakes `waker`.
+    pub(crate) fn timer_still_pending(
+        &self,
+        timer: &TimerHandle,
+        waker: &std::task::Waker,
+    ) -> bool {
+        if timer.loop_id() != self.core.shared.id {
+            return false;
+        }
+        let mut timers = self.core.timers.borrow_mut();
+        match timers.get_mut(timer.id()) {
+            Some(TimerAction::Wake(current)) => {
+                if !current.will_wake(waker) {
+                    current.clone_from(waker);
+                }
+                true
+            }
+            Some(TimerAction::Call(_)) | None => false,
+        }
     }
 
     /// The loop's monotonic clock.

@@ -99,6 +99,14 @@ impl TimerHandle {
         }
     }
 
+    pub(crate) fn id(&self) -> TimerId {
+        self.id
+    }
+
+    pub(crate) fn loop_id(&self) -> u64 {
+        self.loop_id
+    }
+
     /// A handle for a timer that was never scheduled (closed loop).
     pub(crate) fn dead(when: Instant) -> Self {
         Self {

@@ -35,10 +35,8 @@
 //! TLS with ALPN included.)
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::EventLoop;
@@ -68,69 +66,37 @@ pub struct LoopTimer;
 
 impl hyper::rt::Timer for LoopTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(LoopSleep::new(crate::sleep(duration)))
+        Box::pin(LoopSleep(crate::sleep(duration)))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(LoopSleep::new(crate::sleep_until(deadline)))
+        Box::pin(LoopSleep(crate::sleep_until(deadline)))
     }
 }
 
-/// A loop [`Sleep`](crate::Sleep) made `Send + Sync`, as hyper requires,
-/// by staying on the thread that first polls it: polling it elsewhere
-/// afterwards panics, and dropping it elsewhere leaks the timer's small
-/// state instead of touching it (it fires later on its loop and wakes
-/// nobody). hyper never moves it: a connection's futures stay on its loop.
-struct LoopSleep {
-    inner: ManuallyDrop<crate::Sleep>,
-    /// The thread that armed the timer, once polled.
-    owner: Option<ThreadId>,
-}
+/// A loop [`Sleep`](crate::Sleep) made `Send + Sync`, as hyper requires.
+/// hyper never moves it off its loop (a connection's futures stay there),
+/// and if it did nothing would break: a `Sleep` finds its loop by id on the
+/// calling thread, so polled on another loop it re-arms there, and dropped
+/// elsewhere it leaves its timer to fire and wake nobody.
+struct LoopSleep(crate::Sleep);
 
-impl LoopSleep {
-    fn new(inner: crate::Sleep) -> Self {
-        Self {
-            inner: ManuallyDrop::new(inner),
-            owner: None,
-        }
-    }
-}
-
-// SAFETY: the `!Send` parts of the inner `Sleep` (an `Rc` and a timer
-// handle) exist only once it is polled, which records the owner thread;
-// from then on it is polled and dropped only on that thread (checked in
-// `poll`, and `drop` leaks it elsewhere). Before the first poll it is a
-// plain deadline.
+// SAFETY: `Sleep` is `!Send` only through its `TimerHandle`'s marker; what
+// it holds is plain data (a deadline, a timer id, a loop id, a
+// `Cell<bool>`), and every operation on it looks the loop up by id among
+// the loops of the calling thread, so it never reaches another thread's
+// loop.
 unsafe impl Send for LoopSleep {}
-// SAFETY: `&LoopSleep` gives no access to the inner `Sleep` at all.
+// SAFETY: `&LoopSleep` gives no access to the `Sleep` (polling needs
+// `Pin<&mut>`), so sharing references cannot race on its `Cell`.
 unsafe impl Sync for LoopSleep {}
 
 impl Future for LoopSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let here = std::thread::current().id();
-        match self.owner {
-            None => self.owner = Some(here),
-            Some(owner) => assert!(
-                owner == here,
-                "loopcore: a hyper sleep moved off the loop thread that armed it"
-            ),
-        }
-        Pin::new(&mut *self.inner).poll(cx)
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
 impl hyper::rt::Sleep for LoopSleep {}
-
-impl Drop for LoopSleep {
-    fn drop(&mut self) {
-        if self
-            .owner
-            .is_none_or(|owner| owner == std::thread::current().id())
-        {
-            // SAFETY: dropped once, here, on the thread that owns it.
-            unsafe { ManuallyDrop::drop(&mut self.inner) };
-        }
-    }
-}

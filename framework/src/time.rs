@@ -1,22 +1,14 @@
 //! Futures over the loop's timers: [`sleep`], [`sleep_until`] and
 //! [`timeout`] (asyncio's `sleep` and `wait_for`).
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::handle::TimerHandle;
 use crate::{Error, ErrorKind, EventLoop, Result};
-
-#[derive(Default)]
-struct Alarm {
-    fired: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-}
 
 /// Completes at its deadline, never earlier. Created by [`sleep`].
 ///
@@ -24,7 +16,9 @@ struct Alarm {
 /// cancels the timer.
 pub struct Sleep {
     deadline: Instant,
-    armed: Option<(TimerHandle, Rc<Alarm>)>,
+    /// The loop timer that wakes this future; it is gone from the loop's
+    /// timers once it ran.
+    armed: Option<TimerHandle>,
 }
 
 /// Sleeps for `duration` on the current loop.
@@ -72,42 +66,31 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some((_, alarm)) = &self.armed {
-            if alarm.fired.get() {
+        let lp =
+            EventLoop::try_current().expect("loopcore: Sleep polled outside a running event loop");
+        if let Some(timer) = &self.armed {
+            if lp.timer_still_pending(timer, cx.waker()) {
+                return Poll::Pending;
+            }
+            if timer.loop_id() == lp.core_id() {
+                // It ran: the deadline has passed.
                 return Poll::Ready(());
             }
-            let mut waker = alarm.waker.borrow_mut();
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
-            }
-            return Poll::Pending;
+            // Moved to another loop of this thread: arm there instead.
+            timer.cancel();
         }
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        let lp =
-            EventLoop::try_current().expect("loopcore: Sleep polled outside a running event loop");
-        let alarm = Rc::new(Alarm {
-            fired: Cell::new(false),
-            waker: RefCell::new(Some(cx.waker().clone())),
-        });
-        let ring = Rc::clone(&alarm);
-        let handle = lp.call_at(self.deadline, move |_| {
-            ring.fired.set(true);
-            let waker = ring.waker.borrow_mut().take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        });
-        self.armed = Some((handle, alarm));
+        self.armed = Some(lp.wake_at(self.deadline, cx.waker()));
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((handle, _)) = &self.armed {
-            handle.cancel();
+        if let Some(timer) = &self.armed {
+            timer.cancel();
         }
     }
 }

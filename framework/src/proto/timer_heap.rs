@@ -138,6 +138,15 @@ impl<T> TimerHeap<T> {
         Some(value)
     }
 
+    /// The value of a timer that has neither run nor been cancelled.
+    pub(crate) fn get_mut(&mut self, id: TimerId) -> Option<&mut T> {
+        let slot = self.slots.get_mut(id.slot as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
     /// The earliest live deadline still in the heap.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.drop_stale_top();
