@@ -3,9 +3,10 @@
 //! protocol that buffers what arrives.
 //!
 //! Invariants:
-//! 1. The reader's buffer holds at most about `LIMIT` bytes: above it the
-//!    transport stops reading; once the reader consumes below it, reading
-//!    resumes (backpressure to the peer instead of unbounded memory).
+//! 1. The reader's buffer holds at most about `2 * LIMIT` bytes: above it the
+//!    transport stops reading; once the reader consumes down to `LIMIT`,
+//!    reading resumes (backpressure to the peer instead of unbounded
+//!    memory).
 //! 2. `drain` waits while the transport's write buffer is above its
 //!    high-water mark (`pause_writing` until `resume_writing`).
 //! 3. End of stream is `Ok(0)` from `read`, an error of kind `Io` with
@@ -25,6 +26,9 @@ use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Buffered bytes above which reading pauses (asyncio's default limit).
+/// Reading pauses above twice this, and resumes at or below it (asyncio's
+/// high and low marks), so a steady stream does not flip the transport
+/// on and off at every read.
 const LIMIT: usize = 64 * 1024;
 
 #[derive(Default)]
@@ -55,7 +59,7 @@ impl StreamState {
             self.buffer.drain(..self.start);
             self.start = 0;
         }
-        if self.read_paused && self.available().len() < LIMIT {
+        if self.read_paused && self.available().len() <= LIMIT {
             self.read_paused = false;
             if let Some(t) = &self.transport {
                 t.resume_reading();
@@ -94,7 +98,7 @@ impl Protocol for StreamProtocol {
     fn data_received(&mut self, data: &[u8]) {
         let mut state = self.state.borrow_mut();
         state.buffer.extend_from_slice(data);
-        if !state.read_paused && state.available().len() >= LIMIT {
+        if !state.read_paused && state.available().len() > 2 * LIMIT {
             state.read_paused = true;
             if let Some(t) = &state.transport {
                 t.pause_reading();
