@@ -47,11 +47,11 @@ async fn read_all(
     loop {
         let n = match path {
             "StreamReader::read" => reader.read(&mut buf).await.unwrap(),
-            "futures_io" => poll_fn(|cx| {
-                futures_io::AsyncRead::poll_read(Pin::new(&mut reader), cx, &mut buf)
-            })
-            .await
-            .unwrap(),
+            "futures_io" => {
+                poll_fn(|cx| futures_io::AsyncRead::poll_read(Pin::new(&mut reader), cx, &mut buf))
+                    .await
+                    .unwrap()
+            }
             _ => poll_fn(|cx| {
                 let mut read_buf = tokio::io::ReadBuf::new(&mut buf);
                 tokio::io::AsyncRead::poll_read(Pin::new(&mut reader), cx, &mut read_buf)
@@ -78,9 +78,11 @@ fn run(path: &'static str, bytes: usize) -> f64 {
             Counter(counted.clone())
         })
     } else {
-        lp.start_server("127.0.0.1:0", ServerOptions::default(), move |reader, writer| {
-            read_all(path, reader, writer, counted.clone())
-        })
+        lp.start_server(
+            "127.0.0.1:0",
+            ServerOptions::default(),
+            move |reader, writer| read_all(path, reader, writer, counted.clone()),
+        )
     }
     .unwrap();
     let addr = server.sockets()[0];
