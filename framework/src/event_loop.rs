@@ -110,6 +110,8 @@ impl Wake for MainWaker {
 pub(crate) struct Core {
     /// What other threads may touch.
     pub(crate) shared: Arc<Shared>,
+    /// Real time, or paused time in tests (`pause_clock`).
+    pub(crate) clock: crate::clock::Clock,
     /// The mailbox's receiving half.
     receiver: Receiver<Message>,
     /// The mio poll (epoll).
@@ -296,6 +298,7 @@ impl EventLoop {
             timers: RefCell::new(TimerHeap::default()),
             timerfd,
             armed_deadline: Cell::new(None),
+            clock: crate::clock::Clock::default(),
             busy_since: Cell::new(None),
             watches: RefCell::new(Watches::default()),
             conns: RefCell::new(Conns::default()),
@@ -510,6 +513,12 @@ impl EventLoop {
         let Some(deadline) = core.timers.borrow_mut().next_deadline() else {
             return Ok(None);
         };
+        if core.clock.paused().is_some() {
+            // Nothing else to do: a paused clock jumps to the next timer
+            // rather than sleeping (I/O is still polled, without waiting).
+            core.clock.jump_to(deadline);
+            return Ok(Some(Duration::ZERO));
+        }
         let now = Instant::now();
         if deadline <= now {
             return Ok(Some(Duration::ZERO));
@@ -617,7 +626,7 @@ impl EventLoop {
             return;
         }
         // A fresh clock read: a cached per-iteration `now` could be early.
-        let now = Instant::now();
+        let now = core.clock.now();
         let mut ready = core.ready.borrow_mut();
         while let Some(id) = timers.pop_due(now) {
             ready.push(Ready::Timer(id));
@@ -793,7 +802,12 @@ impl EventLoop {
     where
         F: FnOnce(&EventLoop) + 'static,
     {
-        let when = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        let when = self
+            .core
+            .clock
+            .now()
+            .checked_add(delay)
+            .unwrap_or_else(far_future);
         self.call_at(when, f)
     }
 
@@ -858,9 +872,10 @@ impl EventLoop {
         }
     }
 
-    /// The loop's monotonic clock.
+    /// The loop's monotonic clock: `Instant::now()`, unless the clock was
+    /// paused for a test ([`pause_clock`](Self::pause_clock)).
     pub fn time(&self) -> Instant {
-        Instant::now()
+        self.core.clock.now()
     }
 
     pub(crate) fn registry_poll(&self) -> std::cell::Ref<'_, mio::Poll> {

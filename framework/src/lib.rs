@@ -440,6 +440,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod clock;
 mod error;
 mod event_loop;
 mod exception;

@@ -32,9 +32,10 @@ pub struct Sleep {
 /// # Ok::<(), loopcore::Error>(())
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
+    // The running loop's clock (paused in tests), else real time.
+    let now = EventLoop::try_current().map_or_else(Instant::now, |lp| lp.time());
     sleep_until(
-        Instant::now()
-            .checked_add(duration)
+        now.checked_add(duration)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30)),
     )
 }
@@ -79,7 +80,7 @@ impl Future for Sleep {
             // Moved to another loop of this thread: arm there instead.
             timer.cancel();
         }
-        if Instant::now() >= self.deadline {
+        if lp.time() >= self.deadline {
             return Poll::Ready(());
         }
         self.armed = Some(lp.wake_at(self.deadline, cx.waker()));

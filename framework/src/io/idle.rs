@@ -27,7 +27,7 @@ impl IdleTimer {
     /// Something arrived: notes the loop's iteration time.
     #[inline]
     pub(crate) fn touch(&mut self, core: &Core) {
-        if let Some(now) = core.busy_since.get() {
+        if let Some(now) = core.clock.paused().or_else(|| core.busy_since.get()) {
             self.last_activity = now;
         }
     }
@@ -42,7 +42,7 @@ impl IdleTimer {
 impl EventLoop {
     /// Sets, replaces or (with `None`) removes a connection's idle timeout.
     pub(crate) fn set_idle_timeout(&self, key: u32, generation: u32, timeout: Option<Duration>) {
-        let now = Instant::now();
+        let now = self.time();
         let due = {
             let mut conns = self.core.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key, generation) else {
@@ -75,7 +75,7 @@ impl EventLoop {
 
     fn idle_timer_fired(&self, key: u32, generation: u32) {
         let core = &self.core;
-        let now = Instant::now();
+        let now = self.time();
         let rearm = {
             let mut conns = core.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key, generation) else {

@@ -20,6 +20,7 @@ mod timers;
 mod tls;
 mod tls_upgrade;
 mod udp;
+mod virtual_clock;
 mod writes;
 
 use std::cell::RefCell;

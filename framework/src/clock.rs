@@ -1,0 +1,93 @@
+//! The loop's clock: real time by default; paused for users' tests, where
+//! it moves only when the test advances it or when the loop has nothing
+//! else to do (it jumps to the next timer instead of sleeping), so a 30 s
+//! timeout fires in microseconds and timers still fire in order.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use crate::{Error, ErrorKind, EventLoop, Result};
+
+/// Real or paused time, per loop.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    /// `Some(now)` while paused.
+    paused_at: Cell<Option<Instant>>,
+}
+
+impl Clock {
+    /// The loop's now.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.paused_at.get().unwrap_or_else(Instant::now)
+    }
+
+    /// The paused now, if paused.
+    #[inline]
+    pub(crate) fn paused(&self) -> Option<Instant> {
+        self.paused_at.get()
+    }
+
+    /// Moves a paused clock forward to `to` (never backwards).
+    pub(crate) fn jump_to(&self, to: Instant) {
+        if let Some(now) = self.paused_at.get() {
+            self.paused_at.set(Some(now.max(to)));
+        }
+    }
+}
+
+impl EventLoop {
+    /// Pauses this loop's clock, for tests: from now on [`time`](Self::time)
+    /// stands still, and timers ([`call_later`](Self::call_later),
+    /// [`sleep`](crate::sleep), idle timeouts) fire only as the clock moves:
+    /// when the test calls [`advance_clock`](Self::advance_clock), or when
+    /// the loop has nothing else to do, where it jumps to the next timer's
+    /// deadline instead of sleeping. Timers still fire in deadline order.
+    /// I/O is real: a loop waiting for a peer with a timer pending jumps to
+    /// that timer at once. The clock stays paused for the loop's life;
+    /// pausing again does nothing.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let lp = loopcore::EventLoop::new()?;
+    /// lp.pause_clock();
+    /// let started = Instant::now();
+    /// let loop_started = lp.time();
+    /// // A 30 s keep-alive timeout, tested in microseconds. (A `sleep`
+    /// // made outside a running loop counts from real time: make it inside.)
+    /// lp.run_until_complete(async { loopcore::sleep(Duration::from_secs(30)).await })?;
+    /// assert_eq!(lp.time() - loop_started, Duration::from_secs(30));
+    /// assert!(started.elapsed() < Duration::from_millis(100));
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub fn pause_clock(&self) {
+        let clock = &self.core.clock;
+        if clock.paused_at.get().is_none() {
+            clock.paused_at.set(Some(Instant::now()));
+        }
+    }
+
+    /// Moves a paused clock forward by `by`; timers now due run on the
+    /// loop's next iteration.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`InvalidInput`](ErrorKind::InvalidInput) if the
+    /// clock is not paused ([`pause_clock`](Self::pause_clock)).
+    pub fn advance_clock(&self, by: Duration) -> Result<()> {
+        let clock = &self.core.clock;
+        let Some(now) = clock.paused_at.get() else {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "advance_clock needs a paused clock: call pause_clock first",
+            ));
+        };
+        clock.paused_at.set(Some(now + by));
+        Ok(())
+    }
+
+    /// Whether [`pause_clock`](Self::pause_clock) was called.
+    pub fn is_clock_paused(&self) -> bool {
+        self.core.clock.paused_at.get().is_some()
+    }
+}
