@@ -7,7 +7,21 @@
 use std::future::Future;
 use std::io;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Accepts forever, serving each connection (`TCP_NODELAY` on) as a task.
+pub async fn accept_forever<F, Fut>(listener: TcpListener, serve: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        // A peer may reset before we get here: serve (or drop) it anyway.
+        let _ = stream.set_nodelay(true);
+        tokio::task::spawn(serve(stream));
+    }
+}
 
 fn reuseport_listener(port: u16) -> io::Result<TcpListener> {
     let socket = tokio::net::TcpSocket::new_v4()?;

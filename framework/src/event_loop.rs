@@ -112,6 +112,9 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// Real time, or paused time in tests (`pause_clock`).
     pub(crate) clock: crate::clock::Clock,
+    /// Listeners not accepting because the loop is at their
+    /// `max_connections` (`io::tcp` invariant 4).
+    pub(crate) full_listeners: Cell<usize>,
     /// The mailbox's receiving half.
     receiver: Receiver<Message>,
     /// The mio poll (epoll).
@@ -299,6 +302,7 @@ impl EventLoop {
             timerfd,
             armed_deadline: Cell::new(None),
             clock: crate::clock::Clock::default(),
+            full_listeners: Cell::new(0),
             busy_since: Cell::new(None),
             watches: RefCell::new(Watches::default()),
             conns: RefCell::new(Conns::default()),
@@ -821,14 +825,16 @@ impl EventLoop {
     where
         F: FnOnce(&EventLoop) + 'static,
     {
+        self.arm_timer(when, || TimerAction::Call(Box::new(f)))
+    }
+
+    /// Schedules `action` at `when`; on a closed loop, nothing (a dead
+    /// handle), and `action` is never made.
+    fn arm_timer(&self, when: Instant, action: impl FnOnce() -> TimerAction) -> TimerHandle {
         if self.is_closed() {
             return TimerHandle::dead(when);
         }
-        let id = self
-            .core
-            .timers
-            .borrow_mut()
-            .insert(when, TimerAction::Call(Box::new(f)));
+        let id = self.core.timers.borrow_mut().insert(when, action());
         TimerHandle::new(id, when, self.core.shared.id)
     }
 
@@ -839,15 +845,7 @@ impl EventLoop {
 
     /// Arms a timer that wakes `waker` at `when` (for `Sleep`).
     pub(crate) fn wake_at(&self, when: Instant, waker: &std::task::Waker) -> TimerHandle {
-        if self.is_closed() {
-            return TimerHandle::dead(when);
-        }
-        let id = self
-            .core
-            .timers
-            .borrow_mut()
-            .insert(when, TimerAction::Wake(waker.clone()));
-        TimerHandle::new(id, when, self.core.shared.id)
+        self.arm_timer(when, || TimerAction::Wake(waker.clone()))
     }
 
     /// For an armed `Sleep`: false once its timer ran (or was cancelled);

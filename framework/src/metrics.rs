@@ -50,6 +50,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_sent: Counter,
     pub(crate) accepts: Counter,
     pub(crate) idle_timeouts: Counter,
+    pub(crate) admission_pauses: Counter,
     pub(crate) busy_ns: Counter,
     pub(crate) poll_wait_ns: Counter,
     pub(crate) slowest_callback_ns: Counter,
@@ -91,6 +92,9 @@ pub struct LoopStats {
     /// Connections closed because nothing arrived within their idle
     /// timeout (`Transport::set_idle_timeout`, `ServerOptions::idle_timeout`).
     pub idle_timeouts: u64,
+    /// Times a listener stopped accepting because the loop reached its
+    /// `ServerOptions::max_connections` (admission control).
+    pub admission_pauses: u64,
     /// Nanoseconds spent running callbacks and I/O (everything but polling).
     pub busy_ns: u64,
     /// Nanoseconds spent blocked in `epoll_wait`.
@@ -127,6 +131,7 @@ impl LoopStats {
             total.bytes_sent += s.bytes_sent;
             total.accepts += s.accepts;
             total.idle_timeouts += s.idle_timeouts;
+            total.admission_pauses += s.admission_pauses;
             total.busy_ns += s.busy_ns;
             total.poll_wait_ns += s.poll_wait_ns;
             total.slowest_callback_ns = total.slowest_callback_ns.max(s.slowest_callback_ns);
@@ -136,7 +141,7 @@ impl LoopStats {
 
     /// Every metric as `(name, help, kind, value)`, in the order the
     /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
-    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 18] {
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 19] {
         [
             (
                 "iterations_total",
@@ -197,6 +202,12 @@ impl LoopStats {
                 "Connections closed by their idle timeout.",
                 "counter",
                 self.idle_timeouts,
+            ),
+            (
+                "admission_pauses_total",
+                "Times a listener stopped accepting at max_connections.",
+                "counter",
+                self.admission_pauses,
             ),
             (
                 "connections_opened_total",
@@ -291,6 +302,7 @@ impl Counters {
             bytes_sent: self.bytes_sent.get(),
             accepts: self.accepts.get(),
             idle_timeouts: self.idle_timeouts.get(),
+            admission_pauses: self.admission_pauses.get(),
             busy_ns: self.busy_ns.get(),
             poll_wait_ns: self.poll_wait_ns.get(),
             slowest_callback_ns: self.slowest_callback_ns.get(),

@@ -45,11 +45,7 @@ async fn serve(stream: TcpStream) {
 }
 
 async fn accept_forever(listener: TcpListener) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let _ = stream.set_nodelay(true);
-        tokio::task::spawn(serve(stream));
-    }
+    loopcore_benches::tokio_shapes::accept_forever(listener, serve).await
 }
 
 fn main() -> std::io::Result<()> {

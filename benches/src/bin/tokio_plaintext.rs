@@ -37,12 +37,7 @@ async fn serve(mut stream: TcpStream) {
 }
 
 async fn accept_forever(listener: TcpListener) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        // A peer may reset before we get here: serve (or drop) it anyway.
-        let _ = stream.set_nodelay(true);
-        tokio::task::spawn(serve(stream));
-    }
+    loopcore_benches::tokio_shapes::accept_forever(listener, serve).await
 }
 
 fn main() -> std::io::Result<()> {

@@ -904,6 +904,9 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
     let _ = lp.registry_poll().registry().deregister(&mut stream);
     drop(stream);
     core.shared.counters.connections_closed.add(1);
+    if core.full_listeners.get() > 0 {
+        super::tcp::resume_full_listeners(lp);
+    }
     if let Some(mut protocol) = protocol {
         lp.guarded("protocol", || protocol.connection_lost(lost_error));
     }

@@ -9,6 +9,11 @@
 //!    no busy loop, and existing connections are not touched.
 //! 3. `Server::wait_closed` completes once the server is closed *and* every
 //!    connection it accepted is gone.
+//! 4. Admission control: a listener with `max_connections` stops accepting
+//!    when the loop has that many live connections (the backlog holds the
+//!    rest) and is queued again when a close brings the loop to the low
+//!    mark; `Core::full_listeners` counts the listeners waiting, so a close
+//!    costs nothing when none is.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -16,7 +21,6 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -35,6 +39,8 @@ use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;
 use crate::proto::ready_queue::ReadyQueue;
 use crate::{Error, ErrorKind, EventLoop, Result};
+
+pub use super::server_options::ServerOptions;
 
 const ACCEPT_BUDGET: usize = 128;
 const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
@@ -56,106 +62,6 @@ pub(crate) enum AcceptSink {
 }
 
 pub(crate) use super::unix::UnixPath;
-
-/// Options of [`EventLoop::create_server`] (asyncio's keyword arguments).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServerOptions {
-    /// Listen backlog (asyncio's default: 100).
-    pub backlog: u32,
-    /// `SO_REUSEADDR` (default on).
-    pub reuse_address: bool,
-    /// `SO_REUSEPORT`: several sockets, in this process or others, share the
-    /// port and the kernel spreads connections (default off).
-    pub reuse_port: bool,
-    /// `TCP_NODELAY` on accepted connections (default on).
-    pub nodelay: bool,
-    /// `SO_KEEPALIVE` on accepted connections (default off).
-    pub keep_alive: bool,
-    /// Start accepting at once (default on); else call [`Server::start_serving`].
-    pub start_serving: bool,
-    /// Serve TLS with this configuration (asyncio's `ssl=`); see
-    /// [`tls::server_config_from_pem`](crate::tls::server_config_from_pem).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// How long a TLS handshake may take (default 60 s).
-    pub tls_handshake_timeout: Duration,
-    /// How long a TLS `close` may take to flush before it aborts (default
-    /// 30 s; asyncio's `ssl_shutdown_timeout`).
-    pub tls_shutdown_timeout: Duration,
-    /// Abort accepted connections that receive nothing for this long
-    /// (default: none); see [`Transport::set_idle_timeout`].
-    pub idle_timeout: Option<Duration>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self {
-            backlog: 100,
-            reuse_address: true,
-            reuse_port: false,
-            nodelay: true,
-            keep_alive: false,
-            start_serving: true,
-            tls: None,
-            tls_handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
-            tls_shutdown_timeout: crate::tls::DEFAULT_SHUTDOWN_TIMEOUT,
-            idle_timeout: None,
-        }
-    }
-}
-
-impl ServerOptions {
-    /// Sets the listen backlog.
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-    /// Sets `SO_REUSEADDR`.
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
-    /// Sets `SO_REUSEPORT`.
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
-    /// Sets `TCP_NODELAY` on accepted connections.
-    pub fn nodelay(mut self, on: bool) -> Self {
-        self.nodelay = on;
-        self
-    }
-    /// Sets `SO_KEEPALIVE` on accepted connections.
-    pub fn keep_alive(mut self, on: bool) -> Self {
-        self.keep_alive = on;
-        self
-    }
-    /// Whether to start accepting at once.
-    pub fn start_serving(mut self, on: bool) -> Self {
-        self.start_serving = on;
-        self
-    }
-    /// Serves TLS with `config`.
-    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-    /// Sets the TLS handshake timeout.
-    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.tls_handshake_timeout = timeout;
-        self
-    }
-    /// Sets the TLS shutdown timeout.
-    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.tls_shutdown_timeout = timeout;
-        self
-    }
-    /// Aborts accepted connections idle for `timeout`.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-}
 
 /// Starts serving an accepted connection on `lp`: plain, or behind a TLS
 /// handshake when `options` says so.
@@ -266,6 +172,9 @@ struct Listener {
     queued: bool,
     /// Accepting is paused after EMFILE and the like (invariant 2).
     paused: bool,
+    /// The loop is at `max_connections`: not accepting until it is down
+    /// to the low mark (invariant 4).
+    full: bool,
 }
 
 /// The listening sockets of one loop.
@@ -312,7 +221,12 @@ impl Listeners {
 }
 
 fn queue_accept(listener: &mut Listener, key: u32, ready: &mut ReadyQueue<Callback, Ready>) {
-    if listener.readable && !listener.queued && !listener.paused && listener.server.serving.get() {
+    if listener.readable
+        && !listener.queued
+        && !listener.paused
+        && !listener.full
+        && listener.server.serving.get()
+    {
         listener.queued = true;
         ready.push(Ready::Accept(AcceptReady {
             key,
@@ -350,8 +264,16 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                 return false;
             };
             listener.queued = false;
-            if !listener.server.serving.get() || listener.paused {
+            if !listener.server.serving.get() || listener.paused || listener.full {
                 return false;
+            }
+            if let Some(max) = listener.options.max_connections {
+                if lp.conn_count() >= max {
+                    listener.full = true;
+                    core.full_listeners.set(core.full_listeners.get() + 1);
+                    core.shared.counters.admission_pauses.add(1);
+                    return false;
+                }
             }
             match listener.socket.accept() {
                 Ok(stream) => Ok((
@@ -443,6 +365,28 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
             queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
         }
     });
+}
+
+/// A connection closed: listeners waiting at `max_connections` accept
+/// again once the loop is down to their low mark (invariant 4).
+pub(crate) fn resume_full_listeners(lp: &EventLoop) {
+    let core = &lp.core;
+    let live = lp.conn_count();
+    let mut listeners = core.listeners.borrow_mut();
+    let mut ready = core.ready.borrow_mut();
+    for (key, listener) in listeners.slab.iter_mut() {
+        let Some(max) = listener.options.max_connections else {
+            continue;
+        };
+        let low_mark = (max - max / 10).min(max.saturating_sub(1));
+        if listener.full && live <= low_mark {
+            listener.full = false;
+            core.full_listeners.set(core.full_listeners.get() - 1);
+            // Connections waited in the backlog without a new edge.
+            listener.readable = true;
+            queue_accept(listener, key as u32, &mut ready);
+        }
+    }
 }
 
 pub(crate) fn bind_listener(
@@ -654,6 +598,7 @@ impl EventLoop {
                 readable: true,
                 queued: false,
                 paused: false,
+                full: false,
             });
             shared.listeners.borrow_mut().push((key as u32, generation));
         }

@@ -63,6 +63,12 @@ pub struct ServeOptions {
     /// Abort connections that receive nothing for this long (default:
     /// none); see [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
     pub idle_timeout: Option<Duration>,
+    /// Admission control per loop (default: none); see
+    /// [`ServerOptions::max_connections`]. With [`Balance::Acceptor`] the
+    /// acceptor skips loops at the limit; when every loop is at it, the
+    /// accepting loop still serves the connection itself (not yet held in
+    /// the backlog).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -74,6 +80,7 @@ impl Default for ServeOptions {
             keep_alive: false,
             tls: None,
             idle_timeout: None,
+            max_connections: None,
         }
     }
 }
@@ -115,6 +122,12 @@ impl ServeOptions {
         self
     }
 
+    /// At most `max` live connections per loop; see the field.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
     fn server_options(&self, reuse_port: bool) -> ServerOptions {
         let mut options = ServerOptions::default()
             .backlog(self.backlog.unwrap_or_else(somaxconn))
@@ -122,6 +135,7 @@ impl ServeOptions {
             .nodelay(self.nodelay)
             .keep_alive(self.keep_alive);
         options.idle_timeout = self.idle_timeout;
+        options.max_connections = self.max_connections;
         match &self.tls {
             Some(config) => options.tls(config.clone()),
             None => options,
@@ -254,12 +268,16 @@ fn serve_acceptor(
     options: &ServeOptions,
     factory: SendFactory,
 ) -> Result<Vec<SocketAddr>> {
-    let server_options = options.server_options(false);
+    let balanced_options = options.server_options(false);
+    // The acceptor's own connection count is not the limit: the balancer
+    // applies `max_connections` to each loop it hands to.
+    let mut server_options = balanced_options.clone();
+    server_options.max_connections = None;
     let balancer = Arc::new(Balancer {
         runtime: runtime.clone(),
         next: AtomicUsize::new(0),
         factory,
-        options: server_options.clone(),
+        options: balanced_options,
     });
     let mut bound = Vec::with_capacity(addrs.len());
     let mut listeners = Vec::with_capacity(addrs.len());
@@ -336,6 +354,13 @@ impl Balancer {
                 continue;
             }
             let load = handles[i].live_connections() + slot.handoff.in_flight_hint();
+            if self
+                .options
+                .max_connections
+                .is_some_and(|max| load >= max as u64)
+            {
+                continue;
+            }
             if load < best_load {
                 best = Some(i);
                 best_load = load;

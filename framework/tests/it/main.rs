@@ -1,5 +1,6 @@
 //! Integration tests of loopcore's event loop: one binary, a module per area.
 
+mod admission;
 mod connect;
 mod executor;
 mod fds;

@@ -1,0 +1,82 @@
+//! Admission control: at `max_connections` a listener stops accepting,
+//! new connections wait in the kernel's backlog (not accepted and closed),
+//! and they are served once others leave.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use loopcore::{EventLoop, Protocol, ServerOptions, Transport};
+
+#[derive(Default)]
+struct Echo(Option<Transport>);
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: Transport) {
+        self.0 = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.0 {
+            let _ = t.write(data);
+        }
+    }
+}
+
+/// Sends `byte` and waits up to `wait` for its echo.
+fn echoed(stream: &mut TcpStream, byte: u8, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream.write_all(&[byte]).unwrap();
+    let mut got = [0u8; 1];
+    match stream.read(&mut got) {
+        Ok(1) => got[0] == byte,
+        Ok(_) => false,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(e) => panic!("reading the echo: {e}"),
+    }
+}
+
+#[test]
+fn connections_beyond_max_connections_wait_in_the_backlog_and_are_served_when_others_leave() {
+    let (tx, rx) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        let server = lp
+            .create_server(
+                "127.0.0.1:0",
+                ServerOptions::default().max_connections(2),
+                Echo::default,
+            )
+            .unwrap();
+        tx.send((server.sockets()[0], lp.handle())).unwrap();
+        lp.run_forever().unwrap();
+    });
+    let (addr, handle) = rx.recv().unwrap();
+    let mut first = TcpStream::connect(addr).unwrap();
+    let mut second = TcpStream::connect(addr).unwrap();
+    assert!(echoed(&mut first, b'1', Duration::from_secs(5)));
+    assert!(echoed(&mut second, b'2', Duration::from_secs(5)));
+    // The third connects (the backlog takes it) but is not accepted.
+    let mut third = TcpStream::connect(addr).unwrap();
+    assert!(!echoed(&mut third, b'3', Duration::from_millis(300)));
+    let stats = handle.stats();
+    assert_eq!(stats.connections_opened, 2);
+    assert!(stats.admission_pauses >= 1, "{stats:?}");
+    // One leaves: the loop is at its low mark and takes the third.
+    drop(first);
+    let started = Instant::now();
+    let mut got = [0u8; 1];
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third
+        .read_exact(&mut got)
+        .expect("the waiting connection is served");
+    assert_eq!(got, *b"3");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(echoed(&mut second, b'4', Duration::from_secs(5)));
+    assert_eq!(handle.stats().connections_opened, 3);
+    assert_eq!(handle.stats().connections_closed, 1);
+    handle.stop().unwrap();
+    server.join().unwrap();
+}
