@@ -19,6 +19,10 @@
 //! mark (`pause_writing`), and read again when it has caught up: memory per
 //! connection stays bounded and TCP flow control holds the client back.
 //!
+//! Under overload ([`Plaintext::shed_above`]) a request is answered `503`
+//! with `Retry-After: 1` and the connection closes, so the loop catches up
+//! rather than answering everyone late.
+//!
 //! Closing is lingering, as nginx does it: the server sends its FIN after
 //! the last response and discards what still arrives until the client
 //! closes too (or [`CLOSE_LINGER`] passes). Closing with unread input
@@ -96,6 +100,8 @@ pub struct Plaintext {
     timeouts: Timeouts,
     /// Running while a request head is incomplete.
     header_timer: Option<TimerHandle>,
+    /// Answer `503` when more than this much work waits on the loop.
+    shed_above: Option<usize>,
 }
 
 impl Plaintext {
@@ -106,6 +112,16 @@ impl Plaintext {
             timeouts,
             ..Self::default()
         }
+    }
+
+    /// Sheds load: when more than `pending` items of work wait on the
+    /// loop (`EventLoop::load`), a request is answered `503 Service
+    /// Unavailable` with `Retry-After: 1` and the connection closes, so the
+    /// loop catches up instead of answering everyone late; counted in the
+    /// loop's `shed`.
+    pub fn shed_above(mut self, pending: usize) -> Self {
+        self.shed_above = Some(pending);
+        self
     }
 
     /// Answers every complete request at the front of `input`; returns how
@@ -149,6 +165,17 @@ impl Protocol for Plaintext {
         let Some(transport) = &self.transport else {
             return;
         };
+        if let Some(limit) = self.shed_above {
+            let lp = EventLoop::current();
+            if lp.load().pending() > limit {
+                lp.note_shed();
+                let _ = transport.write_with(|out| {
+                    http1::write_response(out, 503, &[("Retry-After", "1")], b"", false)
+                });
+                self.finish();
+                return;
+            }
+        }
         // Responses are serialized straight into the transport's buffer and
         // leave together when this callback returns. A closing transport
         // refuses them: nothing is left to answer then.

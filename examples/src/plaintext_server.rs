@@ -15,6 +15,7 @@ use loopcore_loadgen::duration::parse_duration;
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
                      [--header-timeout DURATION] [--idle-timeout DURATION] \
+                     [--max-connections N] [--shed-above N] \
                      [--tls] [--cert PEM --key PEM]";
 
 struct Args {
@@ -28,6 +29,8 @@ struct Args {
     cert: Option<String>,
     key: Option<String>,
     timeouts: Timeouts,
+    max_connections: Option<usize>,
+    shed_above: Option<usize>,
 }
 
 fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -42,6 +45,8 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         cert: None,
         key: None,
         timeouts: Timeouts::default(),
+        max_connections: None,
+        shed_above: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -56,6 +61,10 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
                 parsed.timeouts.header = parse_duration(&value("--header-timeout")?)?
             }
             "--idle-timeout" => parsed.timeouts.idle = parse_duration(&value("--idle-timeout")?)?,
+            "--max-connections" => {
+                parsed.max_connections = Some(value("--max-connections")?.parse()?)
+            }
+            "--shed-above" => parsed.shed_above = Some(value("--shed-above")?.parse()?),
             "--tls" => parsed.tls = true,
             "--cert" => parsed.cert = Some(value("--cert")?),
             "--key" => parsed.key = Some(value("--key")?),
@@ -145,9 +154,16 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(config) = identity {
         options = options.tls(config);
     }
-    let timeouts = args.timeouts;
+    if let Some(max) = args.max_connections {
+        options = options.max_connections(max);
+    }
+    let (timeouts, shed_above) = (args.timeouts, args.shed_above);
     let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
-        Plaintext::with_timeouts(timeouts)
+        let protocol = Plaintext::with_timeouts(timeouts);
+        match shed_above {
+            Some(pending) => protocol.shed_above(pending),
+            None => protocol,
+        }
     })?;
     let loops = runtime.handles().len();
     for addr in &addrs {

@@ -166,3 +166,42 @@ fn a_client_that_never_reads_is_held_back_and_gets_every_answer_later() {
     drop(hog);
     still_serves_and_accounts(&server);
 }
+
+#[test]
+fn a_flood_past_the_shedding_threshold_gets_503s_and_the_rest_is_served() {
+    let server = ServerThread::serve(loopcore::ServerOptions::default(), || {
+        loopcore_examples::plaintext::Plaintext::default().shed_above(50)
+    });
+    let mut clients: Vec<TcpStream> = (0..300).map(|_| connect(&server)).collect();
+    // Hold the loop for a moment so that every request arrives before it
+    // looks: one poll then sees all 300 connections ready at once.
+    let (asleep_tx, asleep) = std::sync::mpsc::channel();
+    server
+        .handle
+        .call_soon_threadsafe(move |_| {
+            asleep_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        })
+        .unwrap();
+    asleep.recv().unwrap();
+    for client in &mut clients {
+        client.write_all(GET_CLOSE).unwrap();
+    }
+    let (mut ok, mut shed) = (0, 0);
+    for client in &mut clients {
+        let answer = read_all(client);
+        if answer.starts_with("HTTP/1.1 200 OK") {
+            ok += 1;
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains("Retry-After: 1"), "{answer}");
+            shed += 1;
+        }
+    }
+    assert!(shed > 0, "no request was shed");
+    // The last ones of the batch, with little left behind them, are served.
+    assert!(ok >= 20, "only {ok} answered");
+    assert_eq!(server.handle.stats().shed, shed);
+    drop(clients);
+    still_serves_and_accounts(&server);
+}

@@ -112,6 +112,8 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// Real time, or paused time in tests (`pause_clock`).
     pub(crate) clock: crate::clock::Clock,
+    /// Items of the running batch not yet run (`EventLoop::load`).
+    pub(crate) batch_left: Cell<usize>,
     /// Listeners not accepting because the loop is at their
     /// `max_connections` (`io::tcp` invariant 4).
     pub(crate) full_listeners: Cell<usize>,
@@ -176,6 +178,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Messages waiting in the mailbox.
+    pub(crate) fn mailbox_len(&self) -> usize {
+        self.receiver.len()
+    }
+
     /// The ready queue, unless the loop is closed or the queue is busy.
     fn open_ready_queue(&self) -> Option<std::cell::RefMut<'_, ReadyQueue<Callback, Ready>>> {
         if self.state.get() == State::Closed {
@@ -303,6 +310,7 @@ impl EventLoop {
             armed_deadline: Cell::new(None),
             clock: crate::clock::Clock::default(),
             full_listeners: Cell::new(0),
+            batch_left: Cell::new(0),
             busy_since: Cell::new(None),
             watches: RefCell::new(Watches::default()),
             conns: RefCell::new(Conns::default()),
@@ -656,6 +664,7 @@ impl EventLoop {
                 self.report_panic(ExceptionContext::from_panic(source, panic));
             }
         }
+        core.batch_left.set(0);
         // Every item was taken: clearing drops nothing, and the capacity
         // serves as the next `pending` vectors.
         batch.clear();
@@ -672,6 +681,7 @@ impl EventLoop {
             let index = *next;
             let seq = start + index as u64;
             *next += 1;
+            core.batch_left.set(count - *next);
             let Some(item) = batch.take(index) else {
                 continue;
             };

@@ -451,6 +451,7 @@ mod handle;
 pub mod hyper_rt;
 mod io;
 mod join_set;
+mod load;
 mod mailbox;
 mod metrics;
 mod oneshot;
@@ -478,6 +479,7 @@ pub use io::{
     StreamWriter, SubprocessProtocol, Transport,
 };
 pub use join_set::{GroupError, JoinSet};
+pub use load::LoopLoad;
 pub use mailbox::LoopHandle;
 pub use metrics::{render_prometheus, LoopStats};
 pub use proto::http1;

@@ -51,6 +51,7 @@ pub(crate) struct Counters {
     pub(crate) accepts: Counter,
     pub(crate) idle_timeouts: Counter,
     pub(crate) admission_pauses: Counter,
+    pub(crate) shed: Counter,
     pub(crate) busy_ns: Counter,
     pub(crate) poll_wait_ns: Counter,
     pub(crate) slowest_callback_ns: Counter,
@@ -95,6 +96,9 @@ pub struct LoopStats {
     /// Times a listener stopped accepting because the loop reached its
     /// `ServerOptions::max_connections` (admission control).
     pub admission_pauses: u64,
+    /// Requests or connections a protocol refused because the loop was
+    /// overloaded ([`EventLoop::note_shed`](crate::EventLoop::note_shed)).
+    pub shed: u64,
     /// Nanoseconds spent running callbacks and I/O (everything but polling).
     pub busy_ns: u64,
     /// Nanoseconds spent blocked in `epoll_wait`.
@@ -132,6 +136,7 @@ impl LoopStats {
             total.accepts += s.accepts;
             total.idle_timeouts += s.idle_timeouts;
             total.admission_pauses += s.admission_pauses;
+            total.shed += s.shed;
             total.busy_ns += s.busy_ns;
             total.poll_wait_ns += s.poll_wait_ns;
             total.slowest_callback_ns = total.slowest_callback_ns.max(s.slowest_callback_ns);
@@ -141,7 +146,7 @@ impl LoopStats {
 
     /// Every metric as `(name, help, kind, value)`, in the order the
     /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
-    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 19] {
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 20] {
         [
             (
                 "iterations_total",
@@ -208,6 +213,12 @@ impl LoopStats {
                 "Times a listener stopped accepting at max_connections.",
                 "counter",
                 self.admission_pauses,
+            ),
+            (
+                "shed_total",
+                "Requests or connections refused because the loop was overloaded.",
+                "counter",
+                self.shed,
             ),
             (
                 "connections_opened_total",
@@ -303,6 +314,7 @@ impl Counters {
             accepts: self.accepts.get(),
             idle_timeouts: self.idle_timeouts.get(),
             admission_pauses: self.admission_pauses.get(),
+            shed: self.shed.get(),
             busy_ns: self.busy_ns.get(),
             poll_wait_ns: self.poll_wait_ns.get(),
             slowest_callback_ns: self.slowest_callback_ns.get(),

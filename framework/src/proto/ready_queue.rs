@@ -169,6 +169,12 @@ impl<C, I> ReadyQueue<C, I> {
         Cancelled::Gone
     }
 
+    /// Items pending for the next batch (cancelled ones included).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.pending.slots.len()
+    }
+
     /// True when nothing is pending.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
