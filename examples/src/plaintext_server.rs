@@ -15,7 +15,7 @@ use loopcore_loadgen::duration::parse_duration;
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
                      [--header-timeout DURATION] [--idle-timeout DURATION] \
-                     [--max-connections N] [--shed-above N] \
+                     [--max-connections N] [--shed-above N] [--listen-fds] \
                      [--tls] [--cert PEM --key PEM]";
 
 struct Args {
@@ -31,6 +31,7 @@ struct Args {
     timeouts: Timeouts,
     max_connections: Option<usize>,
     shed_above: Option<usize>,
+    listen_fds: bool,
 }
 
 fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -47,6 +48,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         timeouts: Timeouts::default(),
         max_connections: None,
         shed_above: None,
+        listen_fds: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -65,6 +67,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
                 parsed.max_connections = Some(value("--max-connections")?.parse()?)
             }
             "--shed-above" => parsed.shed_above = Some(value("--shed-above")?.parse()?),
+            "--listen-fds" => parsed.listen_fds = true,
             "--tls" => parsed.tls = true,
             "--cert" => parsed.cert = Some(value("--cert")?),
             "--key" => parsed.key = Some(value("--key")?),
@@ -158,13 +161,27 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
         options = options.max_connections(max);
     }
     let (timeouts, shed_above) = (args.timeouts, args.shed_above);
-    let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
+    let factory = move || {
         let protocol = Plaintext::with_timeouts(timeouts);
         match shed_above {
             Some(pending) => protocol.shed_above(pending),
             None => protocol,
         }
-    })?;
+    };
+    let addrs = if args.listen_fds {
+        // Socket activation: the sockets systemd (or a restart's
+        // predecessor) passed, instead of binding.
+        let listeners: Vec<std::net::TcpListener> = loopcore::listen_fds()?
+            .into_iter()
+            .map(std::net::TcpListener::from)
+            .collect();
+        if listeners.is_empty() {
+            return Err("--listen-fds: no sockets were passed (LISTEN_PID/LISTEN_FDS)".into());
+        }
+        runtime.serve_listeners(listeners, options, factory)?
+    } else {
+        runtime.serve((args.host.as_str(), args.port), options, factory)?
+    };
     let loops = runtime.handles().len();
     for addr in &addrs {
         let name = if args.tls {

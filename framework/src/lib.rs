@@ -489,6 +489,7 @@ pub use runtime::{
     Runtime, RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
 };
 pub use rustls;
+pub use sys::activation::listen_fds;
 pub use sys::limits::raise_fd_limit;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};

@@ -97,8 +97,18 @@ pub fn start_example_with_lines(
     name: &str,
     args: &[&str],
 ) -> (Child, SocketAddr, Vec<String>, BufReader<ChildStdout>) {
-    let mut child = Command::new(example(name))
-        .args(args)
+    let mut command = Command::new(example(name));
+    command.args(args);
+    start_command_with_lines(name, command)
+}
+
+/// [`start_example_with_lines`] for a command prepared by the caller
+/// (`name` is for messages).
+pub fn start_command_with_lines(
+    name: &str,
+    mut command: Command,
+) -> (Child, SocketAddr, Vec<String>, BufReader<ChildStdout>) {
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("starting the {name} example (built by `cargo test`): {e}"));

@@ -12,6 +12,7 @@
 mod context;
 mod cpus;
 mod serve;
+mod serve_listeners;
 mod serve_streams;
 mod sharded;
 mod shutdown;

@@ -268,17 +268,7 @@ fn serve_acceptor(
     options: &ServeOptions,
     factory: SendFactory,
 ) -> Result<Vec<SocketAddr>> {
-    let balanced_options = options.server_options(false);
-    // The acceptor's own connection count is not the limit: the balancer
-    // applies `max_connections` to each loop it hands to.
-    let mut server_options = balanced_options.clone();
-    server_options.max_connections = None;
-    let balancer = Arc::new(Balancer {
-        runtime: runtime.clone(),
-        next: AtomicUsize::new(0),
-        factory,
-        options: balanced_options,
-    });
+    let server_options = options.server_options(false);
     let mut bound = Vec::with_capacity(addrs.len());
     let mut listeners = Vec::with_capacity(addrs.len());
     let mut port = None;
@@ -293,6 +283,30 @@ fn serve_acceptor(
         bound.push(local);
         listeners.push(listener);
     }
+    start_acceptor(runtime, accept_on, listeners, options, factory)?;
+    Ok(bound)
+}
+
+/// Starts `listeners` on loop `accept_on`, handing each connection to the
+/// least-loaded loop.
+fn start_acceptor(
+    runtime: &Arc<RuntimeShared>,
+    accept_on: usize,
+    listeners: Vec<std::net::TcpListener>,
+    options: &ServeOptions,
+    factory: SendFactory,
+) -> Result<()> {
+    let balanced_options = options.server_options(false);
+    // The acceptor's own connection count is not the limit: the balancer
+    // applies `max_connections` to each loop it hands to.
+    let mut server_options = balanced_options.clone();
+    server_options.max_connections = None;
+    let balancer = Arc::new(Balancer {
+        runtime: runtime.clone(),
+        next: AtomicUsize::new(0),
+        factory,
+        options: balanced_options,
+    });
     runtime.handles()[accept_on].call_soon_threadsafe(move |lp| {
         for listener in listeners {
             let balancer = balancer.clone();
@@ -301,6 +315,66 @@ fn serve_acceptor(
             start_listener(lp, listener, server_options.clone(), sink);
         }
     })?;
+    Ok(())
+}
+
+/// `Runtime::serve_listeners`: sockets bound elsewhere (socket activation,
+/// a restart's predecessor). With `Balance::Acceptor` one loop accepts;
+/// otherwise every loop accepts from the same socket (each polls its own
+/// duplicate; the kernel wakes them all and one wins each connection).
+pub(crate) fn serve_listeners(
+    runtime: &Arc<RuntimeShared>,
+    listeners: Vec<std::net::TcpListener>,
+    options: &ServeOptions,
+    factory: SendFactory,
+) -> Result<Vec<SocketAddr>> {
+    if listeners.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "serve_listeners needs at least one listening socket",
+        ));
+    }
+    let mut bound = Vec::with_capacity(listeners.len());
+    for listener in &listeners {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making an inherited listener non-blocking", e))?;
+        bound.push(
+            listener
+                .local_addr()
+                .map_err(|e| Error::io("reading an inherited listener's address", e))?,
+        );
+    }
+    let handles = runtime.handles();
+    if let Balance::Acceptor { accept_on } = options.balance {
+        if accept_on >= handles.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "Balance::Acceptor: accept_on is {accept_on} but the runtime has {} loops",
+                    handles.len()
+                ),
+            ));
+        }
+        start_acceptor(runtime, accept_on, listeners, options, factory)?;
+        return Ok(bound);
+    }
+    let server_options = options.server_options(false);
+    for handle in handles {
+        let copies = listeners
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::io("duplicating an inherited listener", e))?;
+        let factory = factory.clone();
+        let server_options = server_options.clone();
+        handle.call_soon_threadsafe(move |lp| {
+            for listener in copies {
+                let sink = AcceptSink::Serve(local_factory(&factory));
+                start_listener(lp, listener, server_options.clone(), sink);
+            }
+        })?;
+    }
     Ok(bound)
 }
 

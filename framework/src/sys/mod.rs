@@ -2,6 +2,7 @@
 //! that neither `std` nor `mio` expose. Each wrapper returns `io::Result` and
 //! keeps its invariants inside.
 
+pub(crate) mod activation;
 pub(crate) mod limits;
 pub(crate) mod pidfd;
 pub(crate) mod reuseport;
