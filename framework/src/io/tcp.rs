@@ -82,7 +82,9 @@ pub(crate) fn serve_accepted(
         ),
     };
     let transport = lp.attach_stream_with(stream, protocol, server, tls)?;
-    if let Some(timeout) = options.idle_timeout {
+    // The server's default, unless the protocol chose its own in
+    // `connection_made` (which, without TLS, has run by now).
+    if let (Some(timeout), None) = (options.idle_timeout, transport.idle_timeout()) {
         // A protocol may have closed it in `connection_made` already.
         if let Err(e) = transport.set_idle_timeout(Some(timeout)) {
             if !e.is_closed() {

@@ -297,6 +297,14 @@ impl Transport {
         Ok(())
     }
 
+    /// The idle timeout in force, if any (see
+    /// [`set_idle_timeout`](Self::set_idle_timeout)).
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.with_conn(|_, conn| conn.idle.as_ref().map(|idle| idle.timeout))
+            .ok()
+            .flatten()
+    }
+
     /// True once `close` or `abort` was called or the connection was lost.
     pub fn is_closing(&self) -> bool {
         self.with_conn(|_, conn| conn.closing).unwrap_or(true)

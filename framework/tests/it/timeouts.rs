@@ -83,3 +83,48 @@ fn an_idle_timeout_can_be_set_per_transport_and_removed() {
         "a lost transport refuses"
     );
 }
+
+/// Sets its own idle timeout in `connection_made`.
+struct OwnTimeout(Option<Transport>);
+
+impl loopcore::Protocol for OwnTimeout {
+    fn connection_made(&mut self, transport: Transport) {
+        transport
+            .set_idle_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        self.0 = Some(transport);
+    }
+    fn data_received(&mut self, _: &[u8]) {}
+}
+
+#[test]
+fn a_protocols_own_idle_timeout_wins_over_the_servers_default() {
+    let lp = EventLoop::new().unwrap();
+    let transports = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = transports.clone();
+    let options = ServerOptions::default().idle_timeout(Duration::from_millis(50));
+    let server = lp
+        .create_server("127.0.0.1:0", options, move || {
+            // Record each transport once it is made.
+            struct Recorder(OwnTimeout, Rc<std::cell::RefCell<Vec<Transport>>>);
+            impl loopcore::Protocol for Recorder {
+                fn connection_made(&mut self, transport: Transport) {
+                    self.1.borrow_mut().push(transport.clone());
+                    self.0.connection_made(transport);
+                }
+                fn data_received(&mut self, data: &[u8]) {
+                    self.0.data_received(data);
+                }
+            }
+            Recorder(OwnTimeout(None), seen.clone())
+        })
+        .unwrap();
+    let _client = TcpStream::connect(server.sockets()[0]).unwrap();
+    run_until(&lp, || !transports.borrow().is_empty());
+    let transport = transports.borrow()[0].clone();
+    assert_eq!(transport.idle_timeout(), Some(Duration::from_secs(30)));
+    lp.run_until_complete(loopcore::sleep(Duration::from_millis(300)))
+        .unwrap();
+    assert!(!transport.is_closing(), "the server's 50 ms did not apply");
+    assert_eq!(lp.stats().idle_timeouts, 0);
+}
