@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
 /// assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
 /// assert!(parse_duration("fast").is_err());
+/// assert!(parse_duration("-5s").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -39,6 +40,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds > 1e9 {
         return Err(format!("{text:?} is too long"));
     }
+    if seconds < 0.0 {
+        return Err(format!("{text:?} is negative"));
+    }
     Ok(Duration::from_secs_f64(seconds))
 }
 
@@ -52,11 +56,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// assert_eq!(parse_start_at("1767225600"), Ok(UNIX_EPOCH + Duration::from_secs(1767225600)));
 /// assert!(parse_start_at("12:30").is_ok());
 /// assert!(parse_start_at("25:00").is_err());
+/// assert!(parse_start_at("1e30").is_err());
 /// ```
 pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
     let bad = || format!("{text:?} is not a start time: give Unix seconds or HH:MM[:SS] (UTC)");
     if let Ok(seconds) = text.parse::<f64>() {
-        if !(seconds.is_finite() && seconds >= 0.0) {
+        // Past the year 5000 is a typo, and would not fit a `SystemTime`.
+        if !(seconds.is_finite() && (0.0..1e11).contains(&seconds)) {
             return Err(bad());
         }
         return Ok(UNIX_EPOCH + Duration::from_secs_f64(seconds));

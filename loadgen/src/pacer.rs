@@ -43,7 +43,13 @@ impl Schedule {
 
     /// When the next request falls due.
     pub fn next_due(&self) -> Instant {
-        self.start + Duration::from_secs_f64(self.offset + self.next as f64 * self.interval)
+        // A rate so low that the offset does not fit a `Duration` (or an
+        // `Instant`) means "not within this run": a century away.
+        let far = Duration::from_secs(100 * 365 * 86_400);
+        let offset = Duration::try_from_secs_f64(self.offset + self.next as f64 * self.interval)
+            .unwrap_or(far)
+            .min(far);
+        self.start + offset
     }
 
     /// The next due time, moving past it.
@@ -65,6 +71,15 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vanishingly_small_rate_is_due_far_away_not_a_panic() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(start, 0, 4, 1e-30);
+        let first = schedule.take();
+        assert_eq!(first, start);
+        assert!(schedule.next_due() > start + Duration::from_secs(86_400 * 365));
+    }
 
     #[test]
     fn the_connections_together_keep_the_total_rate_evenly_spaced() {
