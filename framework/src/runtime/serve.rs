@@ -249,16 +249,26 @@ fn serve_reuse_port(
         bound.push(addr);
     }
     for (handle, listeners) in handles.iter().zip(per_loop) {
-        let factory = factory.clone();
-        let server_options = server_options.clone();
-        handle.call_soon_threadsafe(move |lp| {
-            for listener in listeners {
-                let sink = AcceptSink::Serve(local_factory(&factory));
-                start_listener(lp, listener, server_options.clone(), sink);
-            }
-        })?;
+        serve_on_loop(handle, listeners, &factory, &server_options)?;
     }
     Ok(bound)
+}
+
+/// Has `handle`'s loop serve `listeners` with protocols from `factory`.
+fn serve_on_loop(
+    handle: &LoopHandle,
+    listeners: Vec<std::net::TcpListener>,
+    factory: &SendFactory,
+    server_options: &ServerOptions,
+) -> Result<()> {
+    let factory = factory.clone();
+    let server_options = server_options.clone();
+    handle.call_soon_threadsafe(move |lp| {
+        for listener in listeners {
+            let sink = AcceptSink::Serve(local_factory(&factory));
+            start_listener(lp, listener, server_options.clone(), sink);
+        }
+    })
 }
 
 fn serve_acceptor(
@@ -366,14 +376,7 @@ pub(crate) fn serve_listeners(
             .map(std::net::TcpListener::try_clone)
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| Error::io("duplicating an inherited listener", e))?;
-        let factory = factory.clone();
-        let server_options = server_options.clone();
-        handle.call_soon_threadsafe(move |lp| {
-            for listener in copies {
-                let sink = AcceptSink::Serve(local_factory(&factory));
-                start_listener(lp, listener, server_options.clone(), sink);
-            }
-        })?;
+        serve_on_loop(handle, copies, &factory, &server_options)?;
     }
     Ok(bound)
 }
