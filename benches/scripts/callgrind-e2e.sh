@@ -13,13 +13,14 @@
 #        (defaults 3s, plaintext; WORKLOAD is plaintext, echo, https or hyper)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/scripts/lib.sh
 duration="${1:-3s}"
 workload="${2:-plaintext}"
 for tool in valgrind callgrind_control wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
-cargo build -q --release -p loopcore-examples --example http_plaintext --example https_plaintext --example echo --example hyper_hello
-cargo build -q --release -p loopcore-benches --bins
+release_build -p loopcore-examples --example http_plaintext --example https_plaintext --example echo --example hyper_hello
+release_build -p loopcore-benches --bins
 port=18484
 tmp=$(mktemp -d)
 scheme=http

@@ -19,3 +19,29 @@ wait_port() {
 result_row() {
   python3 "$(dirname "${BASH_SOURCE[0]}")/parse_result.py" "$@" "$(getconf CLK_TCK)"
 }
+
+# cargo build --release, skipped when LOOPCORE_PREBUILT=1: the binaries are
+# already in target/release (carried to a bigger machine that has no cargo).
+release_build() {
+  [ "${LOOPCORE_PREBUILT:-0}" = 1 ] || cargo build -q --release "$@"
+}
+
+# A taskset CPU list such as "1-3,8" spelled out with commas: "1,2,3,8".
+cpu_list() {
+  local part out=() i
+  for part in ${1//,/ }; do
+    if [[ "$part" == *-* ]]; then
+      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
+    else
+      out+=("$part")
+    fi
+  done
+  (IFS=,; echo "${out[*]}")
+}
+
+# Number of CPUs in a taskset list such as "1-3,8".
+cpu_count() {
+  local list
+  list=$(cpu_list "$1")
+  echo $(( $(tr -cd , <<< "$list" | wc -c) + 1 ))
+}

@@ -8,9 +8,13 @@
 # requests over its loops (printed by http_plaintext at SIGTERM).
 #
 # CPUs: the server gets CPUs 0..N-1. If the machine has 2N CPUs or more,
-# wrk gets CPUs N..2N-1 and N threads; otherwise (this 2-CPU machine) wrk
-# shares the machine's CPUs with the server, which machine.txt records:
-# then req/s measures the pair and CPU per request is the figure to read.
+# wrk gets all the other CPUs (N..last) and one thread per CPU; otherwise
+# (this 2-CPU machine at N=2) wrk shares the machine's CPUs with the
+# server, which machine.txt records: then req/s measures the pair and CPU
+# per request is the figure to read.
+#
+# SERVERS (default "loopcore loopcore-acceptor tokio-percore tokio-multi")
+# picks the servers, CONNECTIONS (default 64) wrk's connection count.
 #
 # Usage: benches/scripts/run-e2e-loops.sh [ROUNDS] [DURATION] [LOOPS...]
 #        (defaults 5, 5s, and loop counts 1 2)
@@ -22,10 +26,12 @@ duration="${2:-5s}"
 shift $(( $# > 2 ? 2 : $# ))
 loop_counts=("$@")
 [ ${#loop_counts[@]} -eq 0 ] && loop_counts=(1 2)
+read -r -a servers <<< "${SERVERS:-loopcore loopcore-acceptor tokio-percore tokio-multi}"
+connections="${CONNECTIONS:-64}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 
-cargo build -q --release -p loopcore-examples --example http_plaintext
-cargo build -q --release -p loopcore-benches --bin tokio_plaintext
+release_build -p loopcore-examples --example http_plaintext
+release_build -p loopcore-benches --bin tokio_plaintext
 
 cpus=$(nproc)
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -36,10 +42,10 @@ mkdir -p "$out"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $cpus"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "wrk: -c64 -d$duration; loop counts: ${loop_counts[*]}"
+  echo "wrk: -c$connections -d$duration; loop counts: ${loop_counts[*]}; servers: ${servers[*]}"
   for n in "${loop_counts[@]}"; do
     if [ "$cpus" -ge $((2 * n)) ]; then
-      echo "N=$n: server on CPUs 0-$((n - 1)), wrk -t$n on CPUs $n-$((2 * n - 1))"
+      echo "N=$n: server on CPUs 0-$((n - 1)), wrk -t$((cpus - n)) on CPUs $n-$((cpus - 1))"
     else
       echo "N=$n: server on CPUs 0-$((n - 1)), wrk -t$n on all $cpus CPUs (shared with the server)"
     fi
@@ -62,20 +68,25 @@ start_server() {
 
 wrk_cpus() {
   local n=$1
-  if [ "$cpus" -ge $((2 * n)) ]; then echo "$n-$((2 * n - 1))"; else echo "0-$((cpus - 1))"; fi
+  if [ "$cpus" -ge $((2 * n)) ]; then echo "$n-$((cpus - 1))"; else echo "0-$((cpus - 1))"; fi
+}
+
+wrk_threads() {
+  local n=$1
+  if [ "$cpus" -ge $((2 * n)) ]; then echo $((cpus - n)); else echo "$n"; fi
 }
 
 echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
 echo "round,loops,balance,conn_max,conn_min,req_max,req_min" > "$out/spread.csv"
 for round in $(seq 1 "$rounds"); do
   for n in "${loop_counts[@]}"; do
-    for server in loopcore loopcore-acceptor tokio-percore tokio-multi; do
+    for server in "${servers[@]}"; do
       start_server "$n" "$server"
       wait_port "$port"
       result="$out/round-$round-loops$n-$server.txt"
-      taskset -c "$(wrk_cpus "$n")" wrk "-t$n" -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+      taskset -c "$(wrk_cpus "$n")" wrk "-t$(wrk_threads "$n")" "-c$connections" -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
       before=$(cpu_ticks "$pid")
-      taskset -c "$(wrk_cpus "$n")" wrk "-t$n" -c64 "-d$duration" --latency "http://127.0.0.1:$port/plaintext" > "$result"
+      taskset -c "$(wrk_cpus "$n")" wrk "-t$(wrk_threads "$n")" "-c$connections" "-d$duration" --latency "http://127.0.0.1:$port/plaintext" > "$result"
       after=$(cpu_ticks "$pid")
       kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
       result_row "$result" "$round" "$server" "loops$n" "$before" "$after" >> "$out/results.csv"

@@ -16,7 +16,12 @@
 # gets more requests out of its one CPU, so the server is closer to its
 # own limit.
 #
-# Usage: [CLIENT=wrk|loadgen] benches/scripts/run-e2e.sh [ROUNDS] [DURATION] [WORKLOAD]
+# CLIENT_CPUS (a taskset list, default 1) gives the client more CPUs on a
+# bigger machine: wrk and loadgen get one thread per CPU, echo runs one
+# echo_client per CPU (the 64 connections shared out), so the one-loop
+# server, not the client, is the bottleneck.
+#
+# Usage: [CLIENT=wrk|loadgen] [CLIENT_CPUS=1] benches/scripts/run-e2e.sh [ROUNDS] [DURATION] [WORKLOAD]
 #        (defaults 5, 5s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,11 +30,13 @@ rounds="${1:-5}"
 duration="${2:-5s}"
 workload="${3:-plaintext}"
 client="${CLIENT:-wrk}"
+client_cpus="${CLIENT_CPUS:-1}"
+client_threads=$(cpu_count "$client_cpus")
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 
-cargo build -q --release -p loopcore-examples --example http_plaintext --example echo
-cargo build -q --release -p loopcore-benches --bins
-cargo build -q --release -p loopcore-loadgen
+release_build -p loopcore-examples --example http_plaintext --example echo
+release_build -p loopcore-benches --bins
+release_build -p loopcore-loadgen
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/e2e/$stamp-$workload"
@@ -40,7 +47,7 @@ mkdir -p "$out"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "client: $client -t1 -c64 -d$duration, server on CPU 0, client on CPU 1"
+  echo "client: $client -t$client_threads -c64 -d$duration, server on CPU 0, client on CPU(s) $client_cpus"
 } > "$out/machine.txt"
 
 pipeline_lua="$out/pipeline16.lua"
@@ -69,6 +76,17 @@ start_server() {
   pid=$!
 }
 
+# One echo_client per client CPU, 64 connections in all; each prints its
+# round_trips=N seconds=S line.
+echo_clients() {
+  local seconds=$1 cpu per=$((64 / client_threads)) pids=()
+  for cpu in ${client_list//,/ }; do
+    taskset -c "$cpu" target/release/echo_client "127.0.0.1:$port" "$per" 1024 "$seconds" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+client_list=$(cpu_list "$client_cpus")
 
 echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
 for round in $(seq 1 "$rounds"); do
@@ -80,27 +98,27 @@ for round in $(seq 1 "$rounds"); do
       wait_port "$port"
       result="$out/round-$round-$server-$mode.txt"
       if [ "$workload" = echo ]; then
-        taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 1 > /dev/null
+        echo_clients 1 > /dev/null
         before=$(cpu_ticks "$pid")
-        taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 "${duration%s}" |
-          awk -F'[= ]' '{printf "%s requests in %ss\n", $2, $4}' > "$result"
+        echo_clients "${duration%s}" |
+          awk -F'[= ]' '{n += $2; s = $4} END {printf "%s requests in %ss\n", n, s}' > "$result"
         after=$(cpu_ticks "$pid")
       elif [ "$client" = loadgen ]; then
         url="http://127.0.0.1:$port/plaintext"
-        args=(-t1 --cpus 1 -c64)
+        args=("-t$client_threads" --cpus "$(cpu_list "$client_cpus")" -c64)
         [ "$mode" = pipeline16 ] && args+=(--pipeline 16)
-        taskset -c 1 target/release/loadgen "${args[@]}" -d1s "$url" > /dev/null
+        taskset -c "$client_cpus" target/release/loadgen "${args[@]}" -d1s "$url" > /dev/null
         before=$(cpu_ticks "$pid")
-        taskset -c 1 target/release/loadgen "${args[@]}" "-d$duration" --json - "$url" > "$result.json"
+        taskset -c "$client_cpus" target/release/loadgen "${args[@]}" "-d$duration" --json - "$url" > "$result.json"
         after=$(cpu_ticks "$pid")
         python3 benches/scripts/loadgen_as_wrk.py "$result.json" > "$result"
       else
         # Warm-up, not recorded.
-        taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
-        args=(-t1 -c64 "-d$duration" --latency)
+        taskset -c "$client_cpus" wrk "-t$client_threads" -c64 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+        args=("-t$client_threads" -c64 "-d$duration" --latency)
         [ "$mode" = pipeline16 ] && args+=(-s "$pipeline_lua")
         before=$(cpu_ticks "$pid")
-        taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$result"
+        taskset -c "$client_cpus" wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$result"
         after=$(cpu_ticks "$pid")
       fi
       kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -18,8 +18,8 @@ for tool in wrk h2load; do
   command -v "$tool" >/dev/null || { echo "$tool is required (apt-get install -y wrk nghttp2-client)" >&2; exit 1; }
 done
 
-cargo build -q --release -p loopcore-examples --example hyper_hello
-cargo build -q --release -p loopcore-benches --bin tokio_hyper
+release_build -p loopcore-examples --example hyper_hello
+release_build -p loopcore-benches --bin tokio_hyper
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/hyper/$stamp"

@@ -17,9 +17,9 @@ rounds="${1:-5}"
 duration="${2:-5s}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-cargo build -q --release -p loopcore-examples --example http_plaintext
-cargo build -q --release -p loopcore-benches --bin mio_plaintext
-cargo build -q --release -p loopcore-loadgen
+release_build -p loopcore-examples --example http_plaintext
+release_build -p loopcore-benches --bin mio_plaintext
+release_build -p loopcore-loadgen
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/loadgen/$stamp"

@@ -26,8 +26,8 @@ for tool in wrk nginx openssl; do
   fi
 done
 
-cargo build -q --release -p loopcore-examples --example http_plaintext --example https_plaintext
-cargo build -q --release -p loopcore-benches --bin tls_handshakes
+release_build -p loopcore-examples --example http_plaintext --example https_plaintext
+release_build -p loopcore-benches --bin tls_handshakes
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/tls/$stamp"

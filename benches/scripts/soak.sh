@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source benches/scripts/lib.sh
 seconds="${1:-60}"
-cargo build -q --release -p loopcore-examples --example http_plaintext
-cargo build -q --release -p loopcore-loadgen
+release_build -p loopcore-examples --example http_plaintext
+release_build -p loopcore-loadgen
 
 out="bench-results/soak/$(date -u +%Y%m%dT%H%M%SZ)-${seconds}s"
 mkdir -p "$out"
