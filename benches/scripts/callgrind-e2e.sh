@@ -9,8 +9,10 @@
 # the 16 handshakes of wrk's connections, a few percent of a 3 s run.
 # With WORKLOAD=hyper, hyper_hello (1 loop) against the same hyper service
 # on tokio (benches/src/bin/tokio_hyper.rs), HTTP/1.1 under wrk.
+# With WORKLOAD=pipeline, the plaintext servers under wrk with 16-deep
+# pipelining (16 requests per write).
 # Usage: benches/scripts/callgrind-e2e.sh [DURATION] [WORKLOAD]
-#        (defaults 3s, plaintext; WORKLOAD is plaintext, echo, https or hyper)
+#        (defaults 3s, plaintext; WORKLOAD is plaintext, pipeline, echo, https or hyper)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source benches/scripts/lib.sh
@@ -37,16 +39,28 @@ elif [ "$workload" = hyper ]; then
 else
   servers=(loopcore mio tokio tokio-percore tokio-multi)
 fi
+wrk_args=()
+if [ "$workload" = pipeline ]; then
+  cat > "$tmp/pipeline16.lua" <<'LUA'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+  wrk_args=(-s "$tmp/pipeline16.lua")
+fi
 # Prints how many requests (round trips) the client completed.
 load() {
   if [ "$workload" = echo ]; then
     target/release/echo_client "127.0.0.1:$port" 16 1024 "${1%s}" | sed 's/round_trips=\([0-9]*\).*/\1/'
   else
-    wrk -t1 -c16 "-d$1" "$scheme://127.0.0.1:$port/plaintext" | awk '/requests in/ {print $1}'
+    wrk -t1 -c16 "-d$1" "${wrk_args[@]}" "$scheme://127.0.0.1:$port/plaintext" | awk '/requests in/ {print $1}'
   fi
 }
 for server in "${servers[@]}"; do
-  case "$workload/$server" in
+  case "${workload/pipeline/plaintext}/$server" in
     plaintext/loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
     https/loopcore) cmd=(target/release/examples/https_plaintext --loops 1 --port "$port" --cert "$tmp/cert.pem" --key "$tmp/key.pem") ;;
     plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
