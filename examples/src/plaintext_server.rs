@@ -15,7 +15,7 @@ use loopcore_loadgen::duration::parse_duration;
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
                      [--header-timeout DURATION] [--idle-timeout DURATION] \
-                     [--max-connections N] [--shed-above N] [--listen-fds] \
+                     [--max-connections N] [--shed-above N] [--listen-fds] [--upgrade-on-sigusr2] \
                      [--tls] [--cert PEM --key PEM]";
 
 struct Args {
@@ -32,6 +32,7 @@ struct Args {
     max_connections: Option<usize>,
     shed_above: Option<usize>,
     listen_fds: bool,
+    upgrade: bool,
 }
 
 fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -49,6 +50,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         max_connections: None,
         shed_above: None,
         listen_fds: false,
+        upgrade: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -68,6 +70,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
             }
             "--shed-above" => parsed.shed_above = Some(value("--shed-above")?.parse()?),
             "--listen-fds" => parsed.listen_fds = true,
+            "--upgrade-on-sigusr2" => parsed.upgrade = true,
             "--tls" => parsed.tls = true,
             "--cert" => parsed.cert = Some(value("--cert")?),
             "--key" => parsed.key = Some(value("--key")?),
@@ -127,6 +130,9 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     if args.pin {
         builder = builder.pinning(Pinning::Cores);
     }
+    if args.upgrade {
+        builder = builder.upgrade_on_sigusr2(loopcore::Upgrade::new());
+    }
     let admin_port = args.admin_port;
     let host = args.host.clone();
     let stopped = reports.clone();
@@ -168,21 +174,24 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             None => protocol,
         }
     };
-    let addrs = if args.listen_fds {
-        // Socket activation: the sockets systemd (or a restart's
-        // predecessor) passed, instead of binding.
-        let listeners: Vec<std::net::TcpListener> = loopcore::listen_fds()?
-            .into_iter()
-            .map(std::net::TcpListener::from)
-            .collect();
-        if listeners.is_empty() {
-            return Err("--listen-fds: no sockets were passed (LISTEN_PID/LISTEN_FDS)".into());
-        }
+    // Sockets systemd or a restart's predecessor passed are served instead
+    // of binding (a successor runs with the same arguments, so this is not
+    // only under --listen-fds).
+    let listeners: Vec<std::net::TcpListener> = loopcore::listen_fds()?
+        .into_iter()
+        .map(std::net::TcpListener::from)
+        .collect();
+    let addrs = if !listeners.is_empty() {
         runtime.serve_listeners(listeners, options, factory)?
+    } else if args.listen_fds {
+        return Err("--listen-fds: no sockets were passed (LISTEN_PID/LISTEN_FDS)".into());
     } else {
         runtime.serve((args.host.as_str(), args.port), options, factory)?
     };
     let loops = runtime.handles().len();
+    let mut addrs = addrs;
+    // Inherited SO_REUSEPORT sockets come one per loop, all on one address.
+    addrs.dedup();
     for addr in &addrs {
         let name = if args.tls {
             "https_plaintext"
@@ -190,10 +199,14 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             "http_plaintext"
         };
         println!(
-            "{name} listening on {addr} ({loops} loops, {:?})",
-            args.balance
+            "{name} listening on {addr} ({loops} loops, {:?}) pid {}",
+            args.balance,
+            std::process::id()
         );
     }
+    // A restart's predecessor drains once we say so; systemd's Type=notify
+    // units start their dependents.
+    loopcore::notify_ready()?;
     let result = runtime.run();
     print_reports(&mut reports.lock().unwrap());
     let (header, idle) = *timed_out.lock().unwrap();

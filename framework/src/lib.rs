@@ -487,9 +487,10 @@ pub use remote::RemoteJoinHandle;
 pub use runtime::{
     allowed_cpus, available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning,
     Runtime, RuntimeHandle, RuntimeStats, ServeOptions, Sharded, ShutdownToken, ShutdownWait,
+    Upgrade,
 };
 pub use rustls;
-pub use sys::activation::listen_fds;
+pub use sys::activation::{listen_fds, notify_ready};
 pub use sys::limits::raise_fd_limit;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};

@@ -16,6 +16,7 @@ mod serve_listeners;
 mod serve_streams;
 mod sharded;
 mod shutdown;
+mod upgrade;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,6 +31,7 @@ pub use serve::{Balance, ServeOptions};
 pub use sharded::Sharded;
 pub(crate) use shutdown::loop_is_shutting_down;
 pub use shutdown::{ShutdownToken, ShutdownWait};
+pub use upgrade::Upgrade;
 
 use crate::exception::payload_message;
 use crate::{
@@ -68,6 +70,7 @@ pub struct Builder {
     handle_signals: bool,
     shutdown_grace: Duration,
     executor: Option<Arc<dyn BlockingExecutor>>,
+    upgrade_on_sigusr2: Option<Upgrade>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("handle_signals", &self.handle_signals)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("upgrade_on_sigusr2", &self.upgrade_on_sigusr2)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +97,7 @@ impl Default for Builder {
             handle_signals: true,
             shutdown_grace: Duration::from_secs(10),
             executor: None,
+            upgrade_on_sigusr2: None,
         }
     }
 }
@@ -159,6 +164,16 @@ impl Builder {
         self
     }
 
+    /// Makes [`Runtime::run`] answer `SIGUSR2` with a zero-downtime
+    /// restart ([`RuntimeHandle::upgrade`] with these settings): the
+    /// successor gets the listening sockets, and this process drains and
+    /// exits once it serves. Off by default; independent of
+    /// [`handle_signals`](Self::handle_signals).
+    pub fn upgrade_on_sigusr2(mut self, upgrade: Upgrade) -> Self {
+        self.upgrade_on_sigusr2 = Some(upgrade);
+        self
+    }
+
     /// Starts the loops and returns once every one is up.
     ///
     /// Fails if a thread or a loop cannot be created (none is left
@@ -179,6 +194,11 @@ impl Builder {
             failure: Mutex::new(None),
             grace: self.shutdown_grace,
             handle_signals: self.handle_signals,
+            upgrade_on_sigusr2: self.upgrade_on_sigusr2,
+            listeners: upgrade::Listeners::default(),
+            // Now, before the binary can be replaced: afterwards the
+            // kernel's link reads "… (deleted)".
+            program: std::env::current_exe().ok(),
             live_threads: AtomicUsize::new(loops),
             control: Mutex::new(None),
             stopped: AtomicBool::new(false),
@@ -288,6 +308,11 @@ pub(crate) struct RuntimeShared {
     failure: Mutex<Option<String>>,
     grace: Duration,
     handle_signals: bool,
+    upgrade_on_sigusr2: Option<Upgrade>,
+    /// Every listening socket served, for a restart to hand over.
+    pub(crate) listeners: upgrade::Listeners,
+    /// This process's program, for a restart to start again.
+    program: Option<std::path::PathBuf>,
     /// Loop threads not yet ended.
     live_threads: AtomicUsize,
     /// `run`'s control loop, told when a loop thread ends.
@@ -451,6 +476,21 @@ fn install_signal_handlers(control: &EventLoop, shared: &Arc<RuntimeShared>) {
     }
 }
 
+/// SIGUSR2 starts a zero-downtime restart.
+fn install_upgrade_handler(control: &EventLoop, shared: &Arc<RuntimeShared>, upgrade: Upgrade) {
+    let runtime = RuntimeHandle {
+        shared: shared.clone(),
+    };
+    let installed = control.add_signal_handler(libc::SIGUSR2, move |_| {
+        if let Err(e) = runtime.upgrade(upgrade.clone()) {
+            tracing::error!(target: "loopcore::runtime", "upgrade on SIGUSR2 refused: {e}");
+        }
+    });
+    if let Err(e) = installed {
+        tracing::warn!("loopcore runtime: cannot handle SIGUSR2 for upgrades: {e}");
+    }
+}
+
 /// A running set of loops, each on its own (optionally pinned) thread,
 /// serving shared addresses ([`serve`](Self::serve)), talking only through
 /// their mailboxes, and shut down together ([`shutdown`](Self::shutdown)).
@@ -531,6 +571,9 @@ impl Runtime {
         let control = EventLoop::new()?;
         if shared.handle_signals {
             install_signal_handlers(&control, shared);
+        }
+        if let Some(upgrade) = shared.upgrade_on_sigusr2.clone() {
+            install_upgrade_handler(&control, shared, upgrade);
         }
         *shared
             .control
@@ -650,6 +693,7 @@ impl RuntimeHandle {
     pub fn shutdown(&self, grace: Duration) {
         let deadline = shutdown::deadline_after(grace);
         let (deadline, _) = self.shared.shutdown.request(deadline);
+        self.shared.listeners.close();
         for handle in self.handles() {
             let _ = handle.call_soon_threadsafe(move |lp| shutdown::begin_on_loop(lp, deadline));
         }

@@ -185,8 +185,8 @@ pub(crate) fn serve(
         ));
     }
     match options.balance {
-        Balance::ReusePort => serve_reuse_port(handles, &addrs, options, factory, false),
-        Balance::IncomingCpu => serve_reuse_port(handles, &addrs, options, factory, true),
+        Balance::ReusePort => serve_reuse_port(runtime, &addrs, options, factory, false),
+        Balance::IncomingCpu => serve_reuse_port(runtime, &addrs, options, factory, true),
         Balance::Acceptor { accept_on } => {
             if accept_on >= handles.len() {
                 return Err(Error::new(
@@ -216,12 +216,13 @@ fn with_shared_port(mut addr: SocketAddr, port: Option<u16>) -> SocketAddr {
 /// Binds one listener per address and loop. With port 0 the first socket
 /// gets a free port and every other one reuses it (PITFALLS 12).
 fn serve_reuse_port(
-    handles: &[LoopHandle],
+    runtime: &Arc<RuntimeShared>,
     addrs: &[SocketAddr],
     options: &ServeOptions,
     factory: SendFactory,
     steer_by_cpu: bool,
 ) -> Result<Vec<SocketAddr>> {
+    let handles = runtime.handles();
     let server_options = options.server_options(true);
     let mut per_loop: Vec<Vec<std::net::TcpListener>> =
         handles.iter().map(|_| Vec::new()).collect();
@@ -247,6 +248,11 @@ fn serve_reuse_port(
         }
         port.get_or_insert(addr.port());
         bound.push(addr);
+    }
+    // Loop by loop, so a restart passes them in an order a successor with
+    // as many loops can give back one per loop.
+    for listeners in &per_loop {
+        runtime.listeners.record(listeners)?;
     }
     for (handle, listeners) in handles.iter().zip(per_loop) {
         serve_on_loop(handle, listeners, &factory, &server_options)?;
@@ -293,6 +299,7 @@ fn serve_acceptor(
         bound.push(local);
         listeners.push(listener);
     }
+    runtime.listeners.record(&listeners)?;
     start_acceptor(runtime, accept_on, listeners, options, factory)?;
     Ok(bound)
 }
@@ -355,6 +362,7 @@ pub(crate) fn serve_listeners(
                 .map_err(|e| Error::io("reading an inherited listener's address", e))?,
         );
     }
+    runtime.listeners.record(&listeners)?;
     let handles = runtime.handles();
     if let Balance::Acceptor { accept_on } = options.balance {
         if accept_on >= handles.len() {
@@ -370,6 +378,14 @@ pub(crate) fn serve_listeners(
         return Ok(bound);
     }
     let server_options = options.server_options(false);
+    if one_per_loop(&listeners, &bound, handles.len()) {
+        // A restart's predecessor with as many loops bound one
+        // SO_REUSEPORT socket per loop: keep the kernel's balancing.
+        for (handle, listener) in handles.iter().zip(listeners) {
+            serve_on_loop(handle, vec![listener], &factory, &server_options)?;
+        }
+        return Ok(bound);
+    }
     for handle in handles {
         let copies = listeners
             .iter()
@@ -379,6 +395,19 @@ pub(crate) fn serve_listeners(
         serve_on_loop(handle, copies, &factory, &server_options)?;
     }
     Ok(bound)
+}
+
+/// As many listeners as loops, all on one address with `SO_REUSEPORT`: one
+/// group of the kernel's balancing, so each loop can take one.
+fn one_per_loop(listeners: &[std::net::TcpListener], bound: &[SocketAddr], loops: usize) -> bool {
+    listeners.len() == loops
+        && loops > 1
+        && bound.iter().all(|addr| *addr == bound[0])
+        && listeners.iter().all(|listener| {
+            socket2::SockRef::from(listener)
+                .reuse_port()
+                .unwrap_or(false)
+        })
 }
 
 /// Serves `listener` on the calling runtime loop (shutdown finds it among

@@ -7,6 +7,7 @@ pub(crate) mod limits;
 pub(crate) mod pidfd;
 pub(crate) mod reuseport;
 pub(crate) mod signal;
+pub(crate) mod spawn;
 pub(crate) mod timerfd;
 
 use std::io;

@@ -21,6 +21,7 @@ mod timers;
 mod tls;
 mod tls_upgrade;
 mod udp;
+mod upgrade;
 mod virtual_clock;
 mod writes;
 
