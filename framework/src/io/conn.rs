@@ -33,6 +33,7 @@ use slab::Slab;
 
 use super::idle::IdleTimer;
 use super::protocol::Protocol;
+use super::queued_write::write_queued;
 use super::stream::Stream;
 use super::tcp::ServerShared;
 use super::tls::TlsLayer;
@@ -119,7 +120,24 @@ pub(crate) struct Conn {
 impl Conn {
     /// Moves what the TLS session wants to send into the write buffer and
     /// puts the connection on the dirty list.
-    pub(super) fn flush_tls(&mut self, core: &Core, key: u32) {
+    pub(super) fn flush_tls(&mut self, core: &Rc<Core>, key: u32) {
+        let Some(tls) = self.tls.as_mut() else {
+            return;
+        };
+        if !tls.plain.is_empty() && self.write.len() < super::tls::PUMP_BELOW {
+            if let Err(e) = tls.pump(super::tls::PUMP_BELOW - self.write.len()) {
+                tls.plain.clear();
+                self.write.clear();
+                self.closing = true;
+                schedule_lost(core, self, key, Some(e));
+                return;
+            }
+            if tls.plain.is_empty() && tls.close_notify_after_plain {
+                tls.close_notify_after_plain = false;
+                tls.session.send_close_notify();
+                self.start_tls_shutdown_timer(core, key);
+            }
+        }
         let Some(tls) = self.tls.as_mut() else {
             return;
         };
@@ -127,6 +145,37 @@ impl Conn {
             self.dirty = true;
             core.conns_dirty_push(key, self.generation);
         }
+    }
+
+    /// Bounds a TLS close: a peer that stops reading must not hold the
+    /// connection forever (invariant 3 of `io::tls`).
+    pub(super) fn start_tls_shutdown_timer(&mut self, core: &Rc<Core>, key: u32) {
+        let generation = self.generation;
+        let Some(tls) = self.tls.as_mut() else {
+            return;
+        };
+        if tls.timer.is_none() {
+            tls.timer = Some(
+                EventLoop::from_core(core.clone()).call_later(tls.shutdown_timeout, move |lp| {
+                    Transport::from_parts(&lp.core, key, generation).abort()
+                }),
+            );
+        }
+    }
+
+    /// Drops everything not yet sent (files included: they close).
+    pub(super) fn drop_pending(&mut self) {
+        self.write.clear();
+        if let Some(tls) = self.tls.as_mut() {
+            tls.plain.clear();
+        }
+    }
+
+    /// Bytes not yet handed to the kernel: the write buffer, and for TLS
+    /// the plaintext queued behind a file range.
+    pub(super) fn pending_len(&self) -> usize {
+        let queued_plain = self.tls.as_ref().map_or(0, |tls| tls.plain.len());
+        self.write.len() + queued_plain
     }
 
     /// Clears `readable` once the socket is known to be drained: a read
@@ -189,7 +238,7 @@ impl Conns {
             if !conn.lost {
                 conn.lost = true;
                 conn.reading = false;
-                conn.write.clear();
+                conn.drop_pending();
                 conn.lost_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
                 ready.push(Ready::ConnLost(ConnReady {
                     key: key as u32,
@@ -400,7 +449,7 @@ impl EventLoop {
         let core = &self.core;
         let mut conns = core.conns.borrow_mut();
         if let Some(conn) = conns.get_mut(key, generation) {
-            conn.write.clear();
+            conn.drop_pending();
             conn.closing = true;
             let error = io::Error::other(format!("the protocol panicked: {message}"));
             schedule_lost(core, conn, key, Some(error));
@@ -492,26 +541,43 @@ impl EventLoop {
             if conn.lost {
                 return;
             }
-            while !conn.write.is_empty() {
-                match conn.stream.write(conn.write.pending()) {
-                    Ok(n) => {
-                        core.shared.counters.bytes_sent.add(n as u64);
-                        conn.write.consume(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        conn.writable = false;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        conn.write.clear();
-                        conn.closing = true;
-                        schedule_lost(core, conn, key, Some(e));
-                        return;
+            loop {
+                while !conn.write.is_empty() {
+                    let written = if conn.write.is_contiguous() {
+                        conn.stream.write(conn.write.pending())
+                    } else {
+                        write_queued(&conn.stream, &mut conn.write)
+                    };
+                    match written {
+                        Ok(n) => {
+                            core.shared.counters.bytes_sent.add(n as u64);
+                            conn.write.consume(n);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            conn.writable = false;
+                            break;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            conn.drop_pending();
+                            conn.closing = true;
+                            schedule_lost(core, conn, key, Some(e));
+                            return;
+                        }
                     }
                 }
+                // TLS sending a file: encrypt the next part once the
+                // ciphertext is out.
+                let more_plain = conn.tls.as_ref().is_some_and(|tls| !tls.plain.is_empty());
+                if !(more_plain && conn.write.is_empty() && conn.writable) {
+                    break;
+                }
+                conn.flush_tls(core, key);
+                if conn.lost {
+                    return;
+                }
             }
-            if conn.write.is_empty() {
+            if conn.pending_len() == 0 {
                 if conn.eof_requested && !conn.eof_sent {
                     conn.eof_sent = true;
                     let _ = conn.stream.shutdown_write();
@@ -528,7 +594,7 @@ impl EventLoop {
                 // `connection_made`.
                 None
             } else {
-                conn.flow.check(conn.write.len())
+                conn.flow.check(conn.pending_len())
             }
         };
         match flow_event {
@@ -625,7 +691,7 @@ impl EventLoop {
                 Err(e) => {
                     let mut conns = core.conns.borrow_mut();
                     if let Some(conn) = conns.get_mut(key, generation) {
-                        conn.write.clear();
+                        conn.drop_pending();
                         conn.closing = true;
                         schedule_lost(core, conn, key, Some(e));
                     }

@@ -92,7 +92,7 @@ impl EventLoop {
                 let timeout = idle.timeout;
                 if !conn.lost {
                     core.shared.counters.idle_timeouts.add(1);
-                    conn.write.clear();
+                    conn.drop_pending();
                     conn.closing = true;
                     let error = io::Error::new(
                         io::ErrorKind::TimedOut,

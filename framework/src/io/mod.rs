@@ -8,6 +8,7 @@ mod idle;
 mod pipe;
 mod process;
 mod protocol;
+mod queued_write;
 mod server_options;
 mod sock;
 mod start_tls;

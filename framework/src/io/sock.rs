@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::sys::Readiness;
 use crate::{Error, EventLoop, Result};
@@ -114,6 +114,93 @@ impl EventLoop {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Sends `count` bytes of `file` from `offset` (to its end with
+    /// `None`) on a non-blocking stream socket, with `sendfile(2)`, waiting
+    /// whenever the kernel's buffer is full; returns the bytes sent
+    /// (asyncio's `sock_sendfile`). Where the kernel refuses the file it
+    /// falls back to reading and [`sock_sendall`](Self::sock_sendall).
+    ///
+    /// # Errors
+    ///
+    /// A socket error, a range beyond the file's end, or the file ending
+    /// early (it shrank while being sent).
+    pub async fn sock_sendfile<S>(
+        &self,
+        sock: &S,
+        file: &std::fs::File,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64>
+    where
+        S: AsFd + AsRawFd,
+        for<'a> &'a S: Write,
+    {
+        use std::os::unix::fs::FileExt;
+        let length = file
+            .metadata()
+            .map_err(|e| Error::io("sock_sendfile: reading the file's length", e))?
+            .len();
+        let available = length.saturating_sub(offset);
+        let count = count.unwrap_or(available);
+        if offset > length || count > available {
+            return Err(Error::new(
+                crate::ErrorKind::InvalidInput,
+                format!("sock_sendfile: {count} bytes from offset {offset} run past the file's end ({length} bytes)"),
+            ));
+        }
+        let ended = || {
+            Error::io(
+                "sock_sendfile",
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file ended before the range was sent",
+                ),
+            )
+        };
+        let mut sent = 0u64;
+        while sent < count {
+            let left = usize::try_from(count - sent).unwrap_or(usize::MAX);
+            let attempt = self
+                .retry(
+                    sock.as_raw_fd(),
+                    Readiness::Writable,
+                    "sock_sendfile",
+                    || match crate::sys::sendfile::sendfile(
+                        sock.as_fd(),
+                        file.as_fd(),
+                        offset + sent,
+                        left,
+                    ) {
+                        Err(e) if crate::sys::sendfile::unsupported(&e) => Ok(None),
+                        other => other.map(Some),
+                    },
+                )
+                .await?;
+            match attempt {
+                Some(0) => return Err(ended()),
+                Some(n) => sent += n as u64,
+                None => {
+                    // Read and send instead, a chunk at a time.
+                    let mut chunk = vec![0u8; left.min(64 * 1024)];
+                    while sent < count {
+                        let want = chunk
+                            .len()
+                            .min(usize::try_from(count - sent).unwrap_or(usize::MAX));
+                        let read = file
+                            .read_at(&mut chunk[..want], offset + sent)
+                            .map_err(|e| Error::io("sock_sendfile: reading the file", e))?;
+                        if read == 0 {
+                            return Err(ended());
+                        }
+                        self.sock_sendall(sock, &chunk[..read]).await?;
+                        sent += read as u64;
+                    }
+                }
+            }
+        }
+        Ok(sent)
     }
 
     /// Connects a non-blocking socket (asyncio's `sock_connect`).

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -48,6 +48,15 @@ impl Stream {
         }
     }
 
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).write_vectored(bufs),
+            Stream::Unix(s) => (&*s).write_vectored(bufs),
+            Stream::PipeWriter(p) => (&*p).write_vectored(bufs),
+            Stream::PipeReader(_) => Err(wrong_direction("write to a read pipe")),
+        }
+    }
+
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
@@ -66,6 +75,17 @@ impl Stream {
     /// A pipe's read end: writing to its transport is an error.
     pub(crate) fn is_pipe_reader(&self) -> bool {
         matches!(self, Stream::PipeReader(_))
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+            Stream::PipeReader(p) => p.as_fd(),
+            Stream::PipeWriter(p) => p.as_fd(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::rc::{Rc, Weak};
 use super::conn::{schedule_lost, Conn, ConnReady};
 use super::stream::Stream;
 use crate::event_loop::{Core, Ready};
+use crate::proto::write_buffer::FileRange;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// A handle to one stream connection, for the protocol and any callback on
@@ -51,6 +52,9 @@ fn not_socket() -> Error {
         "a pipe transport has no socket address",
     )
 }
+
+/// `write_owned` copies buffers shorter than this.
+const SMALL_OWNED: usize = 4096;
 
 fn closed_transport() -> Error {
     Error::new(ErrorKind::Closed, "the transport is closed")
@@ -99,7 +103,7 @@ impl Transport {
                 return Ok(());
             }
             if let Some(tls) = conn.tls.as_mut() {
-                tls.send(data)
+                tls.send_or_queue(data)
                     .map_err(|e| Error::io("encrypting for TLS", e))?;
                 conn.flush_tls(core, key);
                 return Ok(());
@@ -140,7 +144,7 @@ impl Transport {
                 let mut plain = core.tls_scratch.take();
                 plain.clear();
                 let result = fill(&mut plain);
-                let sent = tls.send(&plain);
+                let sent = tls.send_or_queue(&plain);
                 if plain.capacity() <= 64 * 1024 {
                     core.tls_scratch.set(plain);
                 }
@@ -180,6 +184,116 @@ impl Transport {
             ));
         }
         Ok(())
+    }
+
+    /// Queues `data` without copying it: the transport keeps the buffer
+    /// (a `Vec<u8>`, `bytes::Bytes`, `Arc<[u8]>`, `&'static [u8]`, …) and
+    /// sends from it, in order with every other write, dropping it once
+    /// the kernel has taken all of it. Worth it for large buffers: one
+    /// under 4 KiB is copied like [`write`](Self::write) (cheaper than
+    /// keeping it), and over TLS encryption copies anyway.
+    ///
+    /// Fails like `write`.
+    ///
+    /// ```no_run
+    /// # fn send(transport: &loopcore::Transport, body: Vec<u8>) -> loopcore::Result<()> {
+    /// transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")?;
+    /// transport.write_owned(body) // 1 MiB, sent from where it is
+    /// # }
+    /// ```
+    pub fn write_owned(&self, data: impl AsRef<[u8]> + 'static) -> Result<()> {
+        let bytes = data.as_ref();
+        if bytes.len() < SMALL_OWNED {
+            return self.write(bytes);
+        }
+        let key = self.key;
+        self.with_conn(move |core, conn| {
+            Self::check_writable(conn)?;
+            if let Some(tls) = conn.tls.as_mut() {
+                if tls.plain.is_empty() {
+                    tls.send(data.as_ref())
+                        .map_err(|e| Error::io("encrypting for TLS", e))?;
+                } else {
+                    tls.plain.push_owned(Box::new(data));
+                }
+                conn.flush_tls(core, key);
+                return Ok(());
+            }
+            conn.write.push_owned(Box::new(data));
+            Self::mark_dirty(core, conn, key);
+            Ok(())
+        })?
+    }
+
+    /// Queues `count` bytes of `file` from `offset` (to its end with
+    /// `None`) and returns how many that is: asyncio's `loop.sendfile`. On
+    /// TCP, Unix and pipe transports the loop sends them with
+    /// `sendfile(2)`, inside the kernel, as the socket takes them (falling
+    /// back to reading and writing for a file the kernel refuses, as
+    /// asyncio does); over TLS the file is read and encrypted a chunk at a
+    /// time as the ciphertext drains. Either way the range counts in the
+    /// write buffer's size (flow control pauses the protocol while most of
+    /// it is pending), writes made after it go out after it, and the file
+    /// is closed once sent.
+    ///
+    /// The file is read at the time it is sent: if it shrinks before then,
+    /// the connection is lost with an [`std::io::ErrorKind::UnexpectedEof`]
+    /// error (the peer must not take a short body for a whole one). Reads
+    /// of a file not in the page cache block the loop while the disk
+    /// answers, as with nginx's `sendfile on` without thread pools.
+    ///
+    /// ```no_run
+    /// # fn serve(transport: &loopcore::Transport) -> loopcore::Result<()> {
+    /// let file = std::fs::File::open("index.html").map_err(|e| loopcore::Error::io("index.html", e))?;
+    /// let length = file.metadata().map_err(|e| loopcore::Error::io("index.html", e))?.len();
+    /// transport.write(format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n").as_bytes())?;
+    /// transport.sendfile(file, 0, None)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Fails like `write`, and when `offset` (or `offset + count`) lies
+    /// beyond the file's end.
+    pub fn sendfile(&self, file: std::fs::File, offset: u64, count: Option<u64>) -> Result<u64> {
+        let length = file
+            .metadata()
+            .map_err(|e| Error::io("reading the length of the file to send", e))?
+            .len();
+        let available = length.checked_sub(offset).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("sendfile: offset {offset} is beyond the file's end ({length} bytes)"),
+            )
+        })?;
+        let count = count.unwrap_or(available);
+        if count > available {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "sendfile: {count} bytes from offset {offset} run past the file's end ({length} bytes)"
+                ),
+            ));
+        }
+        let key = self.key;
+        self.with_conn(move |core, conn| {
+            Self::check_writable(conn)?;
+            let range = FileRange {
+                file,
+                offset,
+                remaining: count,
+                read_fallback: false,
+            };
+            if let Some(tls) = conn.tls.as_mut() {
+                tls.plain.push_file(range);
+                conn.flush_tls(core, key);
+                return Ok(count);
+            }
+            conn.write.push_file(range);
+            Self::mark_dirty(core, conn, key);
+            Ok(count)
+        })?
     }
 
     /// Queues several buffers, as one write.
@@ -245,19 +359,14 @@ impl Transport {
                     if let Some(timer) = tls.timer.take() {
                         timer.cancel();
                     }
-                } else {
+                    conn.start_tls_shutdown_timer(core, key);
+                } else if tls.plain.is_empty() {
                     tls.session.send_close_notify();
-                }
-                if tls.timer.is_none() {
-                    // A peer that stops reading must not hold the
-                    // connection forever (invariant 3 of `io::tls`).
-                    let generation = conn.generation;
-                    tls.timer = Some(
-                        EventLoop::from_core(core.clone())
-                            .call_later(tls.shutdown_timeout, move |lp| {
-                                Transport::from_parts(&lp.core, key, generation).abort()
-                            }),
-                    );
+                    conn.start_tls_shutdown_timer(core, key);
+                } else {
+                    // After the file being sent (`flush_tls`), which the
+                    // shutdown timeout must not cut short.
+                    tls.close_notify_after_plain = true;
                 }
                 conn.flush_tls(core, key);
             }
@@ -270,7 +379,7 @@ impl Transport {
     /// follows on a later iteration.
     pub fn abort(&self) {
         let _ = self.with_conn(|core, conn| {
-            conn.write.clear();
+            conn.drop_pending();
             conn.closing = true;
             conn.reading = false;
             schedule_lost(core, conn, self.key, None);
@@ -367,7 +476,7 @@ impl Transport {
 
     /// Bytes buffered and not yet taken by the kernel.
     pub fn get_write_buffer_size(&self) -> usize {
-        self.with_conn(|_, conn| conn.write.len()).unwrap_or(0)
+        self.with_conn(|_, conn| conn.pending_len()).unwrap_or(0)
     }
 
     /// Flushes this connection's buffer now instead of after the current

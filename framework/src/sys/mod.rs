@@ -6,6 +6,7 @@ pub(crate) mod activation;
 pub(crate) mod limits;
 pub(crate) mod pidfd;
 pub(crate) mod reuseport;
+pub(crate) mod sendfile;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod timerfd;

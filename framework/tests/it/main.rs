@@ -10,6 +10,7 @@ mod process;
 mod runtime;
 mod scheduling;
 mod send_sync;
+mod sendfile;
 mod signals;
 mod sock;
 mod streams;

@@ -21,9 +21,10 @@ mod setup;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
+use super::queued_write::{read_file_chunk, FILE_CHUNK};
 use crate::future::Resolver;
 use crate::handle::TimerHandle;
-use crate::proto::write_buffer::WriteBuffer;
+use crate::proto::write_buffer::{Head, WriteBuffer};
 use crate::Result;
 
 pub(crate) use config::server_name;
@@ -53,7 +54,16 @@ pub(crate) struct TlsLayer {
     pub(crate) shutdown_timeout: Duration,
     /// A client's `create_connection` waits on this for the handshake.
     pub(crate) waiter: Option<Resolver<Result<()>>>,
+    /// Plaintext waiting its turn behind a file range (`sendfile` over
+    /// TLS reads the file as the ciphertext drains): empty otherwise, and
+    /// then writes go straight into the session.
+    pub(crate) plain: WriteBuffer,
+    /// `close` came while `plain` was not empty: `close_notify` follows it.
+    pub(crate) close_notify_after_plain: bool,
 }
+
+/// Plaintext encrypted per pump while the ciphertext buffer is below it.
+pub(crate) const PUMP_BELOW: usize = 64 * 1024;
 
 /// What one batch of ciphertext produced.
 #[derive(Default)]
@@ -79,6 +89,8 @@ impl TlsLayer {
             timer: None,
             shutdown_timeout,
             waiter,
+            plain: WriteBuffer::default(),
+            close_notify_after_plain: false,
         }
     }
 
@@ -124,6 +136,43 @@ impl TlsLayer {
     /// Encrypts `data` (buffered inside rustls until the handshake is done).
     pub(crate) fn send(&mut self, data: &[u8]) -> io::Result<()> {
         self.session.writer().write_all(data)
+    }
+
+    /// Encrypts `data` now, or queues it behind the file range being sent.
+    pub(crate) fn send_or_queue(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.plain.is_empty() {
+            self.send(data)
+        } else {
+            self.plain.append(data);
+            Ok(())
+        }
+    }
+
+    /// Encrypts up to `budget` bytes of the queued plaintext (reading file
+    /// ranges as it goes).
+    pub(crate) fn pump(&mut self, budget: usize) -> io::Result<()> {
+        let mut left = budget;
+        let mut chunk = Vec::new();
+        while left > 0 && !self.plain.is_empty() {
+            let mut slices = [io::IoSlice::new(&[]); 1];
+            let taken = match self.plain.head(&mut slices) {
+                Head::Slices(0) => break,
+                Head::Slices(_) => {
+                    let slice = &slices[0][..slices[0].len().min(left)];
+                    self.session.writer().write_all(slice)?;
+                    slice.len()
+                }
+                Head::File(range) => {
+                    chunk.resize(left.min(FILE_CHUNK), 0);
+                    let read = read_file_chunk(range, &mut chunk)?;
+                    self.session.writer().write_all(&chunk[..read])?;
+                    read
+                }
+            };
+            self.plain.consume(taken);
+            left = left.saturating_sub(taken);
+        }
+        Ok(())
     }
 
     /// Moves whatever rustls wants to send into `out`; true if anything

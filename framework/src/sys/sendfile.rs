@@ -1,0 +1,35 @@
+//! `sendfile(2)`: file bytes to a socket (or pipe) inside the kernel,
+//! without a copy through user space.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Sends up to `count` bytes of `file` from `offset` to `out`; returns how
+/// many went. `out` is non-blocking: a full socket says `WouldBlock`.
+pub(crate) fn sendfile(
+    out: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: u64,
+    count: usize,
+) -> io::Result<usize> {
+    let mut offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    // The kernel sends at most 0x7ffff000 bytes per call anyway.
+    let count = count.min(0x7fff_f000);
+    // SAFETY: both fds are valid for the borrows; `offset` is a local the
+    // kernel updates (the file's own position is left alone).
+    let sent = unsafe { libc::sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut offset, count) };
+    if sent == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// True for the errors that mean "this pair cannot use sendfile(2)" (the
+/// caller falls back to read and write), not "the connection failed".
+pub(crate) fn unsupported(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+    )
+}
