@@ -10,3 +10,4 @@ pub mod lines;
 pub mod plaintext;
 pub mod plaintext_server;
 pub mod tls;
+pub mod tokio_bridge;
