@@ -9,5 +9,6 @@ pub mod hyper_hello;
 pub mod lines;
 pub mod plaintext;
 pub mod plaintext_server;
+pub mod static_files;
 pub mod tls;
 pub mod tokio_bridge;

@@ -73,6 +73,32 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Whether the connection stays open after the response.
     pub keep_alive: bool,
+    /// The request line and headers as received (for [`header`](Self::header)).
+    pub head: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The value of the first header called `name` (any case), without
+    /// surrounding whitespace.
+    ///
+    /// ```
+    /// use loopcore::http1::{parse_request, Limits};
+    /// let raw = b"GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n";
+    /// let (req, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+    /// assert_eq!(req.header("range"), Some(&b"bytes=0-9"[..]));
+    /// assert_eq!(req.header("cookie"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        // The head parsed already: lines end in CRLF (or LF), and the
+        // first is the request line.
+        self.head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let (field, value) = line.split_at(colon);
+            field
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| value[1..].trim_ascii())
+        })
+    }
 }
 
 /// Parses one request from the front of `buf`.
@@ -145,6 +171,7 @@ pub fn parse_request<'a>(
         version,
         body: &buf[head_len..total],
         keep_alive,
+        head: &buf[..head_len],
     };
     Ok(Some((request, total)))
 }
@@ -330,8 +357,14 @@ fn serve(
 pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        416 => "Range Not Satisfiable",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
@@ -359,6 +392,28 @@ pub fn write_response(
     body: &[u8],
     keep_alive: bool,
 ) {
+    write_head(out, status, headers, body.len() as u64, keep_alive);
+    out.extend_from_slice(body);
+}
+
+/// Appends a response head announcing `content_length` body bytes, which
+/// the caller sends next (with `Transport::sendfile`, say); otherwise as
+/// [`write_response`].
+///
+/// ```
+/// let mut out = Vec::new();
+/// loopcore::http1::write_head(&mut out, 206, &[("Content-Range", "bytes 0-9/100")], 10, true);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+/// assert!(text.contains("Content-Length: 10\r\n") && text.ends_with("\r\n\r\n"));
+/// ```
+pub fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&str, &str)],
+    content_length: u64,
+    keep_alive: bool,
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
     push_decimal(out, u64::from(status));
     out.push(b' ');
@@ -366,7 +421,7 @@ pub fn write_response(
     out.extend_from_slice(b"\r\nDate: ");
     with_date(|date| out.extend_from_slice(date));
     out.extend_from_slice(b"\r\nContent-Length: ");
-    push_decimal(out, body.len() as u64);
+    push_decimal(out, content_length);
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
@@ -378,7 +433,6 @@ pub fn write_response(
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
 }
 
 /// Appends `n` in decimal, without allocating.

@@ -1,0 +1,313 @@
+//! A static-file HTTP/1.1 server protocol: `GET`/`HEAD` for the files under
+//! one directory, bodies sent with [`Transport::sendfile`] (in the kernel
+//! on plain TCP; read and encrypted over TLS), single-range `Range`
+//! requests (`206`/`416`), keep-alive and pipelining, and reading paused
+//! while a client's answers pile up.
+
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use loopcore::http1::{self, Limits, Request};
+use loopcore::{Protocol, Transport};
+
+/// Serves the files under `root` (`index.html` for a directory).
+#[derive(Debug)]
+pub struct StaticFiles {
+    root: Arc<PathBuf>,
+    transport: Option<Transport>,
+    /// Bytes of a request not yet complete.
+    partial: Vec<u8>,
+    limits: Limits,
+}
+
+impl StaticFiles {
+    /// A protocol for one connection; share `root` between connections.
+    pub fn new(root: Arc<PathBuf>) -> Self {
+        Self {
+            root,
+            transport: None,
+            partial: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Answers every complete request at the front of `input`; returns how
+    /// many bytes it used and whether the connection is to close.
+    fn answer_all(&self, transport: &Transport, input: &[u8]) -> (usize, bool) {
+        let mut used = 0;
+        loop {
+            match http1::parse_request(&input[used..], &self.limits) {
+                Ok(Some((request, n))) => {
+                    used += n;
+                    let keep_alive = answer(transport, &self.root, &request);
+                    if !keep_alive {
+                        return (used, true);
+                    }
+                }
+                Ok(None) => return (used, false),
+                Err(error) => {
+                    let _ = transport.write_with(|out| {
+                        http1::write_response(out, error.status(), &[], b"", false)
+                    });
+                    return (input.len(), true);
+                }
+            }
+        }
+    }
+}
+
+impl Protocol for StaticFiles {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let Some(transport) = self.transport.clone() else {
+            return;
+        };
+        let close = if self.partial.is_empty() {
+            let (used, close) = self.answer_all(&transport, data);
+            self.partial.extend_from_slice(&data[used..]);
+            close
+        } else {
+            let mut input = std::mem::take(&mut self.partial);
+            input.extend_from_slice(data);
+            let (used, close) = self.answer_all(&transport, &input);
+            input.drain(..used);
+            self.partial = input;
+            close
+        };
+        if close {
+            self.partial.clear();
+            transport.close();
+        }
+    }
+
+    /// A client that asks faster than it reads: stop reading its requests
+    /// (each would queue another file) until it catches up.
+    fn pause_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.pause_reading();
+        }
+    }
+
+    fn resume_writing(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.resume_reading();
+        }
+    }
+}
+
+/// Queues the answer to one request; returns whether the connection stays
+/// open.
+fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
+    let keep_alive = request.keep_alive;
+    let head_only = match request.method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => {
+            return respond_empty(transport, 405, &[("Allow", "GET, HEAD")], keep_alive);
+        }
+    };
+    let Some(path) = resolve(root, request.path) else {
+        return respond_empty(transport, 400, &[], keep_alive);
+    };
+    let opened = File::open(&path).and_then(|file| {
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            let index = File::open(path.join("index.html"))?;
+            let length = index.metadata()?.len();
+            Ok((index, length, "index.html".as_ref()))
+        } else {
+            Ok((file, meta.len(), path.as_os_str()))
+        }
+    });
+    let (file, length, name) = match opened {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return respond_empty(transport, 403, &[], keep_alive)
+        }
+        Err(_) => return respond_empty(transport, 404, &[], keep_alive),
+    };
+    let content_type = content_type(Path::new(name));
+    let (status, offset, count, content_range) = match request.header("range") {
+        None => (200, 0, length, None),
+        Some(range) => match parse_range(range, length) {
+            RangeAnswer::Whole => (200, 0, length, None),
+            RangeAnswer::Part(first, last) => (
+                206,
+                first,
+                last - first + 1,
+                Some(format!("bytes {first}-{last}/{length}")),
+            ),
+            RangeAnswer::Unsatisfiable => {
+                let all = format!("bytes */{length}");
+                return respond_empty(transport, 416, &[("Content-Range", &all)], keep_alive);
+            }
+        },
+    };
+    let mut headers = vec![("Content-Type", content_type), ("Accept-Ranges", "bytes")];
+    if let Some(range) = &content_range {
+        headers.push(("Content-Range", range));
+    }
+    let wrote = transport
+        .write_with(|out| http1::write_head(out, status, &headers, count, keep_alive))
+        .is_ok();
+    if wrote && !head_only && count > 0 {
+        // The body follows the head, in order, from the page cache.
+        if transport.sendfile(file, offset, Some(count)).is_err() {
+            return false;
+        }
+    }
+    wrote && keep_alive
+}
+
+fn respond_empty(
+    transport: &Transport,
+    status: u16,
+    headers: &[(&str, &str)],
+    keep_alive: bool,
+) -> bool {
+    let wrote = transport
+        .write_with(|out| http1::write_response(out, status, headers, b"", keep_alive))
+        .is_ok();
+    wrote && keep_alive
+}
+
+/// The file a request target names under `root`: the query dropped,
+/// `%XX` decoded, and nothing that leaves `root` (`..`, absolute paths,
+/// NUL) accepted.
+pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let path = target.split(['?', '#']).next()?;
+    if !path.starts_with('/') {
+        return None;
+    }
+    let decoded = percent_decode(path)?;
+    let mut resolved = root.to_path_buf();
+    for component in Path::new(&decoded).components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => resolved.push(part),
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(resolved)
+}
+
+fn percent_decode(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    if out.contains(&0) {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// What a `Range` header asks of a file of `length` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// Send it all (no usable range: several ranges, another unit, or a
+    /// malformed header, which RFC 9110 lets a server ignore).
+    Whole,
+    /// Bytes `first..=last`.
+    Part(u64, u64),
+    /// A well-formed range that starts past the end: `416`.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range (`a-b`, `a-`, `-n`) against `length`.
+pub fn parse_range(header: &[u8], length: u64) -> RangeAnswer {
+    let Some(spec) = std::str::from_utf8(header)
+        .ok()
+        .and_then(|h| h.trim().strip_prefix("bytes="))
+    else {
+        return RangeAnswer::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAnswer::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Whole;
+    };
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    match (first.trim().is_empty(), last.trim().is_empty()) {
+        // The last n bytes.
+        (true, false) => match number(last) {
+            Some(0) => RangeAnswer::Unsatisfiable,
+            Some(n) if length > 0 => RangeAnswer::Part(length.saturating_sub(n), length - 1),
+            Some(_) => RangeAnswer::Unsatisfiable,
+            None => RangeAnswer::Whole,
+        },
+        (false, true) => match number(first) {
+            Some(a) if a < length => RangeAnswer::Part(a, length - 1),
+            Some(_) => RangeAnswer::Unsatisfiable,
+            None => RangeAnswer::Whole,
+        },
+        (false, false) => match (number(first), number(last)) {
+            (Some(a), Some(b)) if a <= b && a < length => RangeAnswer::Part(a, b.min(length - 1)),
+            (Some(a), Some(b)) if a <= b => RangeAnswer::Unsatisfiable,
+            _ => RangeAnswer::Whole,
+        },
+        (true, true) => RangeAnswer::Whole,
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("svg") => "image/svg+xml",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range(b"bytes=0-9", 100), RangeAnswer::Part(0, 9));
+        assert_eq!(parse_range(b"bytes=90-", 100), RangeAnswer::Part(90, 99));
+        assert_eq!(parse_range(b"bytes=-10", 100), RangeAnswer::Part(90, 99));
+        assert_eq!(parse_range(b"bytes=-500", 100), RangeAnswer::Part(0, 99));
+        assert_eq!(parse_range(b"bytes=50-500", 100), RangeAnswer::Part(50, 99));
+        assert_eq!(parse_range(b"bytes=100-", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range(b"bytes=-0", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range(b"bytes=0-1,5-6", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range(b"items=0-1", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range(b"bytes=9-1", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range(b"bytes=x-1", 100), RangeAnswer::Whole);
+    }
+
+    #[test]
+    fn paths_stay_under_the_root() {
+        let root = Path::new("/srv");
+        assert_eq!(resolve(root, "/a/b.txt?x=1"), Some("/srv/a/b.txt".into()));
+        assert_eq!(resolve(root, "/a%20b"), Some("/srv/a b".into()));
+        assert_eq!(resolve(root, "/"), Some("/srv".into()));
+        assert_eq!(resolve(root, "/../etc/passwd"), None);
+        assert_eq!(resolve(root, "/a/%2e%2e/%2e%2e/etc"), None);
+        assert_eq!(resolve(root, "/a%00b"), None);
+        assert_eq!(resolve(root, "/%zz"), None);
+        assert_eq!(resolve(root, "http://host/a"), None);
+    }
+}

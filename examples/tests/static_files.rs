@@ -1,0 +1,157 @@
+//! The `static_files` example against curl and a raw client: a 10 MiB
+//! file byte-exact over plain TCP and over TLS, `Range` requests (`206`,
+//! suffix ranges, `416`), `HEAD`, pipelined requests answered in order,
+//! and requests that must not reach a file (`..`, unknown files, other
+//! methods).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{have, start_example_with_lines, KillOnDrop};
+
+/// A directory with a 10 MiB file, a small one, and a sub-directory with
+/// an index, unique to this test run.
+fn site(tag: &str) -> (PathBuf, Vec<u8>) {
+    let root = std::env::temp_dir().join(format!("loopcore-site-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    let big: Vec<u8> = (0..10 * 1024 * 1024 + 3)
+        .map(|i: usize| (i % 253) as u8 ^ (i >> 16) as u8)
+        .collect();
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    std::fs::write(root.join("hello.txt"), b"hello, static world\n").unwrap();
+    std::fs::write(root.join("docs/index.html"), b"<h1>docs</h1>").unwrap();
+    (root, big)
+}
+
+/// Runs curl and returns (HTTP status, body).
+fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("running curl");
+    assert!(output.status.success(), "curl {args:?}: {output:?}");
+    let mut body = output.stdout;
+    let newline = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = std::str::from_utf8(&body[newline + 1..])
+        .unwrap()
+        .parse()
+        .unwrap();
+    body.truncate(newline);
+    (status, body)
+}
+
+fn start(root: &Path, extra: &[&str]) -> (KillOnDrop, SocketAddr, Vec<String>) {
+    let mut args = vec![
+        "--root",
+        root.to_str().unwrap(),
+        "--port",
+        "0",
+        "--loops",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let (child, addr, lines, _stdout) = start_example_with_lines("static_files", &args);
+    (KillOnDrop(child), addr, lines)
+}
+
+#[test]
+fn files_and_ranges_over_plain_tcp_with_curl() {
+    if !have("curl") {
+        return;
+    }
+    let (root, big) = site("tcp");
+    let (_server, addr, _) = start(&root, &[]);
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let (status, body) = curl(&[&url("/big.bin")]);
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), big.len());
+    assert!(body == big, "the 10 MiB file arrived altered");
+
+    let (status, body) = curl(&["-r", "1000-1999", &url("/big.bin")]);
+    assert_eq!(status, 206);
+    assert!(body == big[1000..2000]);
+    let (status, body) = curl(&["-r", "-10", &url("/big.bin")]);
+    assert_eq!(status, 206);
+    assert!(body == big[big.len() - 10..]);
+    let (status, _) = curl(&["-r", "20000000-", &url("/big.bin")]);
+    assert_eq!(status, 416);
+
+    let (status, body) = curl(&[&url("/docs/")]);
+    assert_eq!((status, body.as_slice()), (200, &b"<h1>docs</h1>"[..]));
+    let (status, _) = curl(&[&url("/missing")]);
+    assert_eq!(status, 404);
+    let (status, _) = curl(&["--path-as-is", &url("/../../etc/passwd")]);
+    assert_eq!(status, 400);
+    let (status, _) = curl(&["--path-as-is", &url("/docs/%2e%2e/%2e%2e/etc/passwd")]);
+    assert_eq!(status, 400);
+    let (status, _) = curl(&["-X", "DELETE", &url("/hello.txt")]);
+    assert_eq!(status, 405);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_10_mib_file_arrives_byte_exact_over_tls() {
+    if !have("curl") {
+        return;
+    }
+    let (root, big) = site("tls");
+    let (_server, addr, lines) = start(&root, &["--tls"]);
+    let ca = lines
+        .iter()
+        .find_map(|l| l.split("curl --cacert ").nth(1))
+        .map(|rest| rest.trim().to_owned())
+        .expect("the example printed its certificate");
+    let url = format!("https://127.0.0.1:{}/big.bin", addr.port());
+    let (status, body) = curl(&["--cacert", &ca, &url]);
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), big.len());
+    assert!(body == big, "the 10 MiB file arrived altered over TLS");
+    let (status, body) = curl(&["--cacert", &ca, "-r", "5000000-5000099", &url]);
+    assert_eq!(status, 206);
+    assert!(body == big[5_000_000..5_000_100]);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_and_head_has_no_body() {
+    let (root, _) = site("pipe");
+    let (_server, addr, _) = start(&root, &[]);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+              HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+              GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=7-12\r\n\r\n\
+              GET /docs/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8(all).unwrap();
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &text[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "206", "200"], "{text}");
+    assert!(text.contains("\r\n\r\nhello, static world\n"), "{text}");
+    assert!(
+        text.contains("Content-Length: 10485763\r\n"),
+        "HEAD announces the length"
+    );
+    assert!(
+        text.contains("Content-Range: bytes 7-12/20\r\n\r\nstatic"),
+        "{text}"
+    );
+    assert!(text.ends_with("<h1>docs</h1>"), "{text}");
+    std::fs::remove_dir_all(root).unwrap();
+}
