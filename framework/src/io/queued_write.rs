@@ -20,7 +20,15 @@ pub(crate) const FILE_CHUNK: usize = 64 * 1024;
 pub(crate) fn write_queued(stream: &Stream, buffer: &mut WriteBuffer) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     match buffer.head(&mut slices) {
-        Head::Slices(count) => stream.write_vectored(&slices[..count]),
+        Head::Slices {
+            count,
+            file_next: true,
+        } if stream.is_tcp() => {
+            // A response head before its body: let them share packets
+            // (what nginx's `tcp_nopush` does with TCP_CORK).
+            crate::sys::sendfile::send_more(stream.as_fd(), &slices[..count])
+        }
+        Head::Slices { count, .. } => stream.write_vectored(&slices[..count]),
         Head::File(range) => send_file_range(stream, range),
     }
 }

@@ -72,6 +72,11 @@ impl Stream {
         matches!(self, Stream::PipeWriter(_))
     }
 
+    /// A TCP stream (plain; TLS lives above this).
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self, Stream::Tcp(_))
+    }
+
     /// A pipe's read end: writing to its transport is an error.
     pub(crate) fn is_pipe_reader(&self) -> bool {
         matches!(self, Stream::PipeReader(_))

@@ -82,7 +82,10 @@ impl Segment {
 /// What goes out next: bytes (as slices, for one `writev`), or a file
 /// range, which takes a call of its own.
 pub(crate) enum Head<'a> {
-    Slices(usize),
+    /// This many slices were filled; `file_next` says a file range comes
+    /// right after them (so a TCP sender can ask for them to share packets
+    /// with it: `MSG_MORE`).
+    Slices { count: usize, file_next: bool },
     File(&'a mut FileRange),
 }
 
@@ -191,6 +194,7 @@ impl WriteBuffer {
         let this: &'a Self = self;
         let head_bytes = &this.bytes[this.start..];
         let mut count = 0;
+        let mut file_next = false;
         if !head_bytes.is_empty() && count < slices.len() {
             slices[count] = std::io::IoSlice::new(head_bytes);
             count += 1;
@@ -202,14 +206,17 @@ impl WriteBuffer {
             let slice = match segment {
                 Segment::Owned { data, start } => &(**data).as_ref()[*start..],
                 Segment::Copied { data, start } => &data[*start..],
-                Segment::File(_) => break,
+                Segment::File(_) => {
+                    file_next = true;
+                    break;
+                }
             };
             if !slice.is_empty() {
                 slices[count] = std::io::IoSlice::new(slice);
                 count += 1;
             }
         }
-        Head::Slices(count)
+        Head::Slices { count, file_next }
     }
 
     /// Bytes pending (a queued file range counts what is left to send).
@@ -376,7 +383,7 @@ mod tests {
     fn slices(buf: &mut WriteBuffer) -> Vec<Vec<u8>> {
         let mut slices = [std::io::IoSlice::new(&[]); 8];
         match buf.head(&mut slices) {
-            Head::Slices(n) => slices[..n].iter().map(|s| s.to_vec()).collect(),
+            Head::Slices { count, .. } => slices[..count].iter().map(|s| s.to_vec()).collect(),
             Head::File(_) => panic!("no file queued"),
         }
     }
@@ -419,12 +426,12 @@ mod tests {
         buf.consume(4);
         match buf.head(&mut [std::io::IoSlice::new(&[]); 8]) {
             Head::File(range) => assert_eq!((range.offset, range.remaining), (2, 6)),
-            Head::Slices(_) => panic!("the file range is next"),
+            Head::Slices { .. } => panic!("the file range is next"),
         }
         buf.consume(5);
         match buf.head(&mut [std::io::IoSlice::new(&[]); 8]) {
             Head::File(range) => assert_eq!((range.offset, range.remaining), (7, 1)),
-            Head::Slices(_) => panic!("the file range is not done"),
+            Head::Slices { .. } => panic!("the file range is not done"),
         }
         buf.consume(2);
         assert_eq!(slices(&mut buf), [&b"ail"[..]]);

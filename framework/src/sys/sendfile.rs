@@ -33,3 +33,21 @@ pub(crate) fn unsupported(error: &io::Error) -> bool {
         Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
     )
 }
+
+/// `sendmsg(2)` of `slices` with `MSG_MORE`: TCP holds a partial packet
+/// back for what the next call sends (a `sendfile` that follows).
+pub(crate) fn send_more(out: BorrowedFd<'_>, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is a valid "no address, no control data"
+    // header; the iovec pointer and count describe `slices`, which outlive
+    // the call (IoSlice is ABI-compatible with iovec).
+    let sent = unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = slices.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = slices.len() as _;
+        libc::sendmsg(out.as_raw_fd(), &message, libc::MSG_MORE | libc::MSG_NOSIGNAL)
+    };
+    if sent == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}

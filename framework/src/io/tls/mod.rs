@@ -156,8 +156,8 @@ impl TlsLayer {
         while left > 0 && !self.plain.is_empty() {
             let mut slices = [io::IoSlice::new(&[]); 1];
             let taken = match self.plain.head(&mut slices) {
-                Head::Slices(0) => break,
-                Head::Slices(_) => {
+                Head::Slices { count: 0, .. } => break,
+                Head::Slices { .. } => {
                     let slice = &slices[0][..slices[0].len().min(left)];
                     self.session.writer().write_all(slice)?;
                     slice.len()
