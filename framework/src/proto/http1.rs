@@ -407,6 +407,7 @@ pub fn write_response(
 /// assert!(text.starts_with("HTTP/1.1 206 Partial Content\r\n"));
 /// assert!(text.contains("Content-Length: 10\r\n") && text.ends_with("\r\n\r\n"));
 /// ```
+#[inline]
 pub fn write_head(
     out: &mut Vec<u8>,
     status: u16,

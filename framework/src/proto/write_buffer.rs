@@ -232,7 +232,19 @@ impl WriteBuffer {
     }
 
     /// Drops the first `n` pending bytes (the kernel took them).
-    pub(crate) fn consume(&mut self, mut n: usize) {
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        if self.queued.is_empty() {
+            self.start = (self.start + n).min(self.bytes.len());
+            if self.start == self.bytes.len() {
+                self.clear();
+            }
+            return;
+        }
+        self.consume_queued(n);
+    }
+
+    fn consume_queued(&mut self, mut n: usize) {
         let head = (self.bytes.len() - self.start).min(n);
         self.start += head;
         n -= head;
