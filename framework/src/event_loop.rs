@@ -535,6 +535,9 @@ impl EventLoop {
         if deadline <= now {
             return Ok(Some(Duration::ZERO));
         }
+        if !crate::sys::timerfd::WAKES_POLL {
+            return Ok(Some(deadline - now));
+        }
         if core.armed_deadline.get() != Some(deadline) {
             core.timerfd
                 .arm(deadline - now)

@@ -67,6 +67,7 @@ fn validate(signum: libc::c_int) -> Result<()> {
         libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP => {
             invalid("is a synchronous fault: it cannot be deferred to an event loop callback")
         }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         _ if signum > libc::SIGSYS && signum < libc::SIGRTMIN() => {
             invalid("is reserved by the C library's threading implementation")
         }

@@ -6,6 +6,7 @@
 //! file at that path is still the one it bound (same device and inode), so a
 //! newer server on the same path keeps its socket.
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::SocketAddr as UnixAddr;
@@ -47,11 +48,24 @@ impl UnixPath {
 fn unix_addr(name: &str) -> Result<(UnixAddr, bool)> {
     let abstract_name = name.strip_prefix('@').or_else(|| name.strip_prefix('\0'));
     let (addr, is_abstract) = match abstract_name {
-        Some(abstract_name) => (UnixAddr::from_abstract_name(abstract_name.as_bytes()), true),
+        Some(abstract_name) => (abstract_addr(abstract_name)?, true),
         None => (UnixAddr::from_pathname(name), false),
     };
     let addr = addr.map_err(|e| Error::io(format!("invalid Unix socket name {name:?}"), e))?;
     Ok((addr, is_abstract))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn abstract_addr(name: &str) -> Result<std::io::Result<UnixAddr>> {
+    Ok(UnixAddr::from_abstract_name(name.as_bytes()))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn abstract_addr(name: &str) -> Result<std::io::Result<UnixAddr>> {
+    Err(Error::new(
+        crate::ErrorKind::Unsupported,
+        format!("abstract Unix socket names (@{name}) exist on Linux only: use a path"),
+    ))
 }
 
 impl EventLoop {

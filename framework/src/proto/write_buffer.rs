@@ -85,7 +85,10 @@ pub(crate) enum Head<'a> {
     /// This many slices were filled; `file_next` says a file range comes
     /// right after them (so a TCP sender can ask for them to share packets
     /// with it: `MSG_MORE`).
-    Slices { count: usize, file_next: bool },
+    Slices {
+        count: usize,
+        file_next: bool,
+    },
     File(&'a mut FileRange),
 }
 

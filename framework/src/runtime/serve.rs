@@ -19,13 +19,16 @@ use crate::{Error, ErrorKind, EventLoop, LoopHandle, Protocol, Result, ServerOpt
 
 /// How a [`Runtime::serve`](super::Runtime::serve) address spreads its
 /// connections over the loops. See `docs/tuning.md` for when to pick which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// The default is `ReusePort` on Linux and `Acceptor { accept_on: 0 }`
+/// elsewhere: macOS and the BSDs accept `SO_REUSEPORT` but do not balance
+/// it (the last socket bound gets every connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Balance {
     /// Every loop has its own `SO_REUSEPORT` listener on the address and
     /// the kernel picks one per connection (by a hash of the 4-tuple). No
     /// cross-loop traffic at all; the spread is statistical.
-    #[default]
     ReusePort,
     /// Loop `accept_on` alone listens and passes each connection, through
     /// the mailboxes, to the loop with the fewest live connections. Even
@@ -43,6 +46,16 @@ pub enum Balance {
     /// those CPUs (see `docs/tuning.md`); elsewhere it is just another
     /// spread. Linux only.
     IncomingCpu,
+}
+
+impl Default for Balance {
+    fn default() -> Self {
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            Balance::ReusePort
+        } else {
+            Balance::Acceptor { accept_on: 0 }
+        }
+    }
 }
 
 /// Options of [`Runtime::serve`](super::Runtime::serve).
@@ -74,7 +87,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            balance: Balance::ReusePort,
+            balance: Balance::default(),
             backlog: None,
             nodelay: true,
             keep_alive: false,

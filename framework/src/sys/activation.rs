@@ -142,14 +142,25 @@ pub fn notify_ready() -> crate::Result<()> {
     Ok(())
 }
 
-/// One datagram to `$NOTIFY_SOCKET`: a path, or an abstract name after `@`.
+/// One datagram to `$NOTIFY_SOCKET`: a path, or (Linux) an abstract name
+/// after `@`.
 fn notify_systemd(path: &std::ffi::OsStr, message: &[u8]) -> io::Result<()> {
-    use std::os::linux::net::SocketAddrExt;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let bytes = path.as_bytes();
     let address = match bytes.strip_prefix(b"@") {
-        Some(name) => SocketAddr::from_abstract_name(name)?,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name)?
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        Some(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "abstract socket names exist on Linux only",
+            ))
+        }
         None => SocketAddr::from_pathname(path)?,
     };
     UnixDatagram::unbound()?.send_to_addr(message, &address)?;

@@ -59,7 +59,7 @@ pub(crate) enum Readiness {
 /// a callback, a still-ready fd is queued again instead of waiting for an edge.
 pub(crate) fn is_ready(fd: RawFd, readiness: Readiness) -> bool {
     let events = match readiness {
-        Readiness::Readable => libc::POLLIN | libc::POLLRDHUP,
+        Readiness::Readable => libc::POLLIN | POLLRDHUP,
         Readiness::Writable => libc::POLLOUT,
     };
     let mut pfd = libc::pollfd {
@@ -75,9 +75,64 @@ pub(crate) fn is_ready(fd: RawFd, readiness: Readiness) -> bool {
     n > 0 && pfd.revents != 0
 }
 
+/// `POLLRDHUP` where the kernel has it: a peer's half-close counts as
+/// readable.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const POLLRDHUP: libc::c_short = libc::POLLRDHUP;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const POLLRDHUP: libc::c_short = 0;
+
 /// Number of signals the kernel knows (`SIGRTMAX + 1`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn signal_count() -> libc::c_int {
     libc::SIGRTMAX() + 1
+}
+
+/// Number of signals the kernel knows (`NSIG`; no real-time signals).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn signal_count() -> libc::c_int {
+    32
+}
+
+/// This thread's `errno` slot.
+pub(crate) fn errno_location() -> *mut libc::c_int {
+    // SAFETY: both calls only return the calling thread's errno address.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    unsafe {
+        libc::__errno_location()
+    }
+    // SAFETY: as above.
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    unsafe {
+        libc::__error()
+    }
+}
+
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two fds the call writes.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: as above.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+    // SAFETY: the call succeeded: both fds are new and ours alone.
+    let ends = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    for fd in fds {
+        // SAFETY: F_SETFD on fds we own, setting only FD_CLOEXEC (no other
+        // thread can exec between pipe and here in a way we care about:
+        // this runtime does not fork from other threads).
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    }
+    Ok(ends)
 }
 
 /// Reverse lookup of `addr` with getnameinfo(3): (host, service), falling

@@ -3,9 +3,29 @@
 //! needs `SIGCHLD` or `waitpid(-1)`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+/// Other systems have no pidfds: children are polled instead.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn open(_pid: u32) -> io::Result<OwnedFd> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfds are Linux-only",
+    ))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn send_signal(_pidfd: BorrowedFd<'_>, _signal: libc::c_int) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfds are Linux-only",
+    ))
+}
 
 /// `pidfd_open(pid, 0)`; `Unsupported` on kernels without it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn open(pid: u32) -> io::Result<OwnedFd> {
     let pid = libc::pid_t::try_from(pid)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
@@ -24,6 +44,7 @@ pub(crate) fn open(pid: u32) -> io::Result<OwnedFd> {
 
 /// `pidfd_send_signal(pidfd, signal, NULL, 0)`: signals exactly the
 /// process the pidfd names, never a later process that reused its pid.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: a valid fd for the borrow, a signal number, no siginfo, no
     // flags; the kernel validates all of them.

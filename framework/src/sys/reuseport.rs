@@ -3,11 +3,22 @@
 //! returns `cpu % sockets` as the index of the socket to use.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::fd::AsRawFd;
+use std::os::fd::BorrowedFd;
 
 /// Makes the group `socket` belongs to pick socket `cpu % sockets` for
 /// each new connection, where `cpu` is the CPU processing the SYN. Sockets
 /// are numbered in the order they started listening.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn steer_by_cpu(_socket: BorrowedFd<'_>, _sockets: u32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "Balance::IncomingCpu needs Linux's SO_ATTACH_REUSEPORT_CBPF",
+    ))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn steer_by_cpu(socket: BorrowedFd<'_>, sockets: u32) -> io::Result<()> {
     if sockets == 0 {
         return Err(io::Error::new(

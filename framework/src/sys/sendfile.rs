@@ -4,8 +4,21 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+/// Other systems: `ENOSYS`, so callers read and write instead (macOS's
+/// `sendfile` differs in shape and is not wired up).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn sendfile(
+    _out: BorrowedFd<'_>,
+    _file: BorrowedFd<'_>,
+    _offset: u64,
+    _count: usize,
+) -> io::Result<usize> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
 /// Sends up to `count` bytes of `file` from `offset` to `out`; returns how
 /// many went. `out` is non-blocking: a full socket says `WouldBlock`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn sendfile(
     out: BorrowedFd<'_>,
     file: BorrowedFd<'_>,
@@ -34,6 +47,12 @@ pub(crate) fn unsupported(error: &io::Error) -> bool {
     )
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MSG_MORE: libc::c_int = libc::MSG_MORE;
+/// Elsewhere the flag does not exist: the head leaves in its own packet.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MSG_MORE: libc::c_int = 0;
+
 /// `sendmsg(2)` of `slices` with `MSG_MORE`: TCP holds a partial packet
 /// back for what the next call sends (a `sendfile` that follows).
 pub(crate) fn send_more(out: BorrowedFd<'_>, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -44,7 +63,7 @@ pub(crate) fn send_more(out: BorrowedFd<'_>, slices: &[io::IoSlice<'_>]) -> io::
         let mut message: libc::msghdr = std::mem::zeroed();
         message.msg_iov = slices.as_ptr() as *mut libc::iovec;
         message.msg_iovlen = slices.len() as _;
-        libc::sendmsg(out.as_raw_fd(), &message, libc::MSG_MORE | libc::MSG_NOSIGNAL)
+        libc::sendmsg(out.as_raw_fd(), &message, MSG_MORE | libc::MSG_NOSIGNAL)
     };
     if sent == -1 {
         return Err(io::Error::last_os_error());

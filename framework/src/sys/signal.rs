@@ -6,7 +6,7 @@
 //! reads the pipe (see `crate::signal`).
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::cvt;
@@ -25,10 +25,11 @@ impl std::fmt::Debug for SavedAction {
 }
 
 extern "C" fn on_signal(signum: libc::c_int) {
-    // SAFETY: `__errno_location` returns this thread's errno slot, valid for
-    // the thread's life; saving and restoring it keeps the interrupted code's
-    // errno intact.
-    let saved_errno = unsafe { *libc::__errno_location() };
+    let errno = super::errno_location();
+    // SAFETY: `errno` is this thread's errno slot, valid for the thread's
+    // life; saving and restoring it keeps the interrupted code's errno
+    // intact.
+    let saved_errno = unsafe { *errno };
     let fd = PIPE_WRITE_FD.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = signum as u8;
@@ -38,16 +39,12 @@ extern "C" fn on_signal(signum: libc::c_int) {
         unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
     }
     // SAFETY: as above.
-    unsafe { *libc::__errno_location() = saved_errno };
+    unsafe { *errno = saved_errno };
 }
 
 /// Creates the self-pipe once and returns its (blocking) read end.
 pub(crate) fn open_pipe() -> io::Result<OwnedFd> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints that pipe2 fills.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: both fds were just created by pipe2 and are owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = super::pipe()?;
     let write_fd = std::os::fd::IntoRawFd::into_raw_fd(write);
     // SAFETY: `write_fd` is a valid fd we own; F_SETFL with O_NONBLOCK only
     // changes its status flags so the handler never blocks.

@@ -3,10 +3,18 @@
 //! resolution, and the fd wakes the poll like any other source.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use super::cvt;
+
+/// Whether an armed `TimerFd` wakes the poll by itself. Where it cannot
+/// (no timerfd outside Linux), the loop passes the deadline as the poll's
+/// timeout instead (kqueue takes nanoseconds).
+pub(crate) const WAKES_POLL: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// An owned, non-blocking, close-on-exec timerfd.
 #[derive(Debug)]
@@ -14,6 +22,23 @@ pub(crate) struct TimerFd {
     fd: OwnedFd,
 }
 
+/// Outside Linux: a source that never fires (the read end of a pipe
+/// nobody writes), so the loop's registration stays the same.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl TimerFd {
+    pub(crate) fn new() -> io::Result<Self> {
+        let (read, _write) = super::pipe()?;
+        Ok(Self { fd: read })
+    }
+
+    pub(crate) fn arm(&self, _after: Duration) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(crate) fn clear(&self) {}
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl TimerFd {
     pub(crate) fn new() -> io::Result<Self> {
         // SAFETY: plain syscall with constant flags; the returned fd is owned
@@ -71,7 +96,7 @@ impl AsRawFd for TimerFd {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod tests {
     use super::*;
     use crate::sys::{is_ready, Readiness};
