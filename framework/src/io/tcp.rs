@@ -49,7 +49,17 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 
 /// Takes an accepted TCP connection away from the accepting loop.
-pub(crate) type HandOff = Rc<dyn Fn(&EventLoop, std::net::TcpStream)>;
+#[derive(Clone)]
+pub(crate) struct HandOff {
+    pub(crate) give: Rc<dyn Fn(&EventLoop, std::net::TcpStream)>,
+    /// Whether some loop can take a connection now (`resuming`: below
+    /// its low mark). While none can, the listener stops accepting and
+    /// the kernel's backlog holds the connections (admission control).
+    pub(crate) has_room: Rc<dyn Fn(bool) -> bool>,
+}
+
+/// How often a listener paused because every loop is full checks again.
+const ROOM_CHECK_EVERY: Duration = Duration::from_millis(10);
 
 /// What a listener does with an accepted connection.
 #[derive(Clone)]
@@ -277,6 +287,16 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                     return false;
                 }
             }
+            if let AcceptSink::HandOff(hand_off) = &listener.sink {
+                if !(hand_off.has_room)(false) {
+                    // Every loop is at its limit: wait in the backlog.
+                    listener.full = true;
+                    core.shared.counters.admission_pauses.add(1);
+                    let has_room = hand_off.has_room.clone();
+                    watch_for_room(lp, ready, has_room);
+                    return false;
+                }
+            }
             match listener.socket.accept() {
                 Ok(stream) => Ok((
                     stream,
@@ -305,7 +325,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                 }
                 let attached = match (sink, stream) {
                     (AcceptSink::HandOff(hand_off), Stream::Tcp(tcp)) => {
-                        hand_off(
+                        (hand_off.give)(
                             lp,
                             std::net::TcpStream::from(std::os::fd::OwnedFd::from(tcp)),
                         );
@@ -366,6 +386,31 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
             listener.readable = true;
             queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
         }
+    });
+}
+
+/// A hand-off listener waits for a loop with room (below its low mark),
+/// checking every `ROOM_CHECK_EVERY`: the connections that make room close
+/// on other loops, so no close on this one says when.
+fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Rc<dyn Fn(bool) -> bool>) {
+    lp.call_later(ROOM_CHECK_EVERY, move |lp| {
+        let core = &lp.core;
+        let mut listeners = core.listeners.borrow_mut();
+        let Some(entry) = listeners.get_mut(listener.key, listener.generation) else {
+            // Closed meanwhile: nothing to resume.
+            return;
+        };
+        if !entry.full {
+            return;
+        }
+        if !has_room(true) {
+            drop(listeners);
+            return watch_for_room(lp, listener, has_room);
+        }
+        entry.full = false;
+        // Connections waited in the backlog without a new edge.
+        entry.readable = true;
+        queue_accept(entry, listener.key, &mut core.ready.borrow_mut());
     });
 }
 

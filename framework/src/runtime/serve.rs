@@ -14,7 +14,7 @@ use mio::net::TcpStream;
 
 use super::context;
 use super::RuntimeShared;
-use crate::io::{bind_listener, AcceptSink, Factory};
+use crate::io::{bind_listener, AcceptSink, Factory, HandOff};
 use crate::{Error, ErrorKind, EventLoop, LoopHandle, Protocol, Result, ServerOptions};
 
 /// How a [`Runtime::serve`](super::Runtime::serve) address spreads its
@@ -78,9 +78,9 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// Admission control per loop (default: none); see
     /// [`ServerOptions::max_connections`]. With [`Balance::Acceptor`] the
-    /// acceptor skips loops at the limit; when every loop is at it, the
-    /// accepting loop still serves the connection itself (not yet held in
-    /// the backlog).
+    /// acceptor skips loops at the limit; when every loop is at it, it
+    /// stops accepting (connections wait in the backlog) until one is down
+    /// to 90% of it.
     pub max_connections: Option<usize>,
 }
 
@@ -340,8 +340,11 @@ fn start_acceptor(
     runtime.handles()[accept_on].call_soon_threadsafe(move |lp| {
         for listener in listeners {
             let balancer = balancer.clone();
-            let sink =
-                AcceptSink::HandOff(Rc::new(move |lp, stream| balancer.hand_off(lp, stream)));
+            let room = balancer.clone();
+            let sink = AcceptSink::HandOff(HandOff {
+                give: Rc::new(move |lp, stream| balancer.hand_off(lp, stream)),
+                has_room: Rc::new(move |resuming| room.has_room(resuming)),
+            });
             start_listener(lp, listener, server_options.clone(), sink);
         }
     })?;
@@ -486,6 +489,27 @@ impl Balancer {
             }
         }
         best
+    }
+
+    /// Whether a loop can take a connection: one under `max_connections`
+    /// (with `resuming`, at or under the low mark, 90% of it, so a paused
+    /// acceptor does not churn at the limit).
+    fn has_room(&self, resuming: bool) -> bool {
+        let Some(max) = self.options.max_connections else {
+            return true;
+        };
+        let max = max as u64;
+        let limit = if resuming {
+            (max - max / 10).min(max.saturating_sub(1)) + 1
+        } else {
+            max
+        };
+        let handles = self.runtime.handles();
+        (0..handles.len()).any(|i| {
+            let slot = &self.runtime.slots[i];
+            !slot.handoff.is_stopping_hint()
+                && handles[i].live_connections() + slot.handoff.in_flight_hint() < limit
+        })
     }
 
     fn hand_off(self: &Arc<Self>, lp: &EventLoop, stream: std::net::TcpStream) {

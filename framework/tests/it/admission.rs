@@ -80,3 +80,53 @@ fn connections_beyond_max_connections_wait_in_the_backlog_and_are_served_when_ot
     handle.stop().unwrap();
     server.join().unwrap();
 }
+
+#[test]
+fn with_an_acceptor_connections_beyond_every_loops_limit_wait_in_the_backlog() {
+    use loopcore::{Balance, Runtime, ServeOptions};
+    let runtime = Runtime::builder()
+        .loops(2)
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let options = ServeOptions::default()
+        .balance(Balance::Acceptor { accept_on: 0 })
+        .max_connections(1);
+    let addr = runtime
+        .serve("127.0.0.1:0", options, Echo::default)
+        .unwrap()[0];
+    let handle = runtime.handle();
+    let running = std::thread::spawn(move || runtime.run());
+    // Two loops with room for one each.
+    let mut first = TcpStream::connect(addr).unwrap();
+    assert!(echoed(&mut first, b'1', Duration::from_secs(5)));
+    let mut second = TcpStream::connect(addr).unwrap();
+    assert!(echoed(&mut second, b'2', Duration::from_secs(5)));
+    // Every loop is full: the third waits in the backlog, unserved (the
+    // acceptor does not take it on itself).
+    let mut third = TcpStream::connect(addr).unwrap();
+    assert!(!echoed(&mut third, b'3', Duration::from_millis(300)));
+    let stats = handle.stats().total();
+    assert_eq!(stats.connections_opened, 2, "{stats:?}");
+    assert!(stats.admission_pauses >= 1, "{stats:?}");
+    // One leaves: its loop has room again and the third is served there.
+    drop(first);
+    let mut got = [0u8; 1];
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third
+        .read_exact(&mut got)
+        .expect("the waiting connection is served");
+    assert_eq!(got, *b"3");
+    assert!(echoed(&mut second, b'4', Duration::from_secs(5)));
+    let per_loop: Vec<u64> = handle
+        .stats()
+        .per_loop
+        .iter()
+        .map(|s| s.connections_opened - s.connections_closed)
+        .collect();
+    assert!(per_loop.iter().all(|&live| live <= 1), "{per_loop:?}");
+    handle.shutdown(Duration::ZERO);
+    running.join().unwrap().unwrap();
+}
