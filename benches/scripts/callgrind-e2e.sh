@@ -41,14 +41,7 @@ else
 fi
 wrk_args=()
 if [ "$workload" = pipeline ]; then
-  cat > "$tmp/pipeline16.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+  write_pipeline_lua "$tmp/pipeline16.lua"
   wrk_args=(-s "$tmp/pipeline16.lua")
 fi
 # Prints how many requests (round trips) the client completed.

@@ -45,3 +45,15 @@ cpu_count() {
   list=$(cpu_list "$1")
   echo $(( $(tr -cd , <<< "$list" | wc -c) + 1 ))
 }
+
+# Writes wrk's Lua script for 16-deep pipelining of GET /plaintext to $1.
+write_pipeline_lua() {
+  cat > "$1" <<'LUA'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+}

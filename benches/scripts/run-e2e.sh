@@ -51,14 +51,9 @@ mkdir -p "$out"
 } > "$out/machine.txt"
 
 pipeline_lua="$out/pipeline16.lua"
-[ "$workload" = plaintext ] && [ "$client" = wrk ] && cat > "$pipeline_lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+if [ "$workload" = plaintext ] && [ "$client" = wrk ]; then
+  write_pipeline_lua "$pipeline_lua"
+fi
 
 port=18181
 # Sets $pid to the server's own pid (taskset execs it).

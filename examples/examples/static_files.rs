@@ -12,32 +12,24 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use loopcore::{Runtime, ServeOptions};
+use loopcore::ServeOptions;
+use loopcore_examples::cli::ServerArgs;
 use loopcore_examples::static_files::StaticFiles;
 
 const USAGE: &str = "usage: static_files --root DIR [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut host, mut port, mut loops) = ("127.0.0.1".to_owned(), 8080u16, None);
-    let (mut root, mut tls, mut cert, mut key) = (None, false, None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--root" => root = Some(PathBuf::from(value()?)),
-            "--host" => host = value()?,
-            "--port" => port = value()?.parse()?,
-            "--loops" => loops = Some(value()?.parse()?),
-            "--tls" => tls = true,
-            "--cert" => cert = Some(value()?),
-            "--key" => key = Some(value()?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+    let mut root = None;
+    let parsed = ServerArgs::parse(USAGE, true, |flag, value| {
+        if flag != "--root" {
+            return Ok(false);
         }
-    }
+        root = Some(PathBuf::from(value()?));
+        Ok(true)
+    })?;
+    let Some(args) = parsed else {
+        return Ok(());
+    };
     let root = root.ok_or(format!("--root is required\n{USAGE}"))?;
     let root = Arc::new(
         root.canonicalize()
@@ -46,21 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !root.is_dir() {
         return Err(format!("--root {}: not a directory", root.display()).into());
     }
-    let mut builder = Runtime::builder().thread_name("static");
-    if let Some(loops) = loops {
-        builder = builder.loops(loops);
-    }
-    let runtime = builder.build()?;
-    let mut options = ServeOptions::default().backlog(4096);
-    let mut generated_cert = None;
-    if tls || cert.is_some() {
-        let identity =
-            loopcore_examples::tls::identity(cert.as_deref(), key.as_deref(), &[b"http/1.1"])?;
-        options = options.tls(identity.config);
-        generated_cert = identity.generated_cert;
-    }
+    let runtime = args.runtime_builder("static").build()?;
+    let (options, generated_cert) =
+        args.with_tls(ServeOptions::default().backlog(4096), &[b"http/1.1"])?;
     let served = root.clone();
-    let addrs = runtime.serve((host.as_str(), port), options, move || {
+    let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
         StaticFiles::new(served.clone())
     })?;
     if let Some(path) = generated_cert {

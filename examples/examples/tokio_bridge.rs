@@ -25,7 +25,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use loopcore::hyper_rt::LoopTimer;
-use loopcore::{IoStream, Runtime, ServeOptions, StreamReader, StreamWriter};
+use loopcore::{IoStream, ServeOptions, StreamReader, StreamWriter};
+use loopcore_examples::cli::ServerArgs;
 use loopcore_examples::plaintext::Plaintext;
 use loopcore_examples::tokio_bridge::TokioBridge;
 
@@ -121,28 +122,18 @@ fn closed_port() -> std::io::Result<std::net::SocketAddr> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut host, mut port, mut loops, mut tokio_threads) =
-        ("127.0.0.1".to_owned(), 8080u16, None, 1usize);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--host" => host = value()?,
-            "--port" => port = value()?.parse()?,
-            "--loops" => loops = Some(value()?.parse()?),
-            "--tokio-threads" => tokio_threads = value()?.parse()?,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+    let mut tokio_threads = 1usize;
+    let parsed = ServerArgs::parse(USAGE, false, |flag, value| {
+        if flag != "--tokio-threads" {
+            return Ok(false);
         }
-    }
-    let mut builder = Runtime::builder().thread_name("tokio-bridge-loop");
-    if let Some(loops) = loops {
-        builder = builder.loops(loops);
-    }
-    let runtime = builder.build()?;
+        tokio_threads = value()?.parse()?;
+        Ok(true)
+    })?;
+    let Some(args) = parsed else {
+        return Ok(());
+    };
+    let runtime = args.runtime_builder("tokio-bridge-loop").build()?;
 
     // The upstream: loopcore's plaintext server, on the same loops. Were a
     // loop ever blocked waiting for tokio, it could not answer its own
@@ -162,7 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let front = runtime.serve_streams(
-        (host.as_str(), port),
+        (args.host.as_str(), args.port),
         ServeOptions::default(),
         move |reader, writer| serve_connection(gateway.clone(), reader, writer),
     )?;

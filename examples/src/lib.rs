@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod blocking;
 pub mod chat;
+pub mod cli;
 pub mod echo;
 pub mod hyper_hello;
 pub mod lines;

@@ -48,10 +48,13 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 /// Makes one protocol per accepted connection.
 pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 
+/// Gives an accepted TCP connection to some loop.
+pub(crate) type Give = Rc<dyn Fn(&EventLoop, std::net::TcpStream)>;
+
 /// Takes an accepted TCP connection away from the accepting loop.
 #[derive(Clone)]
 pub(crate) struct HandOff {
-    pub(crate) give: Rc<dyn Fn(&EventLoop, std::net::TcpStream)>,
+    pub(crate) give: Give,
     /// Whether some loop can take a connection now (`resuming`: below
     /// its low mark). While none can, the listener stops accepting and
     /// the kernel's backlog holds the connections (admission control).
