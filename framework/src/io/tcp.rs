@@ -51,14 +51,18 @@ pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 /// Gives an accepted TCP connection to some loop.
 pub(crate) type Give = Rc<dyn Fn(&EventLoop, std::net::TcpStream)>;
 
+/// Whether the runtime can take a connection now (`resuming`: below its
+/// low mark). While it cannot, the listener stops accepting and the
+/// kernel's backlog holds the connections (admission control across
+/// loops, which no close on this loop alone can end).
+pub(crate) type Room = Rc<dyn Fn(bool) -> bool>;
+
 /// Takes an accepted TCP connection away from the accepting loop.
 #[derive(Clone)]
 pub(crate) struct HandOff {
     pub(crate) give: Give,
-    /// Whether some loop can take a connection now (`resuming`: below
-    /// its low mark). While none can, the listener stops accepting and
-    /// the kernel's backlog holds the connections (admission control).
-    pub(crate) has_room: Rc<dyn Fn(bool) -> bool>,
+    /// Whether some loop can take a connection.
+    pub(crate) has_room: Room,
 }
 
 /// How often a listener paused because every loop is full checks again.
@@ -72,6 +76,19 @@ pub(crate) enum AcceptSink {
     /// Give it away: the runtime's `Balance::Acceptor` passes it to the
     /// least-loaded loop.
     HandOff(HandOff),
+    /// Serve it here, while the runtime-wide cap allows
+    /// (`ServeOptions::max_connections_total`).
+    ServeIfRoom(Factory, Room),
+}
+
+impl AcceptSink {
+    fn room(&self) -> Option<&Room> {
+        match self {
+            AcceptSink::Serve(_) => None,
+            AcceptSink::HandOff(hand_off) => Some(&hand_off.has_room),
+            AcceptSink::ServeIfRoom(_, room) => Some(room),
+        }
+    }
 }
 
 pub(crate) use super::unix::UnixPath;
@@ -290,13 +307,13 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                     return false;
                 }
             }
-            if let AcceptSink::HandOff(hand_off) = &listener.sink {
-                if !(hand_off.has_room)(false) {
-                    // Every loop is at its limit: wait in the backlog.
+            if let Some(room) = listener.sink.room() {
+                if !room(false) {
+                    // Every loop, or the runtime, is at its limit: wait
+                    // in the backlog.
                     listener.full = true;
                     core.shared.counters.admission_pauses.add(1);
-                    let has_room = hand_off.has_room.clone();
-                    watch_for_room(lp, ready, has_room);
+                    watch_for_room(lp, ready, room.clone());
                     return false;
                 }
             }
@@ -338,7 +355,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                         ErrorKind::Unsupported,
                         "handing off Unix socket connections is not implemented",
                     )),
-                    (AcceptSink::Serve(factory), stream) => {
+                    (AcceptSink::Serve(factory) | AcceptSink::ServeIfRoom(factory, _), stream) => {
                         serve_accepted(lp, stream, factory(), Some(server), &options)
                     }
                 };
@@ -395,7 +412,7 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
 /// A hand-off listener waits for a loop with room (below its low mark),
 /// checking every `ROOM_CHECK_EVERY`: the connections that make room close
 /// on other loops, so no close on this one says when.
-fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Rc<dyn Fn(bool) -> bool>) {
+fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Room) {
     lp.call_later(ROOM_CHECK_EVERY, move |lp| {
         let core = &lp.core;
         let mut listeners = core.listeners.borrow_mut();

@@ -82,6 +82,12 @@ pub struct ServeOptions {
     /// stops accepting (connections wait in the backlog) until one is down
     /// to 90% of it.
     pub max_connections: Option<usize>,
+    /// Admission control for the whole runtime (default: none): at this
+    /// many live connections over all loops every listener of this
+    /// `serve` stops accepting (they wait in the backlog) until the total
+    /// is down to 90% of it. Works beside `max_connections`, with every
+    /// balance mode.
+    pub max_connections_total: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -94,6 +100,7 @@ impl Default for ServeOptions {
             tls: None,
             idle_timeout: None,
             max_connections: None,
+            max_connections_total: None,
         }
     }
 }
@@ -138,6 +145,12 @@ impl ServeOptions {
     /// At most `max` live connections per loop; see the field.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = Some(max);
+        self
+    }
+
+    /// Sets [`max_connections_total`](Self::max_connections_total).
+    pub fn max_connections_total(mut self, max: usize) -> Self {
+        self.max_connections_total = Some(max);
         self
     }
 
@@ -267,8 +280,9 @@ fn serve_reuse_port(
     for listeners in &per_loop {
         runtime.listeners.record(listeners)?;
     }
+    let cap = TotalCap::new(runtime, options);
     for (handle, listeners) in handles.iter().zip(per_loop) {
-        serve_on_loop(handle, listeners, &factory, &server_options)?;
+        serve_on_loop(handle, listeners, &factory, &server_options, cap.clone())?;
     }
     Ok(bound)
 }
@@ -279,15 +293,59 @@ fn serve_on_loop(
     listeners: Vec<std::net::TcpListener>,
     factory: &SendFactory,
     server_options: &ServerOptions,
+    cap: Option<TotalCap>,
 ) -> Result<()> {
     let factory = factory.clone();
     let server_options = server_options.clone();
     handle.call_soon_threadsafe(move |lp| {
         for listener in listeners {
-            let sink = AcceptSink::Serve(local_factory(&factory));
+            let factory = local_factory(&factory);
+            let sink = match cap.clone() {
+                Some(cap) => AcceptSink::ServeIfRoom(
+                    factory,
+                    Rc::new(move |resuming| cap.has_room(resuming)),
+                ),
+                None => AcceptSink::Serve(factory),
+            };
             start_listener(lp, listener, server_options.clone(), sink);
         }
     })
+}
+
+/// Where a paused listener resumes: at or below 90% of `max` (and below
+/// `max` for a small one), so it does not churn at the limit.
+fn resume_limit(max: u64) -> u64 {
+    (max - max / 10).min(max.saturating_sub(1)) + 1
+}
+
+/// `ServeOptions::max_connections_total`: live connections over every
+/// loop, plus those on their way to one.
+#[derive(Clone)]
+struct TotalCap {
+    runtime: Arc<RuntimeShared>,
+    max: u64,
+}
+
+impl TotalCap {
+    fn new(runtime: &Arc<RuntimeShared>, options: &ServeOptions) -> Option<Self> {
+        options.max_connections_total.map(|max| Self {
+            runtime: runtime.clone(),
+            max: max as u64,
+        })
+    }
+
+    fn has_room(&self, resuming: bool) -> bool {
+        let limit = if resuming {
+            resume_limit(self.max)
+        } else {
+            self.max
+        };
+        let handles = self.runtime.handles();
+        let total: u64 = (0..handles.len())
+            .map(|i| handles[i].live_connections() + self.runtime.slots[i].handoff.in_flight_hint())
+            .sum();
+        total < limit
+    }
 }
 
 fn serve_acceptor(
@@ -336,6 +394,7 @@ fn start_acceptor(
         next: AtomicUsize::new(0),
         factory,
         options: balanced_options,
+        total: TotalCap::new(runtime, options),
     });
     runtime.handles()[accept_on].call_soon_threadsafe(move |lp| {
         for listener in listeners {
@@ -397,8 +456,15 @@ pub(crate) fn serve_listeners(
     if one_per_loop(&listeners, &bound, handles.len()) {
         // A restart's predecessor with as many loops bound one
         // SO_REUSEPORT socket per loop: keep the kernel's balancing.
+        let cap = TotalCap::new(runtime, options);
         for (handle, listener) in handles.iter().zip(listeners) {
-            serve_on_loop(handle, vec![listener], &factory, &server_options)?;
+            serve_on_loop(
+                handle,
+                vec![listener],
+                &factory,
+                &server_options,
+                cap.clone(),
+            )?;
         }
         return Ok(bound);
     }
@@ -408,7 +474,13 @@ pub(crate) fn serve_listeners(
             .map(std::net::TcpListener::try_clone)
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| Error::io("duplicating an inherited listener", e))?;
-        serve_on_loop(handle, copies, &factory, &server_options)?;
+        serve_on_loop(
+            handle,
+            copies,
+            &factory,
+            &server_options,
+            TotalCap::new(runtime, options),
+        )?;
     }
     Ok(bound)
 }
@@ -458,6 +530,8 @@ struct Balancer {
     factory: SendFactory,
     /// TLS and the like, for the loop that serves each connection.
     options: ServerOptions,
+    /// `ServeOptions::max_connections_total`.
+    total: Option<TotalCap>,
 }
 
 impl Balancer {
@@ -495,15 +569,18 @@ impl Balancer {
     /// (with `resuming`, at or under the low mark, 90% of it, so a paused
     /// acceptor does not churn at the limit).
     fn has_room(&self, resuming: bool) -> bool {
+        if self
+            .total
+            .as_ref()
+            .is_some_and(|total| !total.has_room(resuming))
+        {
+            return false;
+        }
         let Some(max) = self.options.max_connections else {
             return true;
         };
         let max = max as u64;
-        let limit = if resuming {
-            (max - max / 10).min(max.saturating_sub(1)) + 1
-        } else {
-            max
-        };
+        let limit = if resuming { resume_limit(max) } else { max };
         let handles = self.runtime.handles();
         (0..handles.len()).any(|i| {
             let slot = &self.runtime.slots[i];

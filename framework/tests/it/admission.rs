@@ -130,3 +130,68 @@ fn with_an_acceptor_connections_beyond_every_loops_limit_wait_in_the_backlog() {
     handle.shutdown(Duration::ZERO);
     running.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_runtime_wide_cap_holds_connections_in_the_backlog_whichever_loop_they_reach() {
+    use loopcore::{Runtime, ServeOptions};
+    let runtime = Runtime::builder()
+        .loops(3)
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let options = ServeOptions::default().max_connections_total(2);
+    let addr = runtime
+        .serve("127.0.0.1:0", options, Echo::default)
+        .unwrap()[0];
+    let handle = runtime.handle();
+    let running = std::thread::spawn(move || runtime.run());
+    let mut first = TcpStream::connect(addr).unwrap();
+    assert!(echoed(&mut first, b'1', Duration::from_secs(5)));
+    let mut second = TcpStream::connect(addr).unwrap();
+    assert!(echoed(&mut second, b'2', Duration::from_secs(5)));
+    // Whichever loop's socket the kernel picks, the total is at the cap.
+    let mut waiting: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for (i, stream) in waiting.iter_mut().enumerate() {
+        assert!(
+            !echoed(stream, b'a' + i as u8, Duration::from_millis(200)),
+            "connection {i} was served beyond the runtime's cap"
+        );
+    }
+    let stats = handle.stats().total();
+    assert_eq!(stats.connections_opened, 2, "{stats:?}");
+    assert!(stats.admission_pauses >= 1, "{stats:?}");
+    // Two leave: the total is at its low mark (1) and one more is served.
+    drop(first);
+    drop(second);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut served = vec![false; waiting.len()];
+    while served.iter().filter(|&&s| s).count() < 2 && Instant::now() < deadline {
+        for (i, stream) in waiting.iter_mut().enumerate() {
+            if served[i] {
+                continue;
+            }
+            stream
+                .set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            let mut got = [0u8; 1];
+            if stream.read_exact(&mut got).is_ok() {
+                assert_eq!(got[0], b'a' + i as u8);
+                served[i] = true;
+            }
+        }
+    }
+    let served = served.iter().filter(|&&s| s).count();
+    assert_eq!(
+        served, 2,
+        "the waiting connections were served once others left"
+    );
+    let live: u64 = handle
+        .stats()
+        .per_loop
+        .iter()
+        .map(|s| s.connections_opened - s.connections_closed)
+        .sum();
+    assert!(live <= 2, "{live} live connections over a cap of 2");
+    handle.shutdown(Duration::ZERO);
+    running.join().unwrap().unwrap();
+}
