@@ -1,24 +1,46 @@
 //! A static-file HTTP/1.1 server protocol: `GET`/`HEAD` for the files under
 //! one directory, bodies sent with [`Transport::sendfile`] (in the kernel
 //! on plain TCP; read and encrypted over TLS), single-range `Range`
-//! requests (`206`/`416`), keep-alive and pipelining, and reading paused
-//! while a client's answers pile up.
+//! requests (`206`/`416`), keep-alive and pipelining, and, while a
+//! client's answers pile up, reading paused and further answers (each an
+//! open file) held back.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use loopcore::http1::{self, Limits, Request};
-use loopcore::{Protocol, Transport};
+use loopcore::{EventLoop, Protocol, Transport};
+
+/// Answers stop being queued while this much is pending: each one may hold
+/// an open file, and a client pipelining thousands of requests must not
+/// make the server open thousands of files at once.
+const QUEUED_ABOVE: usize = 256 * 1024;
+/// How often a connection with answers held back checks whether its
+/// client caught up.
+const STALL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Serves the files under `root` (`index.html` for a directory).
 #[derive(Debug)]
 pub struct StaticFiles {
     root: Arc<PathBuf>,
     transport: Option<Transport>,
-    /// Bytes of a request not yet complete.
-    partial: Vec<u8>,
+    answers: Rc<RefCell<Answers>>,
+}
+
+/// Requests received and not yet answered, shared with the timer that
+/// resumes answering once the client has read enough.
+#[derive(Debug, Default)]
+struct Answers {
+    /// Bytes of requests not yet answered (an incomplete one, or complete
+    /// ones held back while too much is queued).
+    pending: Vec<u8>,
     limits: Limits,
+    /// Answering stopped at `QUEUED_ABOVE`; a timer resumes it.
+    held_back: bool,
+    closed: bool,
 }
 
 impl StaticFiles {
@@ -27,34 +49,73 @@ impl StaticFiles {
         Self {
             root,
             transport: None,
-            partial: Vec::new(),
-            limits: Limits::default(),
+            answers: Rc::default(),
         }
     }
+}
 
-    /// Answers every complete request at the front of `input`; returns how
-    /// many bytes it used and whether the connection is to close.
-    fn answer_all(&self, transport: &Transport, input: &[u8]) -> (usize, bool) {
-        let mut used = 0;
-        loop {
-            match http1::parse_request(&input[used..], &self.limits) {
-                Ok(Some((request, n))) => {
-                    used += n;
-                    let keep_alive = answer(transport, &self.root, &request);
-                    if !keep_alive {
-                        return (used, true);
-                    }
+/// Answers the complete requests in `answers.pending` while less than
+/// `QUEUED_ABOVE` waits to be sent; holds the rest back (reading paused)
+/// and checks again later.
+fn answer_pending(transport: &Transport, root: &Arc<PathBuf>, shared: &Rc<RefCell<Answers>>) {
+    let mut answers = shared.borrow_mut();
+    if answers.closed {
+        return;
+    }
+    let mut used = 0;
+    let mut close = false;
+    let mut held_back = false;
+    loop {
+        if transport.get_write_buffer_size() > QUEUED_ABOVE {
+            held_back = true;
+            break;
+        }
+        match http1::parse_request(&answers.pending[used..], &answers.limits) {
+            Ok(Some((request, n))) => {
+                used += n;
+                if !answer(transport, root, &request) {
+                    close = true;
+                    break;
                 }
-                Ok(None) => return (used, false),
-                Err(error) => {
-                    let _ = transport.write_with(|out| {
-                        http1::write_response(out, error.status(), &[], b"", false)
-                    });
-                    return (input.len(), true);
-                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                let _ = transport
+                    .write_with(|out| http1::write_response(out, error.status(), &[], b"", false));
+                close = true;
+                break;
             }
         }
     }
+    answers.pending.drain(..used);
+    if close {
+        answers.closed = true;
+        answers.pending = Vec::new();
+        transport.close();
+        return;
+    }
+    let was_held_back = std::mem::replace(&mut answers.held_back, held_back);
+    drop(answers);
+    if held_back {
+        transport.pause_reading();
+        if !was_held_back {
+            check_again_later(transport.clone(), root.clone(), shared.clone());
+        }
+    } else if was_held_back {
+        transport.resume_reading();
+    }
+}
+
+fn check_again_later(transport: Transport, root: Arc<PathBuf>, answers: Rc<RefCell<Answers>>) {
+    EventLoop::current().call_later(STALL_CHECK_EVERY, move |_| {
+        if transport.is_closing() || !answers.borrow().held_back {
+            return;
+        }
+        answer_pending(&transport, &root, &answers);
+        if answers.borrow().held_back {
+            check_again_later(transport, root, answers);
+        }
+    });
 }
 
 impl Protocol for StaticFiles {
@@ -66,26 +127,12 @@ impl Protocol for StaticFiles {
         let Some(transport) = self.transport.clone() else {
             return;
         };
-        let close = if self.partial.is_empty() {
-            let (used, close) = self.answer_all(&transport, data);
-            self.partial.extend_from_slice(&data[used..]);
-            close
-        } else {
-            let mut input = std::mem::take(&mut self.partial);
-            input.extend_from_slice(data);
-            let (used, close) = self.answer_all(&transport, &input);
-            input.drain(..used);
-            self.partial = input;
-            close
-        };
-        if close {
-            self.partial.clear();
-            transport.close();
-        }
+        self.answers.borrow_mut().pending.extend_from_slice(data);
+        answer_pending(&transport, &self.root, &self.answers);
     }
 
     /// A client that asks faster than it reads: stop reading its requests
-    /// (each would queue another file) until it catches up.
+    /// until it catches up.
     fn pause_writing(&mut self) {
         if let Some(transport) = &self.transport {
             transport.pause_reading();
@@ -94,8 +141,14 @@ impl Protocol for StaticFiles {
 
     fn resume_writing(&mut self) {
         if let Some(transport) = &self.transport {
-            transport.resume_reading();
+            if !self.answers.borrow().held_back {
+                transport.resume_reading();
+            }
         }
+    }
+
+    fn connection_lost(&mut self, _error: Option<std::io::Error>) {
+        self.answers.borrow_mut().closed = true;
     }
 }
 

@@ -24,6 +24,7 @@ fn site(tag: &str) -> (PathBuf, Vec<u8>) {
         .collect();
     std::fs::write(root.join("big.bin"), &big).unwrap();
     std::fs::write(root.join("hello.txt"), b"hello, static world\n").unwrap();
+    std::fs::write(root.join("mid.bin"), vec![b'm'; 64 * 1024]).unwrap();
     std::fs::write(root.join("docs/index.html"), b"<h1>docs</h1>").unwrap();
     (root, big)
 }
@@ -153,5 +154,52 @@ fn pipelined_requests_are_answered_in_order_and_head_has_no_body() {
         "{text}"
     );
     assert!(text.ends_with("<h1>docs</h1>"), "{text}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn a_client_pipelining_hundreds_of_requests_without_reading_holds_few_files_open() {
+    let (root, _) = site("flood");
+    let (server, addr, _) = start(&root, &["--loops", "1"]);
+    let pid = server.0.id();
+    let idle_fds = open_fds(pid);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let count = 500;
+    let mut requests = Vec::new();
+    for i in 0..count {
+        let close = if i == count - 1 {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        requests.extend_from_slice(
+            format!("GET /mid.bin HTTP/1.1\r\nHost: t\r\n{close}\r\n").as_bytes(),
+        );
+    }
+    stream.write_all(&requests).unwrap();
+    // Not reading: the answers pile up to the server's limit, and only a
+    // few files are open for them at any time.
+    std::thread::sleep(Duration::from_millis(500));
+    let held = open_fds(pid);
+    assert!(
+        held < idle_fds + 32,
+        "{held} fds open while answers are held back (idle: {idle_fds})"
+    );
+    // Reading them all: every request gets its whole answer, in order.
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), count);
+    assert!(all.len() > count * 64 * 1024);
+    assert!(all.ends_with(&[b'm'; 1024]));
     std::fs::remove_dir_all(root).unwrap();
 }
