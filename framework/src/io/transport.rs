@@ -236,6 +236,12 @@ impl Transport {
     /// it is pending), writes made after it go out after it, and the file
     /// is closed once sent.
     ///
+    /// Each range keeps its file open until it is sent: a protocol that
+    /// answers pipelined requests should stop queueing files while
+    /// [`get_write_buffer_size`](Self::get_write_buffer_size) is high, or a
+    /// client that asks without reading makes it open a file per request
+    /// (the `static_files` example holds answers back above 256 KiB).
+    ///
     /// The file is read at the time it is sent: if it shrinks before then,
     /// the connection is lost with an [`std::io::ErrorKind::UnexpectedEof`]
     /// error (the peer must not take a short body for a whole one). Reads
