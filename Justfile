@@ -35,6 +35,15 @@ fuzz SECONDS="60":
 loom:
     CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loopcore_loom" cargo test -p loopcore --lib loom_tests
 
+# The framework compiles for macOS, and with the declared rust-version.
+platforms:
+    bash .ci/macos-check
+    bash .ci/msrv-check
+
+# static_files vs nginx on the same file (needs wrk; installs nginx).
+bench-static ROUNDS="5" DURATION="5s":
+    bash benches/scripts/run-static.sh {{ROUNDS}} {{DURATION}}
+
 # Criterion micro-benchmarks, each against a bare baseline in the same run.
 bench:
     cargo bench -p loopcore-benches
