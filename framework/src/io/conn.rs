@@ -649,7 +649,11 @@ impl EventLoop {
             };
             let (result, buffered) = match result {
                 Some(result) => (result, false),
-                None => (self.read_buffered(key, generation), true),
+                None => {
+                    let (result, now_drained) = self.read_buffered(key, generation);
+                    drained = now_drained;
+                    (result, true)
+                }
             };
             match result {
                 Ok(0) => {
@@ -702,20 +706,23 @@ impl EventLoop {
         core.read_buffer.set(Some(buf));
     }
 
-    /// One read straight into a `BufferedProtocol`'s own buffer.
-    fn read_buffered(&self, key: u32, generation: u32) -> io::Result<usize> {
+    /// One read straight into a `BufferedProtocol`'s own buffer; also
+    /// whether the socket is now known to be drained.
+    fn read_buffered(&self, key: u32, generation: u32) -> (io::Result<usize>, bool) {
         let core = &self.core;
-        let mut result = Err(io::Error::other("the connection went away during a read"));
+        // Built only if needed: an io::Error with a message allocates.
+        let mut result = None;
+        let mut drained = false;
         self.call_protocol(key, generation, |p| {
             let Some(protocol) = p.as_buffered() else {
                 return;
             };
             let buf = protocol.get_buffer(READ_BUFFER);
             if buf.is_empty() {
-                result = Err(io::Error::new(
+                result = Some(Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "BufferedProtocol::get_buffer returned an empty buffer",
-                ));
+                )));
                 return;
             }
             let read = {
@@ -727,6 +734,7 @@ impl EventLoop {
                         if let Some(idle) = conn.idle.as_mut() {
                             idle.touch(core);
                         }
+                        drained = !conn.readable;
                         read
                     }
                     None => return,
@@ -737,9 +745,11 @@ impl EventLoop {
                     protocol.buffer_updated(n);
                 }
             }
-            result = read;
+            result = Some(read);
         });
-        result
+        let result = result
+            .unwrap_or_else(|| Err(io::Error::other("the connection went away during a read")));
+        (result, drained)
     }
 
     /// Ciphertext arrived on a TLS connection: decrypt it, finish the

@@ -12,6 +12,11 @@
 //! 3. End of stream is `Ok(0)` from `read`, an error of kind `Io` with
 //!    `UnexpectedEof` from `read_exact`; a lost connection's error is
 //!    returned once, then reads see end of stream.
+//! 4. Received bytes are copied once, into the caller's buffer: the kernel
+//!    reads straight into the stream's buffer while it holds nothing
+//!    unread (`BufferedProtocol`), which the reader sees as empty, as it
+//!    is. `read_exact` copies as bytes arrive, so a message larger than
+//!    the buffer limit (where reading pauses) is read whole too.
 
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -20,7 +25,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::connect::ConnectOptions;
-use super::protocol::Protocol;
+use super::protocol::{BufferedProtocol, Protocol};
 use super::tcp::{Server, ServerOptions};
 use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
@@ -31,11 +36,24 @@ use crate::{Error, ErrorKind, EventLoop, Result};
 /// on and off at every read.
 const LIMIT: usize = 64 * 1024;
 
+/// The smallest and largest read the stream's buffer offers the kernel:
+/// it grows while reads fill it (bulk transfers read 64 KiB at a time) and
+/// shrinks while they do not (an idle connection of small messages keeps a
+/// small buffer).
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 64 * 1024;
+
 #[derive(Default)]
 struct StreamState {
     transport: Option<Transport>,
+    /// Received bytes are `buffer[start..end]`; `buffer[end..]` is
+    /// initialized room the kernel reads into (`BufferedProtocol`), so
+    /// bytes arrive with no copy of ours and leave with one.
     buffer: Vec<u8>,
     start: usize,
+    end: usize,
+    /// How much room the next read is offered.
+    next_read: usize,
     eof: bool,
     lost: bool,
     error: Option<io::Error>,
@@ -47,23 +65,53 @@ struct StreamState {
 
 impl StreamState {
     fn available(&self) -> &[u8] {
-        &self.buffer[self.start..]
+        &self.buffer[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.buffer.len() {
-            self.buffer.clear();
+        if self.start == self.end {
             self.start = 0;
-        } else if self.start > LIMIT {
-            self.buffer.drain(..self.start);
-            self.start = 0;
+            self.end = 0;
+            if self.buffer.len() > 4 * MAX_READ {
+                // A burst grew it; the next one grows it again.
+                self.buffer = Vec::new();
+            }
         }
         if self.read_paused && self.available().len() <= LIMIT {
             self.read_paused = false;
             if let Some(t) = &self.transport {
                 t.resume_reading();
             }
+        }
+    }
+
+    /// At least `want` bytes of room after the received ones: reuses the
+    /// front (moving the unread bytes down) before growing.
+    fn room(&mut self, want: usize) -> &mut [u8] {
+        if self.buffer.len() - self.end < want && self.start > 0 {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buffer.len() - self.end < want {
+            self.buffer.resize(self.end + want, 0);
+        }
+        &mut self.buffer[self.end..]
+    }
+
+    /// `n` bytes were written into the room; pauses reading above the
+    /// limit and wakes the reader.
+    fn received(&mut self, n: usize) {
+        self.end += n;
+        if !self.read_paused && self.available().len() > 2 * LIMIT {
+            self.read_paused = true;
+            if let Some(t) = &self.transport {
+                t.pause_reading();
+            }
+        }
+        if let Some(w) = self.reader.take() {
+            w.wake();
         }
     }
 
@@ -79,11 +127,111 @@ impl StreamState {
 
 type Shared = Rc<RefCell<StreamState>>;
 
-/// The protocol under a stream pair.
+/// The protocol under a stream pair. Plain connections read straight into
+/// the stream's buffer when nothing is waiting in it (`BufferedProtocol`:
+/// no copy of ours on the way in), else into a scratch buffer copied in
+/// behind what waits; TLS hands it plaintext.
 struct StreamProtocol {
     state: Shared,
     /// Called once the connection is up (servers spawn the client task here).
     on_connected: Option<Box<dyn FnOnce(StreamReader, StreamWriter)>>,
+    /// Where the kernel is reading into, between `get_buffer` and
+    /// `buffer_updated` (nothing else runs in between).
+    lent: Lent,
+    /// The room offered while unread bytes are in the stream's buffer.
+    scratch: Vec<u8>,
+}
+
+enum Lent {
+    Nothing,
+    /// The stream's (empty) buffer, out of the shared cell: the reader sees
+    /// it empty meanwhile, which it is.
+    Buffer(Vec<u8>),
+    /// The scratch buffer, this much of it.
+    Scratch(usize),
+}
+
+impl StreamProtocol {
+    fn new(
+        state: Shared,
+        on_connected: Option<Box<dyn FnOnce(StreamReader, StreamWriter)>>,
+    ) -> Self {
+        Self {
+            state,
+            on_connected,
+            lent: Lent::Nothing,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Puts a lent buffer back (a read that failed or found nothing).
+    fn put_back(&mut self) {
+        if let Lent::Buffer(buffer) = std::mem::replace(&mut self.lent, Lent::Nothing) {
+            let mut state = self.state.borrow_mut();
+            if state.buffer.is_empty() {
+                state.buffer = buffer;
+            }
+        }
+    }
+}
+
+impl BufferedProtocol for StreamProtocol {
+    fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
+        self.put_back();
+        let mut state = self.state.borrow_mut();
+        let want = state
+            .next_read
+            .clamp(MIN_READ, MAX_READ)
+            .min(size_hint.max(1));
+        if state.start == state.end {
+            state.start = 0;
+            state.end = 0;
+            let mut buffer = std::mem::take(&mut state.buffer);
+            if buffer.len() < want {
+                buffer.resize(want, 0);
+            }
+            drop(state);
+            self.lent = Lent::Buffer(buffer);
+            match &mut self.lent {
+                Lent::Buffer(buffer) => &mut buffer[..],
+                _ => unreachable!("lent just above"),
+            }
+        } else {
+            drop(state);
+            if self.scratch.len() < want {
+                self.scratch.resize(want, 0);
+            }
+            self.lent = Lent::Scratch(want);
+            &mut self.scratch[..want]
+        }
+    }
+
+    fn buffer_updated(&mut self, nbytes: usize) {
+        let lent = std::mem::replace(&mut self.lent, Lent::Nothing);
+        let mut state = self.state.borrow_mut();
+        let offered = match lent {
+            Lent::Nothing => return,
+            Lent::Buffer(buffer) => {
+                let offered = buffer.len();
+                state.buffer = buffer;
+                (state.start, state.end) = (0, 0);
+                offered
+            }
+            Lent::Scratch(offered) => {
+                state.room(nbytes)[..nbytes].copy_from_slice(&self.scratch[..nbytes]);
+                offered
+            }
+        };
+        let current = state.next_read.clamp(MIN_READ, MAX_READ);
+        state.next_read = if nbytes >= offered {
+            (current * 2).min(MAX_READ)
+        } else if nbytes < offered / 4 {
+            (current / 2).max(MIN_READ)
+        } else {
+            current
+        };
+        state.received(nbytes);
+    }
 }
 
 impl Protocol for StreamProtocol {
@@ -96,20 +244,18 @@ impl Protocol for StreamProtocol {
     }
 
     fn data_received(&mut self, data: &[u8]) {
+        self.put_back();
         let mut state = self.state.borrow_mut();
-        state.buffer.extend_from_slice(data);
-        if !state.read_paused && state.available().len() > 2 * LIMIT {
-            state.read_paused = true;
-            if let Some(t) = &state.transport {
-                t.pause_reading();
-            }
-        }
-        if let Some(w) = state.reader.take() {
-            w.wake();
-        }
+        state.room(data.len())[..data.len()].copy_from_slice(data);
+        state.received(data.len());
+    }
+
+    fn as_buffered(&mut self) -> Option<&mut dyn BufferedProtocol> {
+        Some(self)
     }
 
     fn eof_received(&mut self) -> bool {
+        self.put_back();
         let mut state = self.state.borrow_mut();
         state.eof = true;
         state.wake_all();
@@ -118,6 +264,7 @@ impl Protocol for StreamProtocol {
     }
 
     fn connection_lost(&mut self, error: Option<io::Error>) {
+        self.put_back();
         let mut state = self.state.borrow_mut();
         state.eof = true;
         state.lost = true;
@@ -222,23 +369,30 @@ impl StreamReader {
     /// Fills `buf` exactly; an error of kind `Io` with `UnexpectedEof` if
     /// the stream ends first (the bytes read stay consumed).
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        // Copied as it arrives, so a message larger than the buffer limit
+        // (where reading pauses) is read whole too.
         let want = buf.len();
-        let got = self
-            .with_buffer(
-                |available| available.len() >= want,
-                |state| {
-                    let n = state.available().len().min(want);
-                    buf[..n].copy_from_slice(&state.available()[..n]);
-                    state.consume(n);
-                    n
-                },
-            )
-            .await?;
-        if got < want {
-            return Err(Error::io(
-                format!("the stream ended after {got} of {want} bytes"),
-                io::ErrorKind::UnexpectedEof.into(),
-            ));
+        let mut got = 0;
+        while got < want {
+            let rest = &mut buf[got..];
+            let n = self
+                .with_buffer(
+                    |available| !available.is_empty(),
+                    |state| {
+                        let n = state.available().len().min(rest.len());
+                        rest[..n].copy_from_slice(&state.available()[..n]);
+                        state.consume(n);
+                        n
+                    },
+                )
+                .await?;
+            if n == 0 {
+                return Err(Error::io(
+                    format!("the stream ended after {got} of {want} bytes"),
+                    io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+            got += n;
         }
         Ok(())
     }
@@ -515,10 +669,7 @@ impl EventLoop {
         options: ConnectOptions,
     ) -> Result<(StreamReader, StreamWriter)> {
         let state: Shared = Rc::default();
-        let protocol = StreamProtocol {
-            state: state.clone(),
-            on_connected: None,
-        };
+        let protocol = StreamProtocol::new(state.clone(), None);
         let transport = self.create_connection_with(addr, options, protocol).await?;
         Ok(pair(&state, transport))
     }
@@ -574,12 +725,12 @@ pub(crate) fn spawning_protocol<Fut>(
 where
     Fut: Future<Output = ()> + 'static,
 {
-    StreamProtocol {
-        state: Rc::default(),
-        on_connected: Some(Box::new(move |reader, writer| {
+    StreamProtocol::new(
+        Rc::default(),
+        Some(Box::new(move |reader, writer| {
             if let Some(lp) = EventLoop::try_current() {
                 lp.spawn(client_connected(reader, writer)).detach();
             }
         })),
-    }
+    )
 }
