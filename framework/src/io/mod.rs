@@ -10,6 +10,7 @@ mod process;
 mod protocol;
 mod queued_write;
 mod server_options;
+pub(crate) use server_options::admission_low_mark;
 mod sock;
 mod start_tls;
 mod stream;

@@ -43,6 +43,14 @@ pub struct ServerOptions {
     pub max_connections: Option<usize>,
 }
 
+/// Where a listener paused at `max` connections accepts again: at or
+/// below 90% of it (and below it for a small one), so it does not churn at
+/// the limit. Shared by every admission cap (per loop, per runtime, the
+/// acceptor's).
+pub(crate) fn admission_low_mark(max: u64) -> u64 {
+    (max - max / 10).min(max.saturating_sub(1))
+}
+
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {

@@ -445,8 +445,8 @@ pub(crate) fn resume_full_listeners(lp: &EventLoop) {
         let Some(max) = listener.options.max_connections else {
             continue;
         };
-        let low_mark = (max - max / 10).min(max.saturating_sub(1));
-        if listener.full && live <= low_mark {
+        let low_mark = super::server_options::admission_low_mark(max as u64);
+        if listener.full && live as u64 <= low_mark {
             listener.full = false;
             core.full_listeners.set(core.full_listeners.get() - 1);
             // Connections waited in the backlog without a new edge.

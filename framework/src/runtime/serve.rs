@@ -312,10 +312,9 @@ fn serve_on_loop(
     })
 }
 
-/// Where a paused listener resumes: at or below 90% of `max` (and below
-/// `max` for a small one), so it does not churn at the limit.
+/// The load below which a paused listener resumes (exclusive bound).
 fn resume_limit(max: u64) -> u64 {
-    (max - max / 10).min(max.saturating_sub(1)) + 1
+    crate::io::admission_low_mark(max) + 1
 }
 
 /// `ServeOptions::max_connections_total`: live connections over every

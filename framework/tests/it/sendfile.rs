@@ -30,7 +30,7 @@ fn test_file(tag: &str, len: usize) -> (PathBuf, Vec<u8>) {
 
 /// On the first data: a header, the file range, owned buffers, a trailer,
 /// then close: all must arrive in this order.
-fn send_everything(t: &Transport, path: &PathBuf, offset: u64, count: Option<u64>) {
+fn send_everything(t: &Transport, path: &std::path::Path, offset: u64, count: Option<u64>) {
     t.write(b"HEAD").unwrap();
     let file = std::fs::File::open(path).unwrap();
     t.sendfile(file, offset, count).unwrap();
@@ -51,22 +51,36 @@ fn expected(content: &[u8]) -> Vec<u8> {
     all
 }
 
+/// A server whose connections run `on_data(transport, file path)` on each
+/// arrival; returns its address.
+fn file_server(
+    lp: &EventLoop,
+    options: ServerOptions,
+    seen: &Rc<Seen>,
+    path: &std::path::Path,
+    on_data: impl Fn(&Transport, &std::path::Path) + Clone + 'static,
+) -> std::net::SocketAddr {
+    let (s, path) = (seen.clone(), path.to_path_buf());
+    let server = lp
+        .create_server("127.0.0.1:0", options, move || {
+            let mut p = Probe::new(&s);
+            let (path, on_data) = (path.clone(), on_data.clone());
+            p.on_data = Some(Box::new(move |t, _| on_data(t, &path)));
+            p
+        })
+        .unwrap();
+    server.sockets()[0]
+}
+
 #[test]
 fn a_10_mib_file_and_owned_buffers_arrive_byte_exact_in_order_over_tcp() {
     let (path, content) = test_file("tcp", 10 * 1024 * 1024 + 17);
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let file_path = path.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            let mut p = Probe::new(&s);
-            let path = file_path.clone();
-            p.on_data = Some(Box::new(move |t, _| send_everything(t, &path, 0, None)));
-            p
-        })
-        .unwrap();
-    let c = client(server.sockets()[0], |mut stream| {
+    let addr = file_server(&lp, ServerOptions::default(), &seen, &path, |t, path| {
+        send_everything(t, path, 0, None)
+    });
+    let c = client(addr, |mut stream| {
         stream.write_all(b"go").unwrap();
         // Read slowly at first, so the socket fills and the send resumes
         // on writability more than once.
@@ -90,22 +104,13 @@ fn a_10_mib_file_arrives_byte_exact_through_tls() {
     let lp = EventLoop::new().unwrap();
     let pki = make_pki("sendfile");
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let file_path = path.clone();
     let options = ServerOptions::default().tls(pki.server.clone());
-    let server = lp
-        .create_server("127.0.0.1:0", options, move || {
-            let mut p = Probe::new(&s);
-            let path = file_path.clone();
-            p.on_data = Some(Box::new(move |t, _| {
-                // A range from the middle, this time.
-                send_everything(t, &path, 1000, Some(10 * 1024 * 1024 - 1000));
-            }));
-            p
-        })
-        .unwrap();
+    let addr = file_server(&lp, options, &seen, &path, |t, path| {
+        // A range from the middle, this time.
+        send_everything(t, path, 1000, Some(10 * 1024 * 1024 - 1000));
+    });
     let client_seen = Rc::new(Seen::default());
-    let client = good_probe_client(&lp, server.sockets()[0], &pki, &client_seen);
+    let client = good_probe_client(&lp, addr, &pki, &client_seen);
     client.write(b"go").unwrap();
     let want = expected(&content[1000..10 * 1024 * 1024]);
     run_until(&lp, || client_seen.lost.get() == 1);
@@ -120,26 +125,17 @@ fn ranges_beyond_the_file_are_refused_and_the_transport_goes_on() {
     let (path, _) = test_file("range", 1000);
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let file_path = path.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            let mut p = Probe::new(&s);
-            let path = file_path.clone();
-            p.on_data = Some(Box::new(move |t, _| {
-                let open = || std::fs::File::open(&path).unwrap();
-                let e = t.sendfile(open(), 1001, None).unwrap_err();
-                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-                let e = t.sendfile(open(), 500, Some(501)).unwrap_err();
-                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-                assert_eq!(t.sendfile(open(), 1000, None).unwrap(), 0);
-                assert_eq!(t.sendfile(open(), 990, None).unwrap(), 10);
-                t.close();
-            }));
-            p
-        })
-        .unwrap();
-    let c = client(server.sockets()[0], |mut stream| {
+    let addr = file_server(&lp, ServerOptions::default(), &seen, &path, |t, path| {
+        let open = || std::fs::File::open(path).unwrap();
+        let e = t.sendfile(open(), 1001, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let e = t.sendfile(open(), 500, Some(501)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert_eq!(t.sendfile(open(), 1000, None).unwrap(), 0);
+        assert_eq!(t.sendfile(open(), 990, None).unwrap(), 10);
+        t.close();
+    });
+    let c = client(addr, |mut stream| {
         stream.write_all(b"go").unwrap();
         let mut all = Vec::new();
         stream.read_to_end(&mut all).unwrap();
@@ -156,21 +152,12 @@ fn a_file_that_shrinks_under_a_pending_send_loses_the_connection_with_an_error()
     let (path, _) = test_file("shrink", 8 * 1024 * 1024);
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let s = seen.clone();
-    let file_path = path.clone();
-    let server = lp
-        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
-            let mut p = Probe::new(&s);
-            let path = file_path.clone();
-            p.on_data = Some(Box::new(move |t, _| {
-                t.sendfile(std::fs::File::open(&path).unwrap(), 0, None)
-                    .unwrap();
-            }));
-            p
-        })
-        .unwrap();
+    let addr = file_server(&lp, ServerOptions::default(), &seen, &path, |t, path| {
+        t.sendfile(std::fs::File::open(path).unwrap(), 0, None)
+            .unwrap();
+    });
     let (truncated_tx, truncated_rx) = std::sync::mpsc::channel::<()>();
-    let c = client(server.sockets()[0], move |mut stream| {
+    let c = client(addr, move |mut stream| {
         stream.write_all(b"go").unwrap();
         // Not reading: the kernel buffers fill long before 8 MiB.
         truncated_rx.recv().unwrap();
