@@ -35,7 +35,8 @@ pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
 pub(crate) use stream::Stream;
 pub(crate) use streams::spawning_protocol;
 pub(crate) use tcp::{
-    bind_listener, run_accept, serve_accepted, AcceptReady, AcceptSink, Factory, HandOff, Listeners,
+    bind_listener, run_accept, serve_accepted, AcceptReady, AcceptSink, Admission, Factory,
+    HandOff, Listeners,
 };
 pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 

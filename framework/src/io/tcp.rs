@@ -51,11 +51,38 @@ pub(crate) type Factory = Rc<dyn Fn() -> Box<dyn Protocol>>;
 /// Gives an accepted TCP connection to some loop.
 pub(crate) type Give = Rc<dyn Fn(&EventLoop, std::net::TcpStream)>;
 
-/// Whether the runtime can take a connection now (`resuming`: below its
-/// low mark). While it cannot, the listener stops accepting and the
-/// kernel's backlog holds the connections (admission control across
-/// loops, which no close on this loop alone can end).
-pub(crate) type Room = Rc<dyn Fn(bool) -> bool>;
+/// Admission control across loops, which no close on this loop alone can
+/// end: while there is no room the listener stops accepting and the
+/// kernel's backlog holds the connections.
+pub(crate) trait Admission {
+    /// Whether the runtime can take a connection now (`resuming`: whether
+    /// the load is down to the low mark, so a paused listener does not
+    /// churn at the limit).
+    fn has_room(&self, resuming: bool) -> bool;
+
+    /// Takes a place for one connection about to be accepted; false if
+    /// there is none. Listeners on several loops race for the last
+    /// places, so a plain look at the load is not enough where they do.
+    fn reserve(&self) -> bool {
+        self.has_room(false)
+    }
+
+    /// Gives the place back once the accepted connection counts on its
+    /// loop, or when nothing was accepted.
+    fn release(&self) {}
+}
+
+/// A shared [`Admission`] rule.
+pub(crate) type Room = Rc<dyn Admission>;
+
+/// A place taken with [`Admission::reserve`], given back on drop.
+struct Reservation(Room);
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
 
 /// Takes an accepted TCP connection away from the accepting loop.
 #[derive(Clone)]
@@ -307,8 +334,11 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                     return false;
                 }
             }
+            let mut reservation = None;
             if let Some(room) = listener.sink.room() {
-                if !room(false) {
+                if room.reserve() {
+                    reservation = Some(Reservation(room.clone()));
+                } else {
                     // Every loop, or the runtime, is at its limit: wait
                     // in the backlog.
                     listener.full = true;
@@ -323,6 +353,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                     listener.sink.clone(),
                     listener.server.clone(),
                     listener.options.clone(),
+                    reservation,
                 )),
                 Err(e) => {
                     if e.kind() == io::ErrorKind::WouldBlock {
@@ -333,7 +364,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
             }
         };
         match accepted {
-            Ok((stream, sink, server, options)) => {
+            Ok((stream, sink, server, options, reservation)) => {
                 core.shared.counters.accepts.add(1);
                 if let Stream::Tcp(tcp) = &stream {
                     if options.nodelay {
@@ -359,6 +390,8 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
                         serve_accepted(lp, stream, factory(), Some(server), &options)
                     }
                 };
+                // Counted on its loop now (or gone): the place is its own.
+                drop(reservation);
                 if let Err(e) = attached {
                     lp.call_exception_handler(
                         &ExceptionContext::new("could not set up an accepted connection")
@@ -423,7 +456,7 @@ fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Room) {
         if !entry.full {
             return;
         }
-        if !has_room(true) {
+        if !has_room.has_room(true) {
             drop(listeners);
             return watch_for_room(lp, listener, has_room);
         }

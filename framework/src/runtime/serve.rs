@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use mio::net::TcpStream;
 
 use super::context;
 use super::RuntimeShared;
-use crate::io::{bind_listener, AcceptSink, Factory, HandOff};
+use crate::io::{bind_listener, AcceptSink, Admission, Factory, HandOff};
 use crate::{Error, ErrorKind, EventLoop, LoopHandle, Protocol, Result, ServerOptions};
 
 /// How a [`Runtime::serve`](super::Runtime::serve) address spreads its
@@ -301,10 +301,7 @@ fn serve_on_loop(
         for listener in listeners {
             let factory = local_factory(&factory);
             let sink = match cap.clone() {
-                Some(cap) => AcceptSink::ServeIfRoom(
-                    factory,
-                    Rc::new(move |resuming| cap.has_room(resuming)),
-                ),
+                Some(cap) => AcceptSink::ServeIfRoom(factory, Rc::new(cap)),
                 None => AcceptSink::Serve(factory),
             };
             start_listener(lp, listener, server_options.clone(), sink);
@@ -323,6 +320,10 @@ fn resume_limit(max: u64) -> u64 {
 struct TotalCap {
     runtime: Arc<RuntimeShared>,
     max: u64,
+    /// Places taken by listeners between their look at the total and the
+    /// accepted connection counting on its loop. Without them, loops that
+    /// look at once could all see the last place free and all take it.
+    reserved: Arc<AtomicU64>,
 }
 
 impl TotalCap {
@@ -330,20 +331,51 @@ impl TotalCap {
         options.max_connections_total.map(|max| Self {
             runtime: runtime.clone(),
             max: max as u64,
+            reserved: Arc::new(AtomicU64::new(0)),
         })
     }
 
+    /// Live and in-flight connections over all loops, plus reservations.
+    fn load(&self) -> u64 {
+        // Reservations first: one given back after its connection counted
+        // on its loop (`release`, Release ordering) means that count is
+        // visible to the live-connection reads after this Acquire load.
+        let reserved = self.reserved.load(Ordering::Acquire);
+        let handles = self.runtime.handles();
+        let live: u64 = (0..handles.len())
+            .map(|i| handles[i].live_connections() + self.runtime.slots[i].handoff.in_flight_hint())
+            .sum();
+        reserved + live
+    }
+}
+
+impl Admission for TotalCap {
     fn has_room(&self, resuming: bool) -> bool {
         let limit = if resuming {
             resume_limit(self.max)
         } else {
             self.max
         };
-        let handles = self.runtime.handles();
-        let total: u64 = (0..handles.len())
-            .map(|i| handles[i].live_connections() + self.runtime.slots[i].handoff.in_flight_hint())
-            .sum();
-        total < limit
+        self.load() < limit
+    }
+
+    fn reserve(&self) -> bool {
+        if !self.has_room(false) {
+            return false;
+        }
+        self.reserved.fetch_add(1, Ordering::AcqRel);
+        // Counting its own place: when several loops reserve the last one
+        // at once, every one of them sees the others and backs off (to
+        // try again on the next room check) rather than all accepting.
+        if self.load() > self.max {
+            self.release();
+            return false;
+        }
+        true
+    }
+
+    fn release(&self) {
+        self.reserved.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -401,7 +433,7 @@ fn start_acceptor(
             let room = balancer.clone();
             let sink = AcceptSink::HandOff(HandOff {
                 give: Rc::new(move |lp, stream| balancer.hand_off(lp, stream)),
-                has_room: Rc::new(move |resuming| room.has_room(resuming)),
+                has_room: Rc::new(BalancerRoom(room)),
             });
             start_listener(lp, listener, server_options.clone(), sink);
         }
@@ -566,7 +598,8 @@ impl Balancer {
 
     /// Whether a loop can take a connection: one under `max_connections`
     /// (with `resuming`, at or under the low mark, 90% of it, so a paused
-    /// acceptor does not churn at the limit).
+    /// acceptor does not churn at the limit). One acceptor thread takes
+    /// every connection of its listeners, so a look needs no reservation.
     fn has_room(&self, resuming: bool) -> bool {
         if self
             .total
@@ -608,6 +641,15 @@ impl Balancer {
             // message; nothing is in flight any more.
             gate.leave();
         }
+    }
+}
+
+/// The acceptor's look for a loop with room.
+struct BalancerRoom(Arc<Balancer>);
+
+impl Admission for BalancerRoom {
+    fn has_room(&self, resuming: bool) -> bool {
+        self.0.has_room(resuming)
     }
 }
 
