@@ -48,10 +48,10 @@ impl Protocol for Admin {
                         200,
                         &[("Content-Type", "text/plain; version=0.0.4")],
                         body.as_bytes(),
-                        request.keep_alive,
+                        request.persistence(),
                     );
                 } else {
-                    http1::write_response(out, 404, &[], b"try /metrics\n", request.keep_alive);
+                    http1::write_response(out, 404, &[], b"try /metrics\n", request.persistence());
                 }
             });
         self.partial.drain(..used);

@@ -135,7 +135,7 @@ impl Plaintext {
                 200,
                 &[("Server", "loopcore"), ("Content-Type", "text/plain")],
                 BODY,
-                request.keep_alive,
+                request.persistence(),
             )
         };
         let result = if draining {

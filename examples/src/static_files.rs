@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use loopcore::http1::{self, Limits, Request};
+use loopcore::http1::{self, Limits, Persistence, Request};
 use loopcore::{EventLoop, Protocol, Transport};
 
 /// Answers stop being queued while this much is pending: each one may hold
@@ -155,7 +155,7 @@ impl Protocol for StaticFiles {
 /// Queues the answer to one request; returns whether the connection stays
 /// open.
 fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
-    let keep_alive = request.keep_alive;
+    let keep_alive = request.persistence();
     let head_only = match request.method {
         "GET" => false,
         "HEAD" => true,
@@ -213,19 +213,19 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
             return false;
         }
     }
-    wrote && keep_alive
+    wrote && keep_alive.keeps_alive()
 }
 
 fn respond_empty(
     transport: &Transport,
     status: u16,
     headers: &[(&str, &str)],
-    keep_alive: bool,
+    keep_alive: Persistence,
 ) -> bool {
     let wrote = transport
         .write_with(|out| http1::write_response(out, status, headers, b"", keep_alive))
         .is_ok();
-    wrote && keep_alive
+    wrote && keep_alive.keeps_alive()
 }
 
 /// The file a request target names under `root`: the query dropped,

@@ -72,6 +72,40 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn http_1_0_clients_get_keep_alive_only_when_they_ask_and_are_told_so() {
+    let server = ServerThread::start();
+    // ApacheBench `-k` style: HTTP/1.0 asking for keep-alive must hear
+    // `Connection: keep-alive`, or it waits for a close that never comes.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /plaintext HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            .unwrap();
+        let mut response = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !response.ends_with(b"Hello, World!") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {response:?}");
+            response.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8(response).unwrap();
+        assert!(text.contains("\r\nConnection: keep-alive\r\n"), "{text}");
+    }
+    // Plain HTTP/1.0, and a close among other options: answered, closed.
+    for request in [
+        &b"GET /plaintext HTTP/1.0\r\n\r\n"[..],
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: TE, close\r\n\r\n",
+    ] {
+        let text = raw_exchange(server.addr, request);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    }
+}
+
+#[test]
 fn malformed_and_oversized_requests_get_errors_and_others_are_still_served() {
     let server = ServerThread::start();
     let garbage = raw_exchange(server.addr, b"\x16\x03\x01 not http at all\r\n\r\n");

@@ -130,7 +130,7 @@ fn http_request(input: &[u8]) -> Result<(), String> {
     }
     let mut out = Vec::new();
     let (used, _close) = http1::serve_requests(&mut out, input, &limits, |req, out| {
-        http1::write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
+        http1::write_response(out, 200, &[], req.path.as_bytes(), req.persistence())
     });
     if used > input.len() {
         return Err(format!("serve_requests used {used} of {}", input.len()));

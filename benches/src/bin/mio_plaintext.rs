@@ -17,7 +17,7 @@ fn answer(out: &mut Vec<u8>, input: &[u8], limits: &Limits) -> (usize, bool) {
             200,
             &[("Server", "mio"), ("Content-Type", "text/plain")],
             b"Hello, World!",
-            request.keep_alive,
+            request.persistence(),
         )
     })
 }

@@ -25,7 +25,7 @@ async fn serve(mut stream: TcpStream) {
                 200,
                 &[("Server", "tokio"), ("Content-Type", "text/plain")],
                 b"Hello, World!",
-                request.keep_alive,
+                request.persistence(),
             )
         });
         partial.drain(..used);

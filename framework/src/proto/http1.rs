@@ -78,6 +78,24 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// What the response must say about the connection: pass it to
+    /// [`write_response`] or [`write_head`] so an HTTP/1.0 keep-alive
+    /// client is told its connection stays open.
+    ///
+    /// ```
+    /// use loopcore::http1::{parse_request, Limits, Persistence};
+    /// let raw = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    /// let (req, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+    /// assert_eq!(req.persistence(), Persistence::KeepAliveAnnounced);
+    /// ```
+    pub fn persistence(&self) -> Persistence {
+        match (self.keep_alive, self.version) {
+            (false, _) => Persistence::Close,
+            (true, 0) => Persistence::KeepAliveAnnounced,
+            (true, _) => Persistence::KeepAlive,
+        }
+    }
+
     /// The value of the first header called `name` (any case), without
     /// surrounding whitespace.
     ///
@@ -98,6 +116,57 @@ impl<'a> Request<'a> {
                 .eq_ignore_ascii_case(name.as_bytes())
                 .then(|| value[1..].trim_ascii())
         })
+    }
+}
+
+/// Applies a `Connection` header's options (a comma-separated list, any
+/// case) to `keep_alive`: `close` ends the connection whatever else the
+/// list says; `keep-alive` keeps an HTTP/1.0 one open.
+pub(crate) fn apply_connection_header(value: &[u8], keep_alive: &mut bool) {
+    let mut close = false;
+    for option in value.split(|&b| b == b',') {
+        let option = option.trim_ascii();
+        if option.eq_ignore_ascii_case(b"close") {
+            close = true;
+        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            *keep_alive = true;
+        }
+    }
+    if close {
+        *keep_alive = false;
+    }
+}
+
+/// What a response says about its connection, from
+/// [`Request::persistence`] or a plain `bool` (`true`: stays open, HTTP/1.1
+/// style; `false`: closes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// The connection stays open and the response says nothing: the
+    /// HTTP/1.1 default.
+    KeepAlive,
+    /// The connection stays open and the response says so with
+    /// `Connection: keep-alive`: an HTTP/1.0 client that asked for it
+    /// (ApacheBench's `-k`) assumes a close otherwise.
+    KeepAliveAnnounced,
+    /// The connection closes after this response: `Connection: close`.
+    Close,
+}
+
+impl Persistence {
+    /// Whether the connection stays open after the response.
+    pub fn keeps_alive(self) -> bool {
+        self != Persistence::Close
+    }
+}
+
+impl From<bool> for Persistence {
+    fn from(keep_alive: bool) -> Self {
+        if keep_alive {
+            Persistence::KeepAlive
+        } else {
+            Persistence::Close
+        }
     }
 }
 
@@ -149,12 +218,7 @@ pub fn parse_request<'a>(
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(RequestError::Unsupported);
         } else if header.name.eq_ignore_ascii_case("connection") {
-            let value = header.value;
-            if value.eq_ignore_ascii_case(b"close") {
-                keep_alive = false;
-            } else if value.eq_ignore_ascii_case(b"keep-alive") {
-                keep_alive = true;
-            }
+            apply_connection_header(header.value, &mut keep_alive);
         }
     }
     let body_len = content_length.unwrap_or(0);
@@ -374,8 +438,9 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 /// Appends a complete response to `out`: status line, `Date`,
-/// `Content-Length`, the given headers, `Connection: close` when
-/// `keep_alive` is false, and the body.
+/// `Content-Length`, the given headers, the `Connection` header that
+/// `persistence` calls for (`false` or [`Persistence::Close`]:
+/// `Connection: close`), and the body.
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -390,9 +455,9 @@ pub fn write_response(
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
-    keep_alive: bool,
+    persistence: impl Into<Persistence>,
 ) {
-    write_head(out, status, headers, body.len() as u64, keep_alive);
+    write_head(out, status, headers, body.len() as u64, persistence);
     out.extend_from_slice(body);
 }
 
@@ -413,7 +478,7 @@ pub fn write_head(
     status: u16,
     headers: &[(&str, &str)],
     content_length: u64,
-    keep_alive: bool,
+    persistence: impl Into<Persistence>,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     push_decimal(out, u64::from(status));
@@ -430,8 +495,10 @@ pub fn write_head(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !keep_alive {
-        out.extend_from_slice(b"Connection: close\r\n");
+    match persistence.into() {
+        Persistence::KeepAlive => {}
+        Persistence::KeepAliveAnnounced => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -557,6 +624,30 @@ mod tests {
         assert!(!parse_request(close, &LIMITS).unwrap().unwrap().0.keep_alive);
         let keep = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
         assert!(parse_request(keep, &LIMITS).unwrap().unwrap().0.keep_alive);
+        // A list of options, any case; close wins.
+        for value in ["TE, close", "Keep-Alive, CLOSE", "close,keep-alive"] {
+            let raw = format!("GET / HTTP/1.1\r\nConnection: {value}\r\n\r\n");
+            let (req, _) = parse_request(raw.as_bytes(), &LIMITS).unwrap().unwrap();
+            assert_eq!(req.persistence(), Persistence::Close, "{value}");
+        }
+        let listed = b"GET / HTTP/1.0\r\nConnection: Keep-Alive, TE\r\n\r\n";
+        let (req, _) = parse_request(listed, &LIMITS).unwrap().unwrap();
+        assert_eq!(req.persistence(), Persistence::KeepAliveAnnounced);
+        let plain = b"GET / HTTP/1.0\r\n\r\n";
+        let (req, _) = parse_request(plain, &LIMITS).unwrap().unwrap();
+        assert_eq!(req.persistence(), Persistence::Close);
+    }
+
+    #[test]
+    fn the_response_says_what_the_connection_does() {
+        let head = |persistence: Persistence| {
+            let mut out = Vec::new();
+            write_response(&mut out, 200, &[], b"", persistence);
+            String::from_utf8(out).unwrap()
+        };
+        assert!(!head(Persistence::KeepAlive).contains("Connection:"));
+        assert!(head(Persistence::KeepAliveAnnounced).contains("\r\nConnection: keep-alive\r\n"));
+        assert!(head(Persistence::Close).contains("\r\nConnection: close\r\n"));
     }
 
     #[test]

@@ -224,14 +224,7 @@ fn parse_head(
             let last = header.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
             chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in header.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                }
-            }
+            super::http1::apply_connection_header(header.value, &mut keep_alive);
         }
     }
     let framing = if head_request || matches!(status, 100..=199 | 204 | 304) {
