@@ -99,6 +99,11 @@ pub(crate) struct Slot {
     in_flight: VecDeque<Sent>,
     /// Open loop: requests due and not sent yet, oldest first.
     backlog: VecDeque<Instant>,
+    /// Requests sent on a connection the server closed before answering
+    /// them (it said `Connection: close` on an earlier answer): sent again
+    /// first on the next connection, keeping their intended times, as RFC
+    /// 9112 (9.3.2) asks of a pipelining client. Counted once.
+    retry: VecDeque<Instant>,
     schedule: Option<Schedule>,
     timer: Option<TimerHandle>,
     /// Responses on the current connection.
@@ -153,6 +158,7 @@ impl LoopRun {
                 echoed: 0,
                 in_flight: VecDeque::new(),
                 backlog: VecDeque::new(),
+                retry: VecDeque::new(),
                 schedule,
                 timer: None,
                 answered_here: 0,
@@ -213,9 +219,11 @@ impl LoopRun {
                     timer.cancel();
                 }
                 // Sent and unanswered, or due and never sent.
-                let unfinished = (slot.in_flight.len() + slot.backlog.len()) as u64;
+                let unfinished =
+                    (slot.in_flight.len() + slot.backlog.len() + slot.retry.len()) as u64;
                 slot.in_flight.clear();
                 slot.backlog.clear();
+                slot.retry.clear();
                 (slot.transport.take(), unfinished)
             };
             self.recorder.borrow_mut().unfinished += unfinished;
@@ -240,12 +248,15 @@ impl Slot {
     }
 
     fn is_done(&self, now: Instant) -> bool {
-        self.in_flight.is_empty() && (self.draining || !self.may_send(now))
+        self.in_flight.is_empty() && !self.may_send(now)
     }
 
-    /// Whether a new request may go out now (connection aside).
+    /// Whether a request may go out now (connection aside): a retry until
+    /// the run stops, a new one while the `-n` budget lasts too.
     fn may_send(&self, now: Instant) -> bool {
-        !self.draining && now < self.plan().stop_at && self.run.budget.get() != Some(0)
+        !self.draining
+            && now < self.plan().stop_at
+            && (!self.retry.is_empty() || self.run.budget.get() != Some(0))
     }
 
     /// Sends what may go: in closed loop up to `pipeline` requests in
@@ -262,7 +273,10 @@ impl Slot {
             }
         }
         while self.in_flight.len() < self.plan().pipeline && self.may_send(now) {
-            let intended = if self.schedule.is_some() {
+            let retried = self.retry.pop_front();
+            let intended = if let Some(intended) = retried {
+                intended
+            } else if self.schedule.is_some() {
                 match self.backlog.pop_front() {
                     Some(due) => due,
                     None => break,
@@ -272,17 +286,21 @@ impl Slot {
             };
             if transport.write(&self.plan().request).is_err() {
                 self.run.recorder.borrow_mut().errors.write += 1;
-                if self.schedule.is_some() {
+                if retried.is_some() {
+                    self.retry.push_front(intended);
+                } else if self.schedule.is_some() {
                     // Still due: it goes out on the next connection.
                     self.backlog.push_front(intended);
                 }
                 break;
             }
-            if let Some(budget) = self.run.budget.get() {
-                self.run.budget.set(Some(budget - 1));
-            }
-            if intended >= self.plan().measure_from {
-                self.run.recorder.borrow_mut().sent += 1;
+            if retried.is_none() {
+                if let Some(budget) = self.run.budget.get() {
+                    self.run.budget.set(Some(budget - 1));
+                }
+                if intended >= self.plan().measure_from {
+                    self.run.recorder.borrow_mut().sent += 1;
+                }
             }
             self.in_flight.push_back(Sent {
                 intended,
@@ -322,6 +340,8 @@ impl Slot {
                     used_total += used;
                     self.answered(response.status, now);
                     if !response.keep_alive {
+                        // The server answers nothing after this one.
+                        self.retry_in_flight();
                         close = true;
                         break;
                     }
@@ -387,6 +407,18 @@ impl Slot {
                 now.duration_since(sent.sent),
             );
         }
+    }
+
+    /// The requests in flight go again on the next connection.
+    fn retry_in_flight(&mut self) {
+        // They left before whatever still waits for a retry (retries go
+        // first), so they go back in front of it, in order.
+        for sent in self.in_flight.drain(..).rev() {
+            self.retry.push_front(sent.intended);
+        }
+        self.echoed = 0;
+        self.pending.clear();
+        self.reader = ResponseReader::new();
     }
 
     /// Every request in flight failed.

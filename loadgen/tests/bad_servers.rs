@@ -144,3 +144,34 @@ fn a_request_count_run_against_nothing_gives_up_after_the_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn pipelined_requests_a_closing_server_left_unanswered_are_sent_again() {
+    let _serial = serial();
+    // Every fifth answer says `Connection: close` and ends the connection
+    // (nginx's `keepalive_requests`), with requests still in flight.
+    let server = http_server(|n, _, stream| {
+        if n % 5 != 4 {
+            return ok(stream);
+        }
+        let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        if stream.write_all(closing).is_ok() {
+            // A lingering close, as servers do: no reset for the requests
+            // that were sent meanwhile.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = std::io::copy(stream, &mut std::io::sink());
+        }
+        false
+    });
+    let url = format!("http://{}/", server.addr);
+    let args = ["-c", "2", "-t", "1", "-n", "500", "--pipeline", "8"];
+    let (code, report) = loadgen(&[&args[..], &[url.as_str()]].concat());
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(num(&report, "requests"), 500.0, "{report:#}");
+    assert_eq!(num(&report, "status.success"), 500.0, "{report:#}");
+    for kind in ["connect", "read", "write", "timeout", "status", "parse"] {
+        assert_eq!(num(&report, &format!("errors.{kind}")), 0.0, "{report:#}");
+    }
+    assert_eq!(num(&report, "unfinished"), 0.0, "{report:#}");
+}
