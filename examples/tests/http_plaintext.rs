@@ -106,6 +106,54 @@ fn http_1_0_clients_get_keep_alive_only_when_they_ask_and_are_told_so() {
 }
 
 #[test]
+fn request_bodies_chunked_or_behind_expect_continue_are_read_and_answered() {
+    let server = ServerThread::start();
+    // Expect: 100-continue: the server says go on before the body.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    // The body, chunked, and a request pipelined after each.
+    stream
+        .write_all(
+            b"bodyPOST /plaintext HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+              3\r\nabc\r\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let (text, closed) = read_until_closed(&mut stream);
+    assert!(closed, "{text}");
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
+    // curl's own chunked upload.
+    if have("curl") {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-H",
+                "Transfer-Encoding: chunked",
+            ])
+            .args(["--data-binary", &"x".repeat(5000)])
+            .arg(format!("http://{}/plaintext", server.addr))
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"Hello, World!", "{out:?}");
+    }
+    // Both framings at once is request smuggling: 400, and closed.
+    let smuggled = raw_exchange(
+        server.addr,
+        b"POST /plaintext HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert!(smuggled.starts_with("HTTP/1.1 400 "), "{smuggled}");
+}
+
+#[test]
 fn malformed_and_oversized_requests_get_errors_and_others_are_still_served() {
     let server = ServerThread::start();
     let garbage = raw_exchange(server.addr, b"\x16\x03\x01 not http at all\r\n\r\n");

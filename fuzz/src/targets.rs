@@ -34,6 +34,8 @@ const HTTP_TOKENS: &[&[u8]] = &[
     b"HTTP/1.0 ",
     b"GET / HTTP/1.1\r\n",
     b"0\r\n\r\n",
+    b"5\r\nhello\r\n",
+    b"Expect: 100-continue\r\n",
     b"ffffffffffffffff\r\n",
     b"18446744073709551616",
     b";ext=1",

@@ -6,12 +6,18 @@
 //!
 //! Limits (defaults in [`Limits`]): at most 64 headers and 8 KiB of request
 //! head; past either the request is refused as `431`. Request bodies are
-//! framed by `Content-Length`; `Transfer-Encoding` on a request is refused
-//! (`501`), since a server that cannot frame a body must not guess.
+//! framed by `Content-Length` or chunked (decoded, trailers skipped, at
+//! most `max_body` bytes: else `413`). Other transfer codings are refused
+//! with `501`; both `Content-Length` and `Transfer-Encoding`, or
+//! `Transfer-Encoding` from an HTTP/1.0 client, with `400` (request
+//! smuggling). [`serve_requests`] answers `Expect: 100-continue` with
+//! `100 Continue` when the head has come and no body yet.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::http1_chunked::{decode_body, ChunkedError};
 pub use super::http1_reader::{ResponseReader, MAX_HEAD};
 
 /// Most headers a request may carry.
@@ -69,8 +75,9 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
-    /// The body (empty without `Content-Length`).
-    pub body: &'a [u8],
+    /// The body: borrowed from the input when framed by `Content-Length`
+    /// (empty without one), decoded into its own buffer when chunked.
+    pub body: Cow<'a, [u8]>,
     /// Whether the connection stays open after the response.
     pub keep_alive: bool,
     /// The request line and headers as received (for [`header`](Self::header)).
@@ -181,11 +188,45 @@ impl From<bool> for Persistence {
 /// let (req, used) = parse_request(raw, &Limits::default()).unwrap().unwrap();
 /// assert_eq!((req.method, req.path, req.keep_alive), ("GET", "/plaintext", true));
 /// assert_eq!(&raw[used..], b"GET /next");
+///
+/// // A chunked body is decoded into the request's own buffer.
+/// let raw = b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+/// let (req, used) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+/// assert_eq!((&req.body[..], used), (&b"abc"[..], raw.len()));
 /// ```
 pub fn parse_request<'a>(
     buf: &'a [u8],
     limits: &Limits,
 ) -> Result<Option<(Request<'a>, usize)>, RequestError> {
+    match parse(buf, limits)? {
+        Parsed::Complete(request, used) => Ok(Some((request, used))),
+        Parsed::AwaitingBody { .. } | Parsed::AwaitingHead => Ok(None),
+    }
+}
+
+/// What [`parse`] found at the front of a buffer.
+enum Parsed<'a> {
+    /// A whole request and the bytes it used.
+    Complete(Request<'a>, usize),
+    /// The head is complete; its body is still arriving.
+    AwaitingBody {
+        /// The client sent `Expect: 100-continue` and waits for a
+        /// `100 Continue` before it sends the body.
+        expects_continue: bool,
+        /// Bytes after the head so far.
+        body_bytes: usize,
+    },
+    /// The head is not complete yet.
+    AwaitingHead,
+}
+
+/// How a request's body is framed.
+enum Framing {
+    Length(usize),
+    Chunked,
+}
+
+fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -194,7 +235,7 @@ pub fn parse_request<'a>(
             if buf.len() > limits.max_head {
                 return Err(RequestError::HeadersTooLarge);
             }
-            return Ok(None);
+            return Ok(Parsed::AwaitingHead);
         }
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadersTooLarge),
         Err(_) => return Err(RequestError::BadRequest),
@@ -205,10 +246,13 @@ pub fn parse_request<'a>(
     let version = req.version.unwrap_or(1);
     let mut keep_alive = version == 1;
     let mut content_length: Option<usize> = None;
+    let mut transfer_encoding: Option<&[u8]> = None;
+    let mut expects_continue = false;
     for header in req.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
             let value = std::str::from_utf8(header.value)
                 .ok()
+                .filter(|v| !v.trim().starts_with('+'))
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .ok_or(RequestError::BadRequest)?;
             if content_length.is_some_and(|previous| previous != value) {
@@ -216,28 +260,65 @@ pub fn parse_request<'a>(
             }
             content_length = Some(value);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(RequestError::Unsupported);
+            if transfer_encoding.is_some() {
+                // Codings spread over several fields: not worth the risk
+                // of reading them differently from a proxy in front.
+                return Err(RequestError::BadRequest);
+            }
+            transfer_encoding = Some(header.value.trim_ascii());
         } else if header.name.eq_ignore_ascii_case("connection") {
             apply_connection_header(header.value, &mut keep_alive);
+        } else if header.name.eq_ignore_ascii_case("expect") {
+            expects_continue = header
+                .value
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"100-continue");
         }
     }
-    let body_len = content_length.unwrap_or(0);
-    if body_len > limits.max_body {
-        return Err(RequestError::BodyTooLarge);
-    }
-    let total = head_len + body_len;
-    if buf.len() < total {
-        return Ok(None);
-    }
+    let framing = match (transfer_encoding, content_length) {
+        (None, length) => Framing::Length(length.unwrap_or(0)),
+        // Both: the request smuggling of RFC 9112, 6.1; and an HTTP/1.0
+        // client cannot mean chunked. Refused, and the connection closes.
+        (Some(_), Some(_)) => return Err(RequestError::BadRequest),
+        (Some(_), None) if version == 0 => return Err(RequestError::BadRequest),
+        (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
+        // gzip and the like: a body the codec cannot hand over as sent.
+        (Some(_), None) => return Err(RequestError::Unsupported),
+    };
+    let method = req.method.ok_or(RequestError::BadRequest)?;
+    let path = req.path.ok_or(RequestError::BadRequest)?;
+    let rest = &buf[head_len..];
+    let awaiting = Parsed::AwaitingBody {
+        expects_continue,
+        body_bytes: rest.len(),
+    };
+    let (body, body_used) = match framing {
+        Framing::Length(length) => {
+            if length > limits.max_body {
+                return Err(RequestError::BodyTooLarge);
+            }
+            if rest.len() < length {
+                return Ok(awaiting);
+            }
+            (Cow::Borrowed(&rest[..length]), length)
+        }
+        Framing::Chunked => match decode_body(rest, limits.max_body, limits.max_head) {
+            Ok(Some((body, used))) => (Cow::Owned(body), used),
+            Ok(None) => return Ok(awaiting),
+            Err(ChunkedError::TooLarge) => return Err(RequestError::BodyTooLarge),
+            Err(ChunkedError::TrailersTooLarge) => return Err(RequestError::HeadersTooLarge),
+            Err(ChunkedError::Malformed) => return Err(RequestError::BadRequest),
+        },
+    };
     let request = Request {
-        method: req.method.ok_or(RequestError::BadRequest)?,
-        path: req.path.ok_or(RequestError::BadRequest)?,
+        method,
+        path,
         version,
-        body: &buf[head_len..total],
+        body,
         keep_alive,
         head: &buf[..head_len],
     };
-    Ok(Some((request, total)))
+    Ok(Parsed::Complete(request, head_len + body_used))
 }
 
 /// A parsed response head (the client side of the codec, for load
@@ -395,8 +476,8 @@ fn serve(
 ) -> (usize, bool) {
     let mut used = 0;
     loop {
-        match parse_request(&input[used..], limits) {
-            Ok(Some((mut request, n))) => {
+        match parse(&input[used..], limits) {
+            Ok(Parsed::Complete(mut request, n)) => {
                 used += n;
                 if closing && !matches!(parse_request(&input[used..], limits), Ok(Some(_))) {
                     // The last complete request: its answer ends the
@@ -408,7 +489,19 @@ fn serve(
                     return (used, true);
                 }
             }
-            Ok(None) => return (used, false),
+            Ok(Parsed::AwaitingBody {
+                expects_continue,
+                body_bytes,
+            }) => {
+                // Said once: the call where the head is complete and no
+                // body byte is there yet (the next call has some, or the
+                // client gave up waiting and sent it anyway).
+                if expects_continue && body_bytes == 0 {
+                    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                return (used, false);
+            }
+            Ok(Parsed::AwaitingHead) => return (used, false),
             Err(error) => {
                 write_response(out, error.status(), &[], b"", false);
                 return (input.len(), true);
@@ -563,10 +656,60 @@ mod tests {
         let (a, n1) = parse_request(raw, &LIMITS).unwrap().unwrap();
         assert_eq!((a.method, a.path, a.keep_alive), ("GET", "/a", true));
         let (b, n2) = parse_request(&raw[n1..], &LIMITS).unwrap().unwrap();
-        assert_eq!((b.method, b.body), ("POST", &b"abc"[..]));
+        assert_eq!((b.method, &b.body[..]), ("POST", &b"abc"[..]));
         let (c, n3) = parse_request(&raw[n1 + n2..], &LIMITS).unwrap().unwrap();
         assert_eq!((c.path, c.version, c.keep_alive), ("/c", 0, false));
         assert_eq!(n1 + n2 + n3, raw.len());
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_and_pipelining_goes_on_after_them() {
+        let raw = b"POST /a HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n\
+            4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n\
+            GET /b HTTP/1.1\r\n\r\n";
+        let (a, n) = parse_request(raw, &LIMITS).unwrap().unwrap();
+        assert_eq!(&a.body[..], b"Wikipedia");
+        let (b, m) = parse_request(&raw[n..], &LIMITS).unwrap().unwrap();
+        assert_eq!((b.path, n + m), ("/b", raw.len()));
+        for cut in 0..n {
+            assert!(
+                parse_request(&raw[..cut], &LIMITS).unwrap().is_none(),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn expect_continue_is_answered_once_before_the_body() {
+        let head = b"POST /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        let respond = |req: &Request<'_>, out: &mut Vec<u8>| {
+            write_response(out, 200, &[], &req.body, req.persistence())
+        };
+        let mut out = Vec::new();
+        let (used, close) = serve_requests(&mut out, head, &LIMITS, respond);
+        assert_eq!((used, close), (0, false));
+        assert_eq!(out, b"HTTP/1.1 100 Continue\r\n\r\n");
+        // Part of the body: nothing more to say yet.
+        let mut partial = head.to_vec();
+        partial.extend_from_slice(b"he");
+        out.clear();
+        assert_eq!(
+            serve_requests(&mut out, &partial, &LIMITS, respond),
+            (0, false)
+        );
+        assert!(out.is_empty());
+        partial.extend_from_slice(b"llo");
+        serve_requests(&mut out, &partial, &LIMITS, respond);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("hello"),
+            "{text}"
+        );
+        // Too large a body is refused at once, without a 100.
+        let big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
+        let mut out = Vec::new();
+        serve_requests(&mut out, big, &LIMITS, respond);
+        assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
     }
 
     #[test]
@@ -604,8 +747,30 @@ mod tests {
         );
         let big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
         assert_eq!(parse_request(big, &LIMITS).unwrap_err().status(), 413);
-        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(parse_request(chunked, &LIMITS).unwrap_err().status(), 501);
+        let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(parse_request(gzip, &LIMITS).unwrap_err().status(), 501);
+        // Request smuggling: both framings, several codings fields, or
+        // chunked from HTTP/1.0.
+        for smuggled in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n",
+        ] {
+            assert_eq!(
+                parse_request(smuggled, &LIMITS).unwrap_err().status(),
+                400,
+                "{}",
+                String::from_utf8_lossy(smuggled)
+            );
+        }
+        let big_chunks = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n";
+        assert_eq!(
+            parse_request(big_chunks, &LIMITS).unwrap_err().status(),
+            413
+        );
         let conflicting = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
         assert_eq!(
             parse_request(conflicting, &LIMITS).unwrap_err().status(),

@@ -12,12 +12,10 @@
 //!    cannot make the caller buffer without bound.
 
 use super::http1::{Response, ResponseError, MAX_HEADERS};
+use super::http1_chunked::{parse_chunk_size, MAX_CHUNK_LINE};
 
 /// The largest response head (status line and headers) accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
-
-/// The longest chunk-size line accepted (hex digits and extensions).
-const MAX_CHUNK_LINE: usize = 4 * 1024;
 
 /// Reads a stream of HTTP/1.1 responses (see the module docs).
 ///
@@ -114,7 +112,8 @@ impl ResponseReader {
                     let Some(line_len) = find_crlf(rest, MAX_CHUNK_LINE)? else {
                         return Ok((used, None));
                     };
-                    let size = parse_chunk_size(&rest[..line_len])?;
+                    let size =
+                        parse_chunk_size(&rest[..line_len]).ok_or(ResponseError::Malformed)?;
                     used += line_len + 2;
                     self.state = if size == 0 {
                         State::Trailers
@@ -246,28 +245,9 @@ fn parse_head(
     Ok(Some((response, head_len, framing)))
 }
 
-/// The length of the line before the first CRLF; `None` if there is none
-/// yet; an error past `limit` bytes.
+/// [`super::http1_chunked::find_crlf`], failing as a malformed response.
 fn find_crlf(input: &[u8], limit: usize) -> Result<Option<usize>, ResponseError> {
-    match input.windows(2).position(|w| w == b"\r\n") {
-        Some(n) if n <= limit => Ok(Some(n)),
-        Some(_) => Err(ResponseError::Malformed),
-        None if input.len() > limit => Err(ResponseError::Malformed),
-        None => Ok(None),
-    }
-}
-
-fn parse_chunk_size(line: &[u8]) -> Result<usize, ResponseError> {
-    let digits = line
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or(b"")
-        .trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(ResponseError::Malformed);
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| ResponseError::Malformed)?;
-    usize::from_str_radix(text, 16).map_err(|_| ResponseError::Malformed)
+    super::http1_chunked::find_crlf(input, limit).map_err(|()| ResponseError::Malformed)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! their own, driven by the loop and unit-tested where they stand.
 
 pub mod http1;
+mod http1_chunked;
 mod http1_reader;
 pub(crate) mod ready_queue;
 pub(crate) mod timer_heap;

@@ -1,0 +1,160 @@
+//! The chunked transfer coding (RFC 9112, 7.1) for both sides of the HTTP/1
+//! codec: chunk-size lines for [`ResponseReader`](super::http1::ResponseReader),
+//! which skips bodies as they stream by, and a decoder of whole request
+//! bodies for [`parse_request`](super::http1::parse_request).
+//!
+//! Invariant: nothing here buffers beyond the limits it is given: a size
+//! line longer than [`MAX_CHUNK_LINE`], a body over `max_body` or trailers
+//! over `max_trailers` is an error as soon as it is seen, complete or not.
+
+/// The longest chunk-size line accepted (hex digits and extensions).
+pub(super) const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// Why a chunked body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ChunkedError {
+    /// Not the chunked coding: a bad size line or a chunk without its CRLF.
+    Malformed,
+    /// The decoded body is over its limit.
+    TooLarge,
+    /// The trailer section is over its limit.
+    TrailersTooLarge,
+}
+
+/// The length of the line before the first CRLF; `None` if there is none
+/// yet; `Err(())` once more than `limit` bytes came without one.
+pub(super) fn find_crlf(input: &[u8], limit: usize) -> Result<Option<usize>, ()> {
+    match input.windows(2).position(|w| w == b"\r\n") {
+        Some(n) if n <= limit => Ok(Some(n)),
+        Some(_) => Err(()),
+        None if input.len() > limit => Err(()),
+        None => Ok(None),
+    }
+}
+
+/// The size a chunk-size line (without its CRLF) announces; extensions
+/// after `;` are ignored. `None` if it is not a hexadecimal size.
+pub(super) fn parse_chunk_size(line: &[u8]) -> Option<usize> {
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(b"")
+        .trim_ascii();
+    // 15 hex digits stay below 2^60: no overflow in the sums below.
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let text = std::str::from_utf8(digits).ok()?;
+    usize::from_str_radix(text, 16).ok()
+}
+
+/// Decodes a whole chunked body at the front of `input`: the body and how
+/// many bytes of `input` it took (size lines, data, the last chunk and the
+/// trailers, which are skipped); `Ok(None)` while incomplete.
+pub(super) fn decode_body(
+    input: &[u8],
+    max_body: usize,
+    max_trailers: usize,
+) -> Result<Option<(Vec<u8>, usize)>, ChunkedError> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &input[at..];
+        let Some(line_len) =
+            find_crlf(rest, MAX_CHUNK_LINE).map_err(|()| ChunkedError::Malformed)?
+        else {
+            return Ok(None);
+        };
+        let size = parse_chunk_size(&rest[..line_len]).ok_or(ChunkedError::Malformed)?;
+        if body.len() + size > max_body {
+            return Err(ChunkedError::TooLarge);
+        }
+        at += line_len + 2;
+        if size == 0 {
+            break;
+        }
+        let rest = &input[at..];
+        if rest.len() < size + 2 {
+            // Still arriving; a wrong delimiter already there is refused
+            // now rather than after the rest came.
+            return match rest.get(size..) {
+                Some(end) if !b"\r\n".starts_with(end) => Err(ChunkedError::Malformed),
+                _ => Ok(None),
+            };
+        }
+        if &rest[size..size + 2] != b"\r\n" {
+            return Err(ChunkedError::Malformed);
+        }
+        body.extend_from_slice(&rest[..size]);
+        at += size + 2;
+    }
+    // Trailer lines up to an empty one.
+    let trailers_start = at;
+    loop {
+        let rest = &input[at..];
+        let limit = max_trailers.saturating_sub(at - trailers_start);
+        let Some(line_len) = find_crlf(rest, limit).map_err(|()| ChunkedError::TrailersTooLarge)?
+        else {
+            return Ok(None);
+        };
+        at += line_len + 2;
+        if line_len == 0 {
+            return Ok(Some((body, at)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WIRE: &[u8] = b"5\r\nhello\r\n6;name=value\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\nNEXT";
+
+    #[test]
+    fn a_body_decodes_whole_with_extensions_and_trailers_skipped() {
+        let (body, used) = decode_body(WIRE, 1024, 1024).unwrap().unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(&WIRE[used..], b"NEXT");
+    }
+
+    #[test]
+    fn every_prefix_asks_for_more() {
+        let end = WIRE.len() - b"NEXT".len();
+        for cut in 0..end {
+            assert_eq!(decode_body(&WIRE[..cut], 1024, 1024), Ok(None), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn limits_and_bad_framing_are_errors_even_before_the_end() {
+        assert_eq!(decode_body(WIRE, 10, 1024), Err(ChunkedError::TooLarge));
+        // Announced over the limit: refused before the data comes.
+        assert_eq!(
+            decode_body(b"100000\r\n", 1024, 1024),
+            Err(ChunkedError::TooLarge)
+        );
+        assert_eq!(
+            decode_body(b"0\r\nX: 123456789\r\n\r\n", 1024, 8),
+            Err(ChunkedError::TrailersTooLarge)
+        );
+        for bad in [
+            &b"zz\r\n"[..],
+            b"-1\r\n",
+            b"5\r\nhelloXY",
+            b"5\r\nhello\rX",
+            b"1234567890123456\r\n",
+            b" \r\n",
+        ] {
+            assert_eq!(
+                decode_body(bad, 1 << 40, 1024),
+                Err(ChunkedError::Malformed),
+                "{bad:?}"
+            );
+        }
+        let long_line = [b'1'; MAX_CHUNK_LINE + 1];
+        assert_eq!(
+            decode_body(&long_line, 1024, 1024),
+            Err(ChunkedError::Malformed)
+        );
+    }
+}
