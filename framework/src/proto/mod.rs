@@ -4,6 +4,7 @@
 pub mod http1;
 mod http1_chunked;
 mod http1_reader;
+mod http1_writer;
 pub(crate) mod ready_queue;
 pub(crate) mod timer_heap;
 pub(crate) mod write_buffer;

@@ -1,0 +1,211 @@
+//! The writing side of the HTTP/1 codec: response heads and whole
+//! responses serialized into a caller's buffer without allocating, the
+//! `Connection` header a response owes its client ([`Persistence`]), and
+//! the `Date` value, formatted once per second per thread.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a response says about its connection, from
+/// [`Request::persistence`](super::http1::Request::persistence) or a plain `bool` (`true`: stays open, HTTP/1.1
+/// style; `false`: closes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// The connection stays open and the response says nothing: the
+    /// HTTP/1.1 default.
+    KeepAlive,
+    /// The connection stays open and the response says so with
+    /// `Connection: keep-alive`: an HTTP/1.0 client that asked for it
+    /// (ApacheBench's `-k`) assumes a close otherwise.
+    KeepAliveAnnounced,
+    /// The connection closes after this response: `Connection: close`.
+    Close,
+}
+
+impl Persistence {
+    /// Whether the connection stays open after the response.
+    pub fn keeps_alive(self) -> bool {
+        self != Persistence::Close
+    }
+}
+
+impl From<bool> for Persistence {
+    fn from(keep_alive: bool) -> Self {
+        if keep_alive {
+            Persistence::KeepAlive
+        } else {
+            Persistence::Close
+        }
+    }
+}
+
+/// The reason phrase of the status codes the codec writes.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        416 => "Range Not Satisfiable",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Appends a complete response to `out`: status line, `Date`,
+/// `Content-Length`, the given headers, the `Connection` header that
+/// `persistence` calls for (`false` or [`Persistence::Close`]:
+/// `Connection: close`), and the body.
+///
+/// ```
+/// let mut out = Vec::new();
+/// loopcore::http1::write_response(&mut out, 200, &[("Content-Type", "text/plain")], b"hi", true);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(text.contains("Content-Length: 2\r\n"));
+/// assert!(text.ends_with("\r\n\r\nhi"));
+/// ```
+pub fn write_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    persistence: impl Into<Persistence>,
+) {
+    write_head(out, status, headers, body.len() as u64, persistence);
+    out.extend_from_slice(body);
+}
+
+/// Appends a response head announcing `content_length` body bytes, which
+/// the caller sends next (with `Transport::sendfile`, say); otherwise as
+/// [`write_response`].
+///
+/// ```
+/// let mut out = Vec::new();
+/// loopcore::http1::write_head(&mut out, 206, &[("Content-Range", "bytes 0-9/100")], 10, true);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+/// assert!(text.contains("Content-Length: 10\r\n") && text.ends_with("\r\n\r\n"));
+/// ```
+#[inline]
+pub fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&str, &str)],
+    content_length: u64,
+    persistence: impl Into<Persistence>,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+    with_date(|date| out.extend_from_slice(date));
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    push_decimal(out, content_length);
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match persistence.into() {
+        Persistence::KeepAlive => {}
+        Persistence::KeepAliveAnnounced => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal, without allocating.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The current `Date` header value, formatted once per second per thread.
+struct DateCache {
+    second: u64,
+    value: [u8; 29],
+}
+
+thread_local! {
+    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [b' '; 29] }) };
+}
+
+/// Calls `f` with the current IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    DATE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.second != second {
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
+            if text.len() == cache.value.len() {
+                cache.value.copy_from_slice(text.as_bytes());
+            }
+            cache.second = second;
+        }
+        f(&cache.value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_response_says_what_the_connection_does() {
+        let head = |persistence: Persistence| {
+            let mut out = Vec::new();
+            write_response(&mut out, 200, &[], b"", persistence);
+            String::from_utf8(out).unwrap()
+        };
+        assert!(!head(Persistence::KeepAlive).contains("Connection:"));
+        assert!(head(Persistence::KeepAliveAnnounced).contains("\r\nConnection: keep-alive\r\n"));
+        assert!(head(Persistence::Close).contains("\r\nConnection: close\r\n"));
+    }
+
+    #[test]
+    fn responses_are_framed_and_dated() {
+        let mut out = Vec::new();
+        write_response(&mut out, 431, &[], b"", false);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(text.contains("Content-Length: 0\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        let date = text
+            .split("Date: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "bad date {date}");
+        for n in [0u64, 7, 10, 1234567, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+}
