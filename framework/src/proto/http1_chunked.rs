@@ -4,8 +4,8 @@
 //! bodies for [`parse_request`](super::http1::parse_request).
 //!
 //! Invariant: nothing here buffers beyond the limits it is given: a size
-//! line longer than [`MAX_CHUNK_LINE`], a body over `max_body` or trailers
-//! over `max_trailers` is an error as soon as it is seen, complete or not.
+//! line longer than [`MAX_CHUNK_LINE`], a body over `max_body` or framing
+//! over `max_framing` is an error as soon as it is seen, complete or not.
 
 /// The longest chunk-size line accepted (hex digits and extensions).
 pub(super) const MAX_CHUNK_LINE: usize = 4 * 1024;
@@ -17,8 +17,9 @@ pub(super) enum ChunkedError {
     Malformed,
     /// The decoded body is over its limit.
     TooLarge,
-    /// The trailer section is over its limit.
-    TrailersTooLarge,
+    /// The size lines, their extensions and the trailers together are
+    /// over their limit.
+    FramingTooLarge,
 }
 
 /// The length of the line before the first CRLF; `None` if there is none
@@ -51,22 +52,57 @@ pub(super) fn parse_chunk_size(line: &[u8]) -> Option<usize> {
 /// Decodes a whole chunked body at the front of `input`: the body and how
 /// many bytes of `input` it took (size lines, data, the last chunk and the
 /// trailers, which are skipped); `Ok(None)` while incomplete.
+///
+/// The framing around the data (size lines with their extensions, CRLFs,
+/// trailers) may take at most `max_framing` bytes, so neither the bytes a
+/// caller buffers for one body nor the work of looking at them again as
+/// more arrive grow beyond `max_body + max_framing` (a million one-byte
+/// chunks with long extensions, say). Nothing is copied until the body is
+/// complete.
 pub(super) fn decode_body(
     input: &[u8],
     max_body: usize,
-    max_trailers: usize,
+    max_framing: usize,
 ) -> Result<Option<(Vec<u8>, usize)>, ChunkedError> {
-    let mut body = Vec::new();
+    let Some((body_len, used)) = walk(input, max_body, max_framing, |_| {})? else {
+        return Ok(None);
+    };
+    let mut body = Vec::with_capacity(body_len);
+    walk(input, max_body, max_framing, |data| {
+        body.extend_from_slice(data)
+    })?;
+    Ok(Some((body, used)))
+}
+
+/// Goes over a chunked body, giving each chunk's data to `on_data`: the
+/// body's length and the bytes it took once complete.
+fn walk(
+    input: &[u8],
+    max_body: usize,
+    max_framing: usize,
+    mut on_data: impl FnMut(&[u8]),
+) -> Result<Option<(usize, usize)>, ChunkedError> {
+    let mut body_len = 0;
     let mut at = 0;
+    // Where framing may still go, as a limit on the next line's length.
+    let framing_left = |at: usize, body_len: usize| max_framing.checked_sub(at - body_len);
     loop {
         let rest = &input[at..];
-        let Some(line_len) =
-            find_crlf(rest, MAX_CHUNK_LINE).map_err(|()| ChunkedError::Malformed)?
+        let limit = framing_left(at, body_len)
+            .ok_or(ChunkedError::FramingTooLarge)?
+            .min(MAX_CHUNK_LINE);
+        let Some(line_len) = find_crlf(rest, limit).map_err(|()| {
+            if limit < MAX_CHUNK_LINE {
+                ChunkedError::FramingTooLarge
+            } else {
+                ChunkedError::Malformed
+            }
+        })?
         else {
             return Ok(None);
         };
         let size = parse_chunk_size(&rest[..line_len]).ok_or(ChunkedError::Malformed)?;
-        if body.len() + size > max_body {
+        if body_len + size > max_body {
             return Err(ChunkedError::TooLarge);
         }
         at += line_len + 2;
@@ -85,21 +121,21 @@ pub(super) fn decode_body(
         if &rest[size..size + 2] != b"\r\n" {
             return Err(ChunkedError::Malformed);
         }
-        body.extend_from_slice(&rest[..size]);
+        on_data(&rest[..size]);
+        body_len += size;
         at += size + 2;
     }
     // Trailer lines up to an empty one.
-    let trailers_start = at;
     loop {
         let rest = &input[at..];
-        let limit = max_trailers.saturating_sub(at - trailers_start);
-        let Some(line_len) = find_crlf(rest, limit).map_err(|()| ChunkedError::TrailersTooLarge)?
+        let limit = framing_left(at, body_len).ok_or(ChunkedError::FramingTooLarge)?;
+        let Some(line_len) = find_crlf(rest, limit).map_err(|()| ChunkedError::FramingTooLarge)?
         else {
             return Ok(None);
         };
         at += line_len + 2;
         if line_len == 0 {
-            return Ok(Some((body, at)));
+            return Ok(Some((body_len, at)));
         }
     }
 }
@@ -135,8 +171,18 @@ mod tests {
         );
         assert_eq!(
             decode_body(b"0\r\nX: 123456789\r\n\r\n", 1024, 8),
-            Err(ChunkedError::TrailersTooLarge)
+            Err(ChunkedError::FramingTooLarge)
         );
+        // A thousand one-byte chunks: 5 bytes of framing each.
+        let tiny: Vec<u8> = b"1\r\nx\r\n".repeat(1000);
+        assert_eq!(
+            decode_body(&tiny, 1 << 20, 4000),
+            Err(ChunkedError::FramingTooLarge)
+        );
+        let mut whole = tiny.clone();
+        whole.extend_from_slice(b"0\r\n\r\n");
+        let (body, used) = decode_body(&whole, 1 << 20, 5100).unwrap().unwrap();
+        assert_eq!((body.len(), used), (1000, whole.len()));
         for bad in [
             &b"zz\r\n"[..],
             b"-1\r\n",
@@ -153,8 +199,13 @@ mod tests {
         }
         let long_line = [b'1'; MAX_CHUNK_LINE + 1];
         assert_eq!(
-            decode_body(&long_line, 1024, 1024),
+            decode_body(&long_line, 1024, 1 << 20),
             Err(ChunkedError::Malformed)
+        );
+        // Within the line limit but over what framing may take.
+        assert_eq!(
+            decode_body(&long_line, 1024, 1024),
+            Err(ChunkedError::FramingTooLarge)
         );
     }
 }
