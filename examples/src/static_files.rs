@@ -1,15 +1,18 @@
 //! A static-file HTTP/1.1 server protocol: `GET`/`HEAD` for the files under
 //! one directory, bodies sent with [`Transport::sendfile`] (in the kernel
 //! on plain TCP; read and encrypted over TLS), single-range `Range`
-//! requests (`206`/`416`), keep-alive and pipelining, and, while a
+//! requests (`206`/`416`, `If-Range`), conditional requests (`ETag`,
+//! `Last-Modified`; `If-None-Match` and `If-Modified-Since` give `304`),
+//! keep-alive and pipelining, and, while a
 //! client's answers pile up, reading paused and further answers (each an
 //! open file) held back.
 
 use std::cell::RefCell;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loopcore::http1::{self, Limits, Persistence, Request};
 use loopcore::{EventLoop, Protocol, Transport};
@@ -170,21 +173,40 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
         let meta = file.metadata()?;
         if meta.is_dir() {
             let index = File::open(path.join("index.html"))?;
-            let length = index.metadata()?.len();
-            Ok((index, length, "index.html".as_ref()))
+            let meta = index.metadata()?;
+            Ok((index, meta, "index.html".as_ref()))
         } else {
-            Ok((file, meta.len(), path.as_os_str()))
+            Ok((file, meta, path.as_os_str()))
         }
     });
-    let (file, length, name) = match opened {
+    let (file, meta, name) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return respond_empty(transport, 403, &[], keep_alive)
         }
         Err(_) => return respond_empty(transport, 404, &[], keep_alive),
     };
-    let content_type = content_type(Path::new(name));
-    let (status, offset, count, content_range) = match request.header("range") {
+    let length = meta.len();
+    let validators = Validators::of(&meta);
+    let mut headers = vec![
+        ("Content-Type", content_type(Path::new(name))),
+        ("Accept-Ranges", "bytes"),
+        ("ETag", validators.etag.as_str()),
+    ];
+    if let Some(last_modified) = &validators.last_modified {
+        headers.push(("Last-Modified", last_modified));
+    }
+    if validators.not_modified(request) {
+        return respond_empty(transport, 304, &headers[2..], keep_alive);
+    }
+    // A range of a representation the client no longer has is no use:
+    // `If-Range` asks for all of it then.
+    let range = request.header("range").filter(|_| {
+        request
+            .header("if-range")
+            .is_none_or(|v| validators.same_as(v))
+    });
+    let (status, offset, count, content_range) = match range {
         None => (200, 0, length, None),
         Some(range) => match parse_range(range, length) {
             RangeAnswer::Whole => (200, 0, length, None),
@@ -200,7 +222,6 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
             }
         },
     };
-    let mut headers = vec![("Content-Type", content_type), ("Accept-Ranges", "bytes")];
     if let Some(range) = &content_range {
         headers.push(("Content-Range", range));
     }
@@ -266,6 +287,67 @@ fn percent_decode(path: &str) -> Option<String> {
         return None;
     }
     String::from_utf8(out).ok()
+}
+
+/// A file's validators (RFC 9110, 8.8): its modification time as
+/// `Last-Modified` and a strong `ETag` of modification time and length,
+/// nginx's shape (`"5f2b1c3a-1e240"`).
+#[derive(Debug)]
+struct Validators {
+    etag: String,
+    last_modified: Option<String>,
+    /// Whole seconds since the epoch, what `Last-Modified` can say.
+    modified: Option<SystemTime>,
+}
+
+impl Validators {
+    fn of(meta: &Metadata) -> Self {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map(|since| UNIX_EPOCH + Duration::from_secs(since.as_secs()));
+        let seconds = modified.map_or(0, |time| {
+            time.duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs())
+        });
+        Self {
+            etag: format!("\"{seconds:x}-{:x}\"", meta.len()),
+            last_modified: modified.map(http1::http_date),
+            modified,
+        }
+    }
+
+    /// Whether the client's copy is current (RFC 9110, 13.2.2):
+    /// `If-None-Match` decides when present (weak comparison, `*`
+    /// included), else `If-Modified-Since`.
+    fn not_modified(&self, request: &Request<'_>) -> bool {
+        if let Some(tags) = request.header("if-none-match") {
+            let tags = String::from_utf8_lossy(tags);
+            return tags.trim() == "*"
+                || tags
+                    .split(',')
+                    .any(|tag| tag.trim().trim_start_matches("W/") == self.etag);
+        }
+        match (request.header("if-modified-since"), self.modified) {
+            (Some(since), Some(modified)) => {
+                http1::parse_http_date(since).is_some_and(|since| modified <= since)
+            }
+            _ => false,
+        }
+    }
+
+    /// `If-Range` (RFC 9110, 13.1.5): the range holds only if the client's
+    /// validator is this file's, compared strongly (an `ETag`, or the
+    /// `Last-Modified` date exactly).
+    fn same_as(&self, validator: &[u8]) -> bool {
+        let validator = String::from_utf8_lossy(validator);
+        let validator = validator.trim();
+        if validator.starts_with('"') {
+            return validator == self.etag;
+        }
+        self.last_modified.as_deref() == Some(validator)
+    }
 }
 
 /// What a `Range` header asks of a file of `length` bytes.

@@ -157,6 +157,83 @@ fn pipelined_requests_are_answered_in_order_and_head_has_no_body() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// The value of header `name` in a response head.
+fn header<'a>(head: &'a str, name: &str) -> &'a str {
+    head.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {name} in {head}"))
+}
+
+#[test]
+fn conditional_requests_get_304_and_if_range_guards_ranges() {
+    let (root, _) = site("cond");
+    let (_server, addr, _) = start(&root, &[]);
+    let exchange = |request: String| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).unwrap();
+        String::from_utf8(all).unwrap()
+    };
+    let get = |extra: &str| {
+        exchange(format!(
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n"
+        ))
+    };
+    let first = get("");
+    assert!(first.starts_with("HTTP/1.1 200 "), "{first}");
+    let etag = header(&first, "ETag").to_string();
+    let last_modified = header(&first, "Last-Modified").to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+
+    // The client's copy is current: 304, validators again, no body.
+    for extra in [
+        format!("If-None-Match: {etag}\r\n"),
+        format!("If-None-Match: \"other\", W/{etag}\r\n"),
+        "If-None-Match: *\r\n".to_string(),
+        format!("If-Modified-Since: {last_modified}\r\n"),
+    ] {
+        let answer = get(&extra);
+        assert!(answer.starts_with("HTTP/1.1 304 "), "{extra}: {answer}");
+        assert_eq!(header(&answer, "ETag"), etag);
+        assert!(answer.ends_with("\r\n\r\n"), "a 304 has no body: {answer}");
+        assert!(!answer.contains("Content-Length"), "{answer}");
+    }
+    // Changed since: the whole file. If-None-Match wins over a date.
+    for extra in [
+        "If-None-Match: \"other\"\r\n".to_string(),
+        "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n".to_string(),
+        format!("If-None-Match: \"other\"\r\nIf-Modified-Since: {last_modified}\r\n"),
+    ] {
+        let answer = get(&extra);
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{extra}: {answer}");
+        assert!(answer.ends_with("hello, static world\n"), "{answer}");
+    }
+    // If-Range: the range holds for the current validator only.
+    let range = get(&format!("Range: bytes=0-4\r\nIf-Range: {etag}\r\n"));
+    assert!(range.starts_with("HTTP/1.1 206 "), "{range}");
+    assert!(range.ends_with("\r\n\r\nhello"), "{range}");
+    let range = get(&format!(
+        "Range: bytes=0-4\r\nIf-Range: {last_modified}\r\n"
+    ));
+    assert!(range.starts_with("HTTP/1.1 206 "), "{range}");
+    let stale = get("Range: bytes=0-4\r\nIf-Range: \"old\"\r\n");
+    assert!(stale.starts_with("HTTP/1.1 200 "), "{stale}");
+    assert!(stale.ends_with("hello, static world\n"), "{stale}");
+
+    // A 304 keeps the connection for what follows.
+    let both = exchange(format!(
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n\
+         GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(both.starts_with("HTTP/1.1 304 "), "{both}");
+    assert!(both.ends_with("hello, static world\n"), "{both}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()

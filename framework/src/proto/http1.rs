@@ -17,7 +17,9 @@ use std::borrow::Cow;
 
 use super::http1_chunked::{decode_body, ChunkedError};
 pub use super::http1_reader::{ResponseReader, MAX_HEAD};
-pub use super::http1_writer::{reason, with_date, write_head, write_response, Persistence};
+pub use super::http1_writer::{
+    http_date, parse_http_date, reason, with_date, write_head, write_response, Persistence,
+};
 
 /// Most headers a request may carry.
 pub const MAX_HEADERS: usize = 64;

@@ -108,9 +108,14 @@ pub fn write_head(
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\nDate: ");
     with_date(|date| out.extend_from_slice(date));
-    out.extend_from_slice(b"\r\nContent-Length: ");
-    push_decimal(out, content_length);
     out.extend_from_slice(b"\r\n");
+    // These never have a body, and RFC 9110 (8.6) forbids the header on
+    // 1xx and 204; on 304 it could only mislead.
+    if !matches!(status, 100..=199 | 204 | 304) {
+        out.extend_from_slice(b"Content-Length: ");
+        push_decimal(out, content_length);
+        out.extend_from_slice(b"\r\n");
+    }
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -150,6 +155,35 @@ thread_local! {
     static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [b' '; 29] }) };
 }
 
+/// `time` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), for
+/// `Last-Modified` and the like.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let time = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// assert_eq!(loopcore::http1::http_date(time), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// ```
+pub fn http_date(time: SystemTime) -> String {
+    httpdate::fmt_http_date(time)
+}
+
+/// Reads an HTTP date (`If-Modified-Since` and the like) in any of the
+/// three forms RFC 9110 (5.6.7) makes recipients accept; `None` if it is
+/// none of them.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let time = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// let parse = loopcore::http1::parse_http_date;
+/// assert_eq!(parse(b"Sun, 06 Nov 1994 08:49:37 GMT"), Some(time));
+/// assert_eq!(parse(b"Sunday, 06-Nov-94 08:49:37 GMT"), Some(time));
+/// assert_eq!(parse(b"yesterday"), None);
+/// ```
+pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
+    let text = std::str::from_utf8(value).ok()?;
+    httpdate::parse_http_date(text.trim()).ok()
+}
+
 /// Calls `f` with the current IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     let now = SystemTime::now();
@@ -184,6 +218,14 @@ mod tests {
         assert!(!head(Persistence::KeepAlive).contains("Connection:"));
         assert!(head(Persistence::KeepAliveAnnounced).contains("\r\nConnection: keep-alive\r\n"));
         assert!(head(Persistence::Close).contains("\r\nConnection: close\r\n"));
+        // Statuses that never have a body say nothing of its length.
+        for status in [204, 304] {
+            let mut out = Vec::new();
+            write_response(&mut out, status, &[("ETag", "\"x\"")], b"", true);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("Content-Length"), "{text}");
+            assert!(text.ends_with("ETag: \"x\"\r\n\r\n"), "{text}");
+        }
     }
 
     #[test]
