@@ -169,17 +169,35 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
     let Some(path) = resolve(root, request.path) else {
         return respond_empty(transport, 400, &[], keep_alive);
     };
+    let target = origin_form(request.path).unwrap_or(request.path);
+    let (target_path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let is_dir = std::fs::metadata(&path).is_ok_and(|meta| meta.is_dir());
+    if is_dir && !target_path.ends_with('/') {
+        // Relative links in its index resolve against the directory only
+        // with the slash: send the client there (as nginx does).
+        let location = match query {
+            Some(query) => format!("{target_path}/?{query}"),
+            None => format!("{target_path}/"),
+        };
+        return respond_empty(transport, 301, &[("Location", &location)], keep_alive);
+    }
+    let path = if is_dir {
+        path.join("index.html")
+    } else {
+        path
+    };
     let opened = File::open(&path).and_then(|file| {
         let meta = file.metadata()?;
         if meta.is_dir() {
-            let index = File::open(path.join("index.html"))?;
-            let meta = index.metadata()?;
-            Ok((index, meta, "index.html".as_ref()))
-        } else {
-            Ok((file, meta, path.as_os_str()))
+            // `index.html` itself a directory, or a race with a rename.
+            return Err(std::io::ErrorKind::NotFound.into());
         }
+        Ok((file, meta))
     });
-    let (file, meta, name) = match opened {
+    let (file, meta) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return respond_empty(transport, 403, &[], keep_alive)
@@ -189,7 +207,7 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
     let length = meta.len();
     let validators = Validators::of(&meta);
     let mut headers = vec![
-        ("Content-Type", content_type(Path::new(name))),
+        ("Content-Type", content_type(&path)),
         ("Accept-Ranges", "bytes"),
         ("ETag", validators.etag.as_str()),
     ];
@@ -253,6 +271,7 @@ fn respond_empty(
 /// `%XX` decoded, and nothing that leaves `root` (`..`, absolute paths,
 /// NUL) accepted.
 pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let target = origin_form(target).unwrap_or(target);
     let path = target.split(['?', '#']).next()?;
     if !path.starts_with('/') {
         return None;
@@ -267,6 +286,16 @@ pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
         }
     }
     Some(resolved)
+}
+
+/// The path and query of an absolute-form target (`http://host/a?b` is
+/// `/a?b`), which servers must accept (RFC 9112, 3.2.2); `None` for any
+/// other form.
+fn origin_form(target: &str) -> Option<&str> {
+    let rest = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))?;
+    Some(rest.find('/').map_or("/", |slash| &rest[slash..]))
 }
 
 fn percent_decode(path: &str) -> Option<String> {
@@ -443,6 +472,9 @@ mod tests {
         assert_eq!(resolve(root, "/a/%2e%2e/%2e%2e/etc"), None);
         assert_eq!(resolve(root, "/a%00b"), None);
         assert_eq!(resolve(root, "/%zz"), None);
-        assert_eq!(resolve(root, "http://host/a"), None);
+        assert_eq!(resolve(root, "http://host/a?q"), Some("/srv/a".into()));
+        assert_eq!(resolve(root, "https://host"), Some("/srv".into()));
+        assert_eq!(resolve(root, "ftp://host/a"), None);
+        assert_eq!(resolve(root, "http://host/../a"), None);
     }
 }

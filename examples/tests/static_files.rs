@@ -86,6 +86,17 @@ fn files_and_ranges_over_plain_tcp_with_curl() {
 
     let (status, body) = curl(&[&url("/docs/")]);
     assert_eq!((status, body.as_slice()), (200, &b"<h1>docs</h1>"[..]));
+    // A directory without its slash is redirected to it; curl follows.
+    let (status, _) = curl(&[&url("/docs?x=1")]);
+    assert_eq!(status, 301);
+    let (status, body) = curl(&["-L", &url("/docs")]);
+    assert_eq!((status, body.as_slice()), (200, &b"<h1>docs</h1>"[..]));
+    // The absolute form, as a proxy sends it.
+    let (status, body) = curl(&["--request-target", &url("/hello.txt"), &url("/")]);
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"hello, static world\n"[..])
+    );
     let (status, _) = curl(&[&url("/missing")]);
     assert_eq!(status, 404);
     let (status, _) = curl(&["--path-as-is", &url("/../../etc/passwd")]);
