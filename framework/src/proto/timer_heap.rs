@@ -1,19 +1,33 @@
 //! The loop's timer structure: a binary min-heap ordered by (deadline,
-//! sequence number) over a slab of timer values, with lazy deletion.
+//! sequence number) over a slab of timer values, with lazy deletion, and
+//! beside it an in-order lane: a queue for timers that arrive with
+//! deadlines no earlier than the last one queued.
+//!
+//! The lane is for the common case of servers: one timeout per request or
+//! connection (a header-read or idle timeout), always the same length, so
+//! each deadline is the latest yet, and most are cancelled before they
+//! fire. Queued and unqueued at the front in O(1), such a timer costs
+//! none of the heap's sift-ups and sift-downs (about 250 instructions per
+//! hyper request, where the oldest timer, cancelled first, kept surfacing
+//! at the heap's top as a stale entry to pop).
 //!
 //! Invariants:
-//! 1. Timers with equal deadlines come out in insertion order: the heap key
-//!    carries a sequence number, because `BinaryHeap` alone is not stable.
-//! 2. `cancel` is O(1): it frees the slab slot and bumps its generation; the
-//!    heap entry turns stale and is skipped when it reaches the top.
-//! 3. Stale entries never outnumber live ones by much: once more than half of
-//!    the heap is stale (and at least `REBUILD_MIN` entries), it is rebuilt in
-//!    O(n), so a million cancelled timers cost memory and time only once.
-//! 4. A timer that is due (`pop_due`) keeps its value in the slab until
+//! 1. Timers with equal deadlines come out in insertion order: entries
+//!    carry a sequence number, because `BinaryHeap` alone is not stable,
+//!    and the lane and the heap are merged by (deadline, sequence).
+//! 2. The lane is sorted by (deadline, sequence): an entry joins it only if
+//!    its deadline is at or after the back's (sequence numbers grow).
+//! 3. `cancel` is O(1): it frees the slab slot and bumps its generation; the
+//!    entry turns stale and is skipped when it reaches the front.
+//! 4. Stale entries never outnumber live ones by much: once more than half
+//!    of the entries are stale (and at least `REBUILD_MIN`), both are
+//!    rebuilt in O(n), so a million cancelled timers cost memory and time
+//!    only once.
+//! 5. A timer that is due (`pop_due`) keeps its value in the slab until
 //!    `take`, so it can still be cancelled between becoming due and running.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 /// Below this many stale entries a rebuild is not worth it.
@@ -63,7 +77,8 @@ impl Ord for Entry {
 struct Slot<T> {
     generation: u32,
     value: Option<T>,
-    /// The slot's entry is still in the heap (not yet popped as due).
+    /// The slot's entry is still in the heap or the lane (not yet popped
+    /// as due).
     in_heap: bool,
 }
 
@@ -71,10 +86,12 @@ struct Slot<T> {
 #[derive(Debug)]
 pub(crate) struct TimerHeap<T> {
     heap: BinaryHeap<Entry>,
+    /// The in-order lane (invariant 2).
+    lane: VecDeque<Entry>,
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     next_seq: u64,
-    stale_in_heap: usize,
+    stale: usize,
     live: usize,
 }
 
@@ -82,10 +99,11 @@ impl<T> Default for TimerHeap<T> {
     fn default() -> Self {
         Self {
             heap: BinaryHeap::new(),
+            lane: VecDeque::new(),
             slots: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
-            stale_in_heap: 0,
+            stale: 0,
             live: 0,
         }
     }
@@ -114,7 +132,16 @@ impl<T> TimerHeap<T> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { deadline, seq, id });
+        let entry = Entry { deadline, seq, id };
+        if self
+            .lane
+            .back()
+            .is_none_or(|last| deadline >= last.deadline)
+        {
+            self.lane.push_back(entry);
+        } else {
+            self.heap.push(entry);
+        }
         self.live += 1;
         id
     }
@@ -130,7 +157,7 @@ impl<T> TimerHeap<T> {
         slot.generation = slot.generation.wrapping_add(1);
         if slot.in_heap {
             slot.in_heap = false;
-            self.stale_in_heap += 1;
+            self.stale += 1;
         }
         self.free.push(id.slot);
         self.live -= 1;
@@ -147,20 +174,25 @@ impl<T> TimerHeap<T> {
         slot.value.as_mut()
     }
 
-    /// The earliest live deadline still in the heap.
+    /// The earliest live deadline not yet popped.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        self.drop_stale_top();
-        self.heap.peek().map(|e| e.deadline)
+        self.drop_stale_fronts();
+        self.front().map(|(entry, _)| entry.deadline)
     }
 
     /// Pops the earliest timer whose deadline is at or before `now`. Its value
     /// stays in the slab until [`take`](Self::take).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
-        self.drop_stale_top();
-        if self.heap.peek()?.deadline > now {
+        self.drop_stale_fronts();
+        let (earliest, in_lane) = self.front()?;
+        if earliest.deadline > now {
             return None;
         }
-        let entry = self.heap.pop()?;
+        let entry = if in_lane {
+            self.lane.pop_front()
+        } else {
+            self.heap.pop()
+        }?;
         self.slots[entry.id.slot as usize].in_heap = false;
         Some(entry.id)
     }
@@ -170,29 +202,47 @@ impl<T> TimerHeap<T> {
         self.live
     }
 
-    fn is_stale(&self, entry: &Entry) -> bool {
-        let slot = &self.slots[entry.id.slot as usize];
+    /// The earliest entry of the heap and the lane, and whether it is the
+    /// lane's.
+    fn front(&self) -> Option<(&Entry, bool)> {
+        match (self.heap.peek(), self.lane.front()) {
+            // `Entry`'s order is reversed: the greater is the earlier.
+            (Some(top), Some(first)) if top > first => Some((top, false)),
+            (_, Some(first)) => Some((first, true)),
+            (Some(top), None) => Some((top, false)),
+            (None, None) => None,
+        }
+    }
+
+    fn is_stale(slots: &[Slot<T>], entry: &Entry) -> bool {
+        let slot = &slots[entry.id.slot as usize];
         slot.generation != entry.id.generation || !slot.in_heap
     }
 
-    fn drop_stale_top(&mut self) {
+    fn drop_stale_fronts(&mut self) {
         while let Some(top) = self.heap.peek() {
-            if !self.is_stale(top) {
+            if !Self::is_stale(&self.slots, top) {
                 break;
             }
             self.heap.pop();
-            self.stale_in_heap -= 1;
+            self.stale -= 1;
+        }
+        while let Some(first) = self.lane.front() {
+            if !Self::is_stale(&self.slots, first) {
+                break;
+            }
+            self.lane.pop_front();
+            self.stale -= 1;
         }
     }
 
     fn maybe_rebuild(&mut self) {
-        if self.stale_in_heap >= REBUILD_MIN && self.stale_in_heap * 2 > self.heap.len() {
+        let entries = self.heap.len() + self.lane.len();
+        if self.stale >= REBUILD_MIN && self.stale * 2 > entries {
             let slots = &self.slots;
-            self.heap.retain(|e| {
-                let slot = &slots[e.id.slot as usize];
-                slot.generation == e.id.generation && slot.in_heap
-            });
-            self.stale_in_heap = 0;
+            self.heap.retain(|e| !Self::is_stale(slots, e));
+            self.lane.retain(|e| !Self::is_stale(slots, e));
+            self.stale = 0;
         }
     }
 }
@@ -262,6 +312,56 @@ mod tests {
     }
 
     #[test]
+    fn lane_and_heap_merge_in_deadline_then_insertion_order() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut heap = TimerHeap::default();
+        // In order (the lane), then earlier ones (the heap), interleaved
+        // with equal deadlines on both sides.
+        let inserted = [
+            (10, 0),
+            (20, 1),
+            (20, 2),
+            (5, 3),
+            (20, 4),
+            (15, 5),
+            (10, 6),
+            (30, 7),
+        ];
+        for (deadline, value) in inserted {
+            heap.insert(ms(deadline), value);
+        }
+        assert!(!heap.lane.is_empty() && !heap.heap.is_empty());
+        assert_eq!(heap.next_deadline(), Some(ms(5)));
+        assert!(heap.pop_due(ms(4)).is_none());
+        assert_eq!(drain(&mut heap, ms(20)), vec![3, 0, 6, 5, 1, 2, 4]);
+        assert_eq!(drain(&mut heap, ms(30)), vec![7]);
+    }
+
+    #[test]
+    fn same_length_timeouts_cancelled_oldest_first_never_reach_the_heap() {
+        let t0 = Instant::now();
+        let mut heap = TimerHeap::default();
+        let mut pending = std::collections::VecDeque::new();
+        for i in 0..1_000u32 {
+            let deadline = t0 + Duration::from_millis(30_000 + u64::from(i));
+            pending.push_back(heap.insert(deadline, i));
+            if pending.len() > 16 {
+                let oldest = pending.pop_front().unwrap();
+                assert!(heap.take(oldest).is_some());
+                assert!(heap.next_deadline().is_some());
+            }
+        }
+        assert!(heap.heap.is_empty());
+        assert!(heap.lane.len() <= 2 * REBUILD_MIN, "{}", heap.lane.len());
+        assert_eq!(heap.len(), 16);
+        assert_eq!(
+            drain(&mut heap, t0 + Duration::from_secs(60)),
+            (984..1000).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn mass_cancellation_rebuilds_the_heap() {
         let t0 = Instant::now();
         let mut heap = TimerHeap::default();
@@ -273,9 +373,10 @@ mod tests {
         }
         assert_eq!(heap.len(), 10);
         assert!(
-            heap.heap.len() < 200,
-            "heap kept {} stale entries",
-            heap.heap.len()
+            heap.heap.len() + heap.lane.len() < 200,
+            "kept {} + {} stale entries",
+            heap.heap.len(),
+            heap.lane.len()
         );
         assert_eq!(
             drain(&mut heap, t0 + Duration::from_secs(1)),
