@@ -13,6 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -195,7 +196,7 @@ impl LoopRun {
             if expired {
                 let transport = {
                     let mut slot = slot.borrow_mut();
-                    slot.fail_in_flight(now, Failure::Timeout);
+                    slot.fail_in_flight(now, Failure::Timeout, None);
                     slot.transport.take()
                 };
                 // HTTP/1.1 cannot skip a response: start over on a new
@@ -350,8 +351,8 @@ impl Slot {
                     used_total += used;
                     break;
                 }
-                Err(_) => {
-                    self.fail_in_flight(now, Failure::Parse);
+                Err(e) => {
+                    self.fail_in_flight(now, Failure::Parse, Some(&e));
                     close = true;
                     break;
                 }
@@ -422,13 +423,15 @@ impl Slot {
     }
 
     /// Every request in flight failed.
-    fn fail_in_flight(&mut self, now: Instant, failure: Failure) {
+    fn fail_in_flight(&mut self, now: Instant, failure: Failure, why: Option<&dyn fmt::Display>) {
         let measure_from = self.plan().measure_from;
         let mut recorder = self.run.recorder.borrow_mut();
+        let mut failed = 0;
         for sent in self.in_flight.drain(..) {
             if sent.intended < measure_from {
                 continue;
             }
+            failed += 1;
             match failure {
                 Failure::Read => recorder.errors.read += 1,
                 Failure::Write => recorder.errors.write += 1,
@@ -438,6 +441,15 @@ impl Slot {
                     now.duration_since(sent.sent),
                 ),
             }
+        }
+        if let (Some(why), true) = (why, failed > 0) {
+            let kind = match failure {
+                Failure::Read => "read",
+                Failure::Write => "write",
+                Failure::Parse => "parse",
+                Failure::Timeout => "timeout",
+            };
+            recorder.reason(kind, why, failed);
         }
         self.echoed = 0;
         self.pending.clear();
@@ -474,7 +486,13 @@ fn connect(lp: &EventLoop, slot: &Rc<RefCell<Slot>>, delay: Duration) {
             guard.failing_since = None;
             return;
         }
-        guard.run.recorder.borrow_mut().errors.connect += 1;
+        {
+            let mut recorder = guard.run.recorder.borrow_mut();
+            recorder.errors.connect += 1;
+            if let Err(e) = &result {
+                recorder.reason("connect", e, 1);
+            }
+        }
         let failing_since = *guard.failing_since.get_or_insert(now);
         if now.duration_since(failing_since) >= guard.plan().timeout {
             // Nothing could be reached for a whole --timeout: this slot
@@ -563,8 +581,12 @@ impl Protocol for SlotProtocol {
         match slot.reader.eof() {
             Ok(Some(response)) => slot.answered(response.status, now),
             Ok(None) if slot.pending.is_empty() => {}
-            Ok(None) | Err(ResponseError::Truncated) => slot.fail_in_flight(now, Failure::Read),
-            Err(_) => slot.fail_in_flight(now, Failure::Parse),
+            Ok(None) | Err(ResponseError::Truncated) => slot.fail_in_flight(
+                now,
+                Failure::Read,
+                Some(&"the server closed the connection mid-response"),
+            ),
+            Err(e) => slot.fail_in_flight(now, Failure::Parse, Some(&e)),
         }
         false
     }
@@ -585,7 +607,11 @@ impl Protocol for SlotProtocol {
                 Failure::Read
             };
             if !slot.in_flight.is_empty() {
-                slot.fail_in_flight(now, failure);
+                let why: &dyn fmt::Display = match &error {
+                    Some(e) => e,
+                    None => &"the server closed the connection with requests unanswered",
+                };
+                slot.fail_in_flight(now, failure, Some(why));
             }
             slot.reader = ResponseReader::new();
             slot.pending.clear();

@@ -37,8 +37,12 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
     let sum = |f: &dyn Fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
     let sum_f = |f: &dyn Fn(&Report) -> f64| reports.iter().map(f).sum::<f64>();
     let mut errors = first.errors;
+    let mut error_reasons = first.error_reasons.clone();
     let mut status = first.status;
     for report in &reports[1..] {
+        for (reason, &count) in &report.error_reasons {
+            crate::stats::count_reason(&mut error_reasons, reason, count);
+        }
         errors.connect += report.errors.connect;
         errors.read += report.errors.read;
         errors.write += report.errors.write;
@@ -66,6 +70,7 @@ pub fn merge(reports: &[Report]) -> Result<Report> {
         },
         requests: sum(&|r| r.requests),
         errors,
+        error_reasons,
         status,
         duration_s: reports.iter().map(|r| r.duration_s).fold(0.0, f64::max),
         rps: sum_f(&|r| r.rps),

@@ -62,6 +62,9 @@ pub struct Report {
     pub setup: Setup,
     pub requests: u64,
     pub errors: Errors,
+    /// Why errors happened, with counts (at most 16 distinct reasons).
+    #[serde(default)]
+    pub error_reasons: std::collections::BTreeMap<String, u64>,
     pub status: StatusClasses,
     pub duration_s: f64,
     pub rps: f64,
@@ -97,6 +100,7 @@ impl Report {
         Report {
             requests: total.requests,
             errors: total.errors,
+            error_reasons: total.reasons.clone(),
             status: total.status,
             duration_s: seconds,
             rps: per_second(total.requests),
@@ -201,6 +205,11 @@ impl Report {
                 "  Errors: connect {}, read {}, write {}, timeout {}, status {}, parse {}",
                 e.connect, e.read, e.write, e.timeout, e.status, e.parse
             );
+            let mut reasons: Vec<_> = self.error_reasons.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (reason, count) in reasons {
+                let _ = writeln!(out, "    {count:>8} x {reason}");
+            }
         }
         if self.unfinished > 0 {
             let _ = writeln!(out, "  Unfinished at the end: {}", self.unfinished);

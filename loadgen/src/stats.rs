@@ -4,6 +4,7 @@
 //! microseconds with 3 significant digits; they serialize losslessly (V2,
 //! base64) so runs can be merged, not their percentiles averaged.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,6 +16,24 @@ use serde::{Deserialize, Serialize};
 /// The largest latency recorded, in microseconds (one hour); longer ones
 /// are recorded as this.
 const MAX_MICROS: u64 = 3_600_000_000;
+
+/// Distinct error reasons kept; later new ones are counted under one key.
+const MAX_REASONS: usize = 16;
+
+/// The key under which reasons past [`MAX_REASONS`] are counted.
+const OTHER_REASONS: &str = "(other reasons)";
+
+/// Counts `count` errors of `reason` in `reasons`, keeping at most
+/// [`MAX_REASONS`] distinct ones.
+pub fn count_reason(reasons: &mut BTreeMap<String, u64>, reason: &str, count: u64) {
+    if let Some(n) = reasons.get_mut(reason) {
+        *n += count;
+    } else if reasons.len() < MAX_REASONS {
+        reasons.insert(reason.to_string(), count);
+    } else {
+        *reasons.entry(OTHER_REASONS.to_string()).or_default() += count;
+    }
+}
 
 /// Errors by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +140,9 @@ pub struct Recorder {
     pub bytes: u64,
     /// Errors by kind.
     pub errors: Errors,
+    /// Why connections failed ("connect: ...", "read: ..."), with counts:
+    /// what a user needs to act on a column of errors.
+    pub reasons: BTreeMap<String, u64>,
     /// Responses by status class.
     pub status: StatusClasses,
     /// Requests still unanswered when the run ended (not counted as
@@ -142,6 +164,7 @@ impl Default for Recorder {
             requests: 0,
             bytes: 0,
             errors: Errors::default(),
+            reasons: BTreeMap::new(),
             status: StatusClasses::default(),
             unfinished: 0,
             interval: None,
@@ -195,6 +218,12 @@ impl Recorder {
         self.uncorrected.saturating_record(micros(uncorrected));
     }
 
+    /// Records why `count` errors of `kind` (connect, read, write, parse)
+    /// happened.
+    pub fn reason(&mut self, kind: &str, why: impl std::fmt::Display, count: u64) {
+        count_reason(&mut self.reasons, &format!("{kind}: {why}"), count);
+    }
+
     /// Records how late a due request left.
     pub fn lag(&mut self, lag: Duration) {
         self.send_lag.saturating_record(micros(lag));
@@ -210,6 +239,9 @@ impl Recorder {
         self.requests += other.requests;
         self.bytes += other.bytes;
         self.errors.add(&other.errors);
+        for (reason, &count) in &other.reasons {
+            count_reason(&mut self.reasons, reason, count);
+        }
         self.status.add(&other.status);
         self.unfinished += other.unfinished;
     }

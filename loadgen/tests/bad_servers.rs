@@ -31,6 +31,14 @@ fn a_server_that_closes_mid_response_gives_read_errors() {
     let (code, report, took) = run(&format!("http://{}/", server.addr), &[]);
     assert_eq!(code, 0, "some requests succeeded: {report:#}");
     assert!(num(&report, "errors.read") > 0.0);
+    assert_eq!(
+        num(
+            &report,
+            "error_reasons.read: the server closed the connection mid-response"
+        ),
+        num(&report, "errors.read"),
+        "{report:#}"
+    );
     assert!(num(&report, "requests") > 0.0);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -71,6 +79,14 @@ fn refused_connections_are_connect_errors() {
     let (code, report, took) = run(&format!("http://127.0.0.1:{port}/"), &[]);
     assert_eq!(code, 1);
     assert!(num(&report, "errors.connect") >= 4.0, "{report:#}");
+    // Each counted with its reason.
+    let reasons = report["error_reasons"].as_object().expect("error_reasons");
+    let refused: f64 = reasons
+        .iter()
+        .filter(|(reason, _)| reason.starts_with("connect: ") && reason.contains("refused"))
+        .map(|(_, count)| count.as_f64().unwrap())
+        .sum();
+    assert_eq!(refused, num(&report, "errors.connect"), "{report:#}");
     assert!(took < Duration::from_secs(4), "{took:?}");
 }
 

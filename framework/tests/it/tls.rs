@@ -204,6 +204,46 @@ fn wrong_hostname_and_wrong_ca_are_refused_and_the_server_goes_on() {
     );
 }
 
+#[test]
+fn a_self_signed_server_trusted_by_its_own_certificate_is_accepted_by_name() {
+    // `openssl req -x509` style: the server's certificate is its own CA
+    // (basicConstraints CA:TRUE), which webpki alone refuses as an end
+    // entity; listed in the client's CA file, it is trusted as itself.
+    let lp = EventLoop::new().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let server = loopcore::tls::server_config(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        &[b"echo"],
+    )
+    .unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = serve_with(&lp, server, &seen);
+    let pem = std::env::temp_dir().join(format!("loopcore-self-{}.pem", std::process::id()));
+    std::fs::write(&pem, cert.pem()).unwrap();
+    let trusting = || {
+        ConnectOptions::default()
+            .tls(loopcore::tls::client_config_from_ca_pem(&pem, &[b"echo"]).unwrap())
+    };
+    let transport = connect_tls(&lp, addr, trusting()).expect("trusted as itself");
+    assert!(transport.tls_info().is_some());
+    transport.close();
+    // Its name is still checked.
+    let error =
+        connect_tls(&lp, addr, trusting().server_hostname("elsewhere.example")).unwrap_err();
+    assert!(error.to_string().contains("handshake"), "{error}");
+    // And a client that trusts another CA still refuses it.
+    let other = make_pki("not-self");
+    let error = connect_tls(&lp, addr, good_client(&other)).unwrap_err();
+    assert!(error.to_string().contains("handshake"), "{error}");
+    std::fs::remove_file(pem).unwrap();
+}
+
 /// Runs `client` on a thread against the server and returns what it read
 /// before the server closed (or reset) the connection.
 fn raw_client(lp: &EventLoop, addr: SocketAddr, send: &'static [u8]) -> (Vec<u8>, Duration) {

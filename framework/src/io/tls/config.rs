@@ -169,12 +169,15 @@ fn load_identity(
     Ok((certs, key))
 }
 
+fn read_certs(ca: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_file_iter(ca)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| config_error(&format!("reading CA certificates from {}", ca.display()), e))
+}
+
 fn load_roots(ca: &Path) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| config_error(&format!("reading CA certificates from {}", ca.display()), e))?;
-    for cert in certs {
+    for cert in read_certs(ca)? {
         roots
             .add(cert)
             .map_err(|e| config_error(&format!("a CA certificate in {}", ca.display()), e))?;
@@ -243,12 +246,41 @@ pub fn client_config_with_identity(
     Ok(Arc::new(config))
 }
 
-/// A client configuration trusting the CA certificates of a PEM file.
+/// A client configuration trusting the CA certificates of a PEM file: a
+/// server's chain must lead to one of them, or the server must present one
+/// of them itself (a self-signed server, as OpenSSL's clients accept; its
+/// name is still checked, its validity period is not).
 pub fn client_config_from_ca_pem(
     ca: impl AsRef<Path>,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ClientConfig>> {
-    client_config(load_roots(ca.as_ref())?, alpn)
+    let ca = ca.as_ref();
+    let trusted = read_certs(ca)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chains = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(load_roots(ca)?),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| config_error(&format!("the CA certificates in {}", ca.display()), e))?;
+    let verifier = Arc::new(super::pinned::RootsOrTrustedSelf::new(chains, trusted));
+    client_config_verified_by(provider, verifier, alpn)
+}
+
+/// A client configuration whose server verification is `verifier`'s.
+pub(super) fn client_config_verified_by(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ClientConfig>> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("choosing TLS versions", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
 }
 
 /// A client configuration trusting the system's CA store

@@ -12,7 +12,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSuppo
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::config::config_error;
+use super::config::client_config_verified_by;
 use crate::Result;
 
 /// A client configuration that accepts **any** server certificate: expired,
@@ -33,14 +33,7 @@ pub fn client_config_accepting_any_certificate(
     let verifier = Arc::new(AnyCertificate {
         algorithms: provider.signature_verification_algorithms,
     });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| config_error("choosing TLS versions", e))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    client_config_verified_by(provider, verifier, alpn)
 }
 
 #[derive(Debug)]

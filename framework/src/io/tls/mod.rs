@@ -16,6 +16,7 @@
 
 mod config;
 pub mod dangerous;
+mod pinned;
 mod setup;
 
 use std::io::{self, Read, Write};
