@@ -304,8 +304,11 @@ fn percent_decode(path: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -405,7 +408,13 @@ pub fn parse_range(header: &[u8], length: u64) -> RangeAnswer {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return RangeAnswer::Whole;
     };
-    let number = |s: &str| s.trim().parse::<u64>().ok();
+    // 1*DIGIT: no sign, no spaces inside.
+    let number = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
     match (first.trim().is_empty(), last.trim().is_empty()) {
         // The last n bytes.
         (true, false) => match number(last) {
@@ -460,6 +469,7 @@ mod tests {
         assert_eq!(parse_range(b"items=0-1", 100), RangeAnswer::Whole);
         assert_eq!(parse_range(b"bytes=9-1", 100), RangeAnswer::Whole);
         assert_eq!(parse_range(b"bytes=x-1", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range(b"bytes=+1-2", 100), RangeAnswer::Whole);
     }
 
     #[test]
@@ -472,6 +482,7 @@ mod tests {
         assert_eq!(resolve(root, "/a/%2e%2e/%2e%2e/etc"), None);
         assert_eq!(resolve(root, "/a%00b"), None);
         assert_eq!(resolve(root, "/%zz"), None);
+        assert_eq!(resolve(root, "/%+1"), None);
         assert_eq!(resolve(root, "http://host/a?q"), Some("/srv/a".into()));
         assert_eq!(resolve(root, "https://host"), Some("/srv".into()));
         assert_eq!(resolve(root, "ftp://host/a"), None);

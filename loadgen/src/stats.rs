@@ -24,7 +24,7 @@ const MAX_REASONS: usize = 16;
 const OTHER_REASONS: &str = "(other reasons)";
 
 /// Counts `count` errors of `reason` in `reasons`, keeping at most
-/// [`MAX_REASONS`] distinct ones.
+/// 16 distinct ones (`MAX_REASONS`).
 pub fn count_reason(reasons: &mut BTreeMap<String, u64>, reason: &str, count: u64) {
     if let Some(n) = reasons.get_mut(reason) {
         *n += count;
