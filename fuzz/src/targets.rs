@@ -124,7 +124,10 @@ fn http_request(input: &[u8]) -> Result<(), String> {
             }
         }
         Ok(None) => {
-            if input.len() > limits.max_head + limits.max_body + 64 * 1024 {
+            // Head, body, a chunked body's framing (`max(max_head,
+            // max_body / 8)`) and some slack for a chunk still arriving.
+            let framing = limits.max_head.max(limits.max_body / 8);
+            if input.len() > limits.max_head + limits.max_body + framing + 64 * 1024 {
                 return Err("an incomplete request over every limit was not refused".into());
             }
         }
