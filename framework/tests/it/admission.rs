@@ -24,6 +24,28 @@ impl Protocol for Echo {
 }
 
 /// Sends `byte` and waits up to `wait` for its echo.
+/// A runtime of `loops` loops serving `Echo` with `options`, running on a
+/// thread: its address, a handle, and the thread.
+fn run_echo_runtime(
+    loops: usize,
+    options: loopcore::ServeOptions,
+) -> (
+    std::net::SocketAddr,
+    loopcore::RuntimeHandle,
+    std::thread::JoinHandle<loopcore::Result<()>>,
+) {
+    let runtime = loopcore::Runtime::builder()
+        .loops(loops)
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let addr = runtime
+        .serve("127.0.0.1:0", options, Echo::default)
+        .unwrap()[0];
+    let handle = runtime.handle();
+    (addr, handle, std::thread::spawn(move || runtime.run()))
+}
+
 fn echoed(stream: &mut TcpStream, byte: u8, wait: Duration) -> bool {
     stream.set_read_timeout(Some(wait)).unwrap();
     stream.write_all(&[byte]).unwrap();
@@ -83,20 +105,11 @@ fn connections_beyond_max_connections_wait_in_the_backlog_and_are_served_when_ot
 
 #[test]
 fn with_an_acceptor_connections_beyond_every_loops_limit_wait_in_the_backlog() {
-    use loopcore::{Balance, Runtime, ServeOptions};
-    let runtime = Runtime::builder()
-        .loops(2)
-        .handle_signals(false)
-        .build()
-        .unwrap();
+    use loopcore::{Balance, ServeOptions};
     let options = ServeOptions::default()
         .balance(Balance::Acceptor { accept_on: 0 })
         .max_connections(1);
-    let addr = runtime
-        .serve("127.0.0.1:0", options, Echo::default)
-        .unwrap()[0];
-    let handle = runtime.handle();
-    let running = std::thread::spawn(move || runtime.run());
+    let (addr, handle, running) = run_echo_runtime(2, options);
     // Two loops with room for one each.
     let mut first = TcpStream::connect(addr).unwrap();
     assert!(echoed(&mut first, b'1', Duration::from_secs(5)));
@@ -133,18 +146,8 @@ fn with_an_acceptor_connections_beyond_every_loops_limit_wait_in_the_backlog() {
 
 #[test]
 fn a_runtime_wide_cap_holds_connections_in_the_backlog_whichever_loop_they_reach() {
-    use loopcore::{Runtime, ServeOptions};
-    let runtime = Runtime::builder()
-        .loops(3)
-        .handle_signals(false)
-        .build()
-        .unwrap();
-    let options = ServeOptions::default().max_connections_total(2);
-    let addr = runtime
-        .serve("127.0.0.1:0", options, Echo::default)
-        .unwrap()[0];
-    let handle = runtime.handle();
-    let running = std::thread::spawn(move || runtime.run());
+    let options = loopcore::ServeOptions::default().max_connections_total(2);
+    let (addr, handle, running) = run_echo_runtime(3, options);
     let mut first = TcpStream::connect(addr).unwrap();
     assert!(echoed(&mut first, b'1', Duration::from_secs(5)));
     let mut second = TcpStream::connect(addr).unwrap();
