@@ -11,6 +11,11 @@
 # on tokio (benches/src/bin/tokio_hyper.rs), HTTP/1.1 under wrk.
 # With WORKLOAD=pipeline, the plaintext servers under wrk with 16-deep
 # pipelining (16 requests per write).
+# With CALLGRIND_SIM=1, callgrind also simulates the caches and the branch
+# predictor (--cache-sim=yes --branch-sim=yes) and the report adds, per
+# request, first-level data misses (reads + writes), last-level misses and
+# mispredicted branches: where instructions are equal, these are the next
+# deterministic suspects for a wall-clock gap. It runs several times slower.
 # Usage: benches/scripts/callgrind-e2e.sh [DURATION] [WORKLOAD]
 #        (defaults 3s, plaintext; WORKLOAD is plaintext, pipeline, echo, https or hyper)
 set -euo pipefail
@@ -39,6 +44,10 @@ elif [ "$workload" = hyper ]; then
 else
   servers=(loopcore mio tokio tokio-percore tokio-multi)
 fi
+sim_args=()
+if [ "${CALLGRIND_SIM:-0}" = 1 ]; then
+  sim_args=(--cache-sim=yes --branch-sim=yes)
+fi
 wrk_args=()
 if [ "$workload" = pipeline ]; then
   write_pipeline_lua "$tmp/pipeline16.lua"
@@ -53,21 +62,8 @@ load() {
   fi
 }
 for server in "${servers[@]}"; do
-  case "${workload/pipeline/plaintext}/$server" in
-    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
-    https/loopcore) cmd=(target/release/examples/https_plaintext --loops 1 --port "$port" --cert "$tmp/cert.pem" --key "$tmp/key.pem") ;;
-    plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
-    plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
-    plaintext/tokio-percore) cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
-    plaintext/tokio-multi) cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
-    hyper/loopcore) cmd=(target/release/examples/hyper_hello --loops 1 --port "$port") ;;
-    hyper/tokio) cmd=(target/release/tokio_hyper "$port" current) ;;
-    hyper/tokio-multi) cmd=(target/release/tokio_hyper "$port" multi 1) ;;
-    echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
-    echo/mio) cmd=(target/release/mio_echo "$port") ;;
-    echo/tokio) cmd=(target/release/tokio_echo "$port") ;;
-  esac
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/$server.%p" "${cmd[@]}" > /dev/null 2>&1 &
+  server_command "$workload" "$server" "$port" "$tmp/cert.pem" "$tmp/key.pem"
+  valgrind --tool=callgrind "${sim_args[@]}" --callgrind-out-file="$tmp/$server.%p" "${server_cmd[@]}" > /dev/null 2>&1 &
   pid=$!
   sleep 3
   load 1s > /dev/null
@@ -75,8 +71,17 @@ for server in "${servers[@]}"; do
   requests=$(load "$duration")
   callgrind_control -d "$pid" > /dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  total=$(cat "$tmp/$server".*.* | grep -h '^summary:' | awk '{s += $2} END {print s}')
-  echo "$workload $server: $requests requests, $(( total / requests )) instructions per request"
+  # summary: Ir [Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim]
+  summary=$(cat "$tmp/$server".*.* | grep -h '^summary:' |
+    awk '{for (i = 2; i <= NF; i++) s[i] += $i} END {for (i = 2; i <= NF; i++) printf "%d ", s[i]}')
+  read -r -a events <<< "$summary"
+  line="$workload $server: $requests requests, $(( events[0] / requests )) instructions per request"
+  if [ "${#events[@]}" -ge 13 ]; then
+    per_req() { awk -v n="$1" -v r="$requests" 'BEGIN {printf "%.2f", n / r}'; }
+    line+=", D1 misses $(per_req $(( events[4] + events[5] ))), LL misses $(per_req $(( events[6] + events[7] + events[8] )))"
+    line+=", I1 misses $(per_req "${events[3]}"), mispredicted branches $(per_req $(( events[10] + events[12] )))"
+  fi
+  echo "$line"
   rm -f "$tmp/$server".*
 done
 rm -rf "$tmp"

@@ -57,3 +57,27 @@ end
 request = function() return req end
 LUA
 }
+
+# Sets the array server_cmd to the command line of one bench server.
+# Usage: server_command WORKLOAD SERVER PORT [CERT KEY]
+#   WORKLOAD: plaintext (pipeline is the same servers), echo, https, hyper;
+#   SERVER: loopcore, mio, tokio, tokio-percore, tokio-multi (as the
+#   workload has them). Every plaintext server uses loopcore's http1 codec.
+server_command() {
+  local workload="${1/pipeline/plaintext}" server=$2 port=$3
+  case "$workload/$server" in
+    plaintext/loopcore) server_cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
+    plaintext/mio) server_cmd=(target/release/mio_plaintext "$port") ;;
+    plaintext/tokio) server_cmd=(target/release/tokio_plaintext "$port") ;;
+    plaintext/tokio-percore) server_cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
+    plaintext/tokio-multi) server_cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
+    https/loopcore) server_cmd=(target/release/examples/https_plaintext --loops 1 --port "$port" --cert "$4" --key "$5") ;;
+    hyper/loopcore) server_cmd=(target/release/examples/hyper_hello --loops 1 --port "$port") ;;
+    hyper/tokio) server_cmd=(target/release/tokio_hyper "$port" current) ;;
+    hyper/tokio-multi) server_cmd=(target/release/tokio_hyper "$port" multi 1) ;;
+    echo/loopcore) server_cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
+    echo/mio) server_cmd=(target/release/mio_echo "$port") ;;
+    echo/tokio) server_cmd=(target/release/tokio_echo "$port") ;;
+    *) echo "no $server server for the $workload workload" >&2; return 1 ;;
+  esac
+}

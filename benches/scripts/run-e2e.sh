@@ -58,16 +58,8 @@ fi
 port=18181
 # Sets $pid to the server's own pid (taskset execs it).
 start_server() {
-  local cmd
-  case "$workload/$1" in
-    plaintext/loopcore) cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
-    plaintext/mio) cmd=(target/release/mio_plaintext "$port") ;;
-    plaintext/tokio) cmd=(target/release/tokio_plaintext "$port") ;;
-    echo/loopcore) cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
-    echo/mio) cmd=(target/release/mio_echo "$port") ;;
-    echo/tokio) cmd=(target/release/tokio_echo "$port") ;;
-  esac
-  taskset -c 0 "${cmd[@]}" > /dev/null 2>&1 &
+  server_command "$workload" "$1" "$port"
+  taskset -c 0 "${server_cmd[@]}" > /dev/null 2>&1 &
   pid=$!
 }
 

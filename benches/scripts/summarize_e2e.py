@@ -4,6 +4,7 @@ every other server of the run as ratios per round (throughput: loopcore /
 baseline; CPU per request: loopcore / baseline, lower is better), then
 median, min and max over rounds."""
 import csv
+import os
 import statistics
 import sys
 
@@ -31,3 +32,21 @@ for mode in sorted({m for m, _ in by}):
             f"{statistics.median(cpu):.2f}x ({min(cpu):.2f}-{max(cpu):.2f}) | "
             f"{med('p99_ms', ours):.2f} / {med('p99_ms', theirs):.2f} ms |"
         )
+
+# run-paired.sh keys rounds as "N/baseline": the two servers of a key shared
+# CPU 0, and their CPU time over the run against their fair share of it
+# (PAIRED_FAIR_SHARE) says whether each was the bottleneck of its client.
+paired = {}
+for r in rows:
+    if "/" in r["round"]:
+        cpu, secs = paired.get((r["round"], r["mode"]), (0.0, 0.0))
+        paired[(r["round"], r["mode"])] = (cpu + float(r["server_cpu_s"]), max(secs, float(r["seconds"])))
+if paired:
+    busy = [cpu / secs for cpu, secs in paired.values()]
+    fair = float(os.environ.get("PAIRED_FAIR_SHARE", "1"))
+    print()
+    print(
+        f"The pair's share of CPU 0: median {statistics.median(busy):.0%} "
+        f"(min {min(busy):.0%}, max {max(busy):.0%}) of each run's wall time; "
+        f"its fair share was {fair:.0%}"
+    )
