@@ -148,6 +148,9 @@ pub(crate) struct Core {
     pub(crate) conns_have_dirty: Cell<bool>,
     /// The loop's one read buffer, lent to `data_received`.
     pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
+    /// The read being lent to `data_received`, and the writes that borrow
+    /// from it instead of copying (`io::lent_read`).
+    pub(crate) lent_read: crate::io::LentRead,
     /// Decrypted bytes of the TLS read in progress, lent to `data_received`.
     pub(crate) tls_plaintext: Cell<Vec<u8>>,
     /// Where `Transport::write_with` builds plaintext for a TLS
@@ -319,6 +322,7 @@ impl EventLoop {
             conn_dirty_queue: RefCell::new(Vec::new()),
             conns_have_dirty: Cell::new(false),
             read_buffer: Cell::new(None),
+            lent_read: crate::io::LentRead::default(),
             tls_plaintext: Cell::new(Vec::new()),
             tls_scratch: Cell::new(Vec::new()),
             state: Cell::new(State::Idle),

@@ -10,7 +10,10 @@
 //!    loop's dirty list; after the current ready item returns, every dirty
 //!    connection is flushed with one `write(2)`, so the writes of one
 //!    callback cost one system call. What the kernel refuses stays buffered
-//!    until the next writable edge.
+//!    until the next writable edge. The one exception saves a copy: a write
+//!    of bytes of the read being lent, to an empty buffer, is kept as a
+//!    range of the read (`Conn::borrowed`, `io::lent_read`) and sent when
+//!    `data_received` returns, before the read buffer is used again.
 //! 3. Flow control is checked after a flush, never inside `write`.
 //! 4. Reads go into the loop's one read buffer, lent to `data_received`;
 //!    a read budget per ready item keeps one busy peer from starving the
@@ -24,6 +27,7 @@
 //!    follows once.
 
 use std::io;
+use std::ops::Range;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -82,6 +86,10 @@ pub(crate) struct Conn {
     /// The protocol lends its own buffer for reads (`BufferedProtocol`).
     pub(super) buffered: bool,
     pub(super) write: WriteBuffer,
+    /// A range of the read being lent to `data_received`, written while the
+    /// buffer above was empty: it goes out (or into the buffer) when the
+    /// callback returns (`io::lent_read`). `None` outside a lend.
+    pub(super) borrowed: Option<Range<usize>>,
     pub(super) flow: FlowControl,
     /// An edge said readable and no read has hit `WouldBlock` (or come back
     /// short) since.
@@ -163,8 +171,25 @@ impl Conn {
         }
     }
 
+    /// Copies a range borrowed from the lent read into the write buffer,
+    /// before anything is added after it (`io::lent_read`).
+    pub(super) fn unborrow(&mut self, core: &Core) {
+        if let Some(range) = self.borrowed.take() {
+            core.lent_read.copy_into(range, &mut self.write);
+        }
+    }
+
+    /// A write failed: nothing more can be sent, the connection is lost
+    /// with the error.
+    pub(super) fn write_failed(&mut self, core: &Core, key: u32, error: io::Error) {
+        self.drop_pending();
+        self.closing = true;
+        schedule_lost(core, self, key, Some(error));
+    }
+
     /// Drops everything not yet sent (files included: they close).
     pub(super) fn drop_pending(&mut self) {
+        self.borrowed = None;
         self.write.clear();
         if let Some(tls) = self.tls.as_mut() {
             tls.plain.clear();
@@ -175,7 +200,8 @@ impl Conn {
     /// the plaintext queued behind a file range.
     pub(super) fn pending_len(&self) -> usize {
         let queued_plain = self.tls.as_ref().map_or(0, |tls| tls.plain.len());
-        self.write.len() + queued_plain
+        let borrowed = self.borrowed.as_ref().map_or(0, |range| range.len());
+        self.write.len() + borrowed + queued_plain
     }
 
     /// Clears `readable` once the socket is known to be drained: a read
@@ -347,6 +373,7 @@ impl EventLoop {
                 buffered: tls.is_none() && protocol.as_buffered().is_some(),
                 protocol: Some(protocol),
                 write: WriteBuffer::default(),
+                borrowed: None,
                 flow: FlowControl::default(),
                 readable: false,
                 hung_up: false,
@@ -410,7 +437,12 @@ impl EventLoop {
 
     /// Runs `f` on the connection's protocol (invariant 5), then delivers
     /// what queued up meanwhile. A panic aborts the connection (invariant 6).
-    fn call_protocol(&self, key: u32, generation: u32, f: impl FnOnce(&mut dyn Protocol)) {
+    pub(super) fn call_protocol(
+        &self,
+        key: u32,
+        generation: u32,
+        f: impl FnOnce(&mut dyn Protocol),
+    ) {
         let core = &self.core;
         let taken = core
             .conns
@@ -541,6 +573,8 @@ impl EventLoop {
             if conn.lost {
                 return;
             }
+            // Only a flush asked for inside `data_received` finds one.
+            conn.unborrow(core);
             loop {
                 while !conn.write.is_empty() {
                     let written = if conn.write.is_contiguous() {
@@ -559,9 +593,7 @@ impl EventLoop {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            conn.drop_pending();
-                            conn.closing = true;
-                            schedule_lost(core, conn, key, Some(e));
+                            conn.write_failed(core, key, e);
                             return;
                         }
                     }
@@ -678,7 +710,7 @@ impl EventLoop {
                             break;
                         }
                     } else if !buffered {
-                        self.call_protocol(key, generation, |p| p.data_received(&buf[..n]));
+                        self.deliver_read(key, generation, &buf[..n]);
                     }
                     if drained {
                         // The socket is empty until its next edge: no need

@@ -5,6 +5,7 @@
 mod conn;
 mod connect;
 mod idle;
+mod lent_read;
 mod pipe;
 mod process;
 mod protocol;
@@ -32,6 +33,7 @@ pub use transport::Transport;
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
+pub(crate) use lent_read::LentRead;
 pub(crate) use stream::Stream;
 pub(crate) use streams::spawning_protocol;
 pub(crate) use tcp::{

@@ -84,6 +84,9 @@ impl EventLoop {
                 ));
             }
             let (generation, conn) = conns.renumber(key, old).expect("looked up above");
+            // Plaintext written before the switch goes out first, from the
+            // buffer (a range of a lent read is keyed by the old number).
+            conn.unborrow(&core);
             // The old protocol is dropped once the borrow ends; if one of
             // its methods is running now (`protocol` is out), it is dropped
             // when that returns, as its generation no longer matches.

@@ -93,6 +93,11 @@ impl Transport {
     /// Queues `data` to be sent. Writes made while one callback runs go out
     /// together, in one system call, when it returns.
     ///
+    /// Bytes of the read `data_received` was given (an echo, a proxy) are
+    /// not copied when nothing else is pending: they are sent from the
+    /// loop's read buffer when the callback returns, and only what the
+    /// kernel does not take is copied.
+    ///
     /// Fails after [`write_eof`](Self::write_eof) or [`close`](Self::close),
     /// and on a lost connection.
     pub fn write(&self, data: &[u8]) -> Result<()> {
@@ -108,6 +113,17 @@ impl Transport {
                 conn.flush_tls(core, key);
                 return Ok(());
             }
+            if conn.write.is_empty() && conn.borrowed.is_none() {
+                // Bytes of the read being handled (an echo, a proxy): sent
+                // from where they are when the callback returns.
+                if let Some(range) = core.lent_read.range_of(data) {
+                    conn.borrowed = Some(range);
+                    core.lent_read.note_borrower(key, conn.generation);
+                    Self::mark_dirty(core, conn, key);
+                    return Ok(());
+                }
+            }
+            conn.unborrow(core);
             conn.write.append(data);
             Self::mark_dirty(core, conn, key);
             Ok(())
@@ -152,6 +168,7 @@ impl Transport {
                 conn.flush_tls(core, key);
                 return Ok(result);
             }
+            conn.unborrow(core);
             let (before, result) = conn.write.append_with(fill);
             assert!(
                 conn.write.len() >= before,
@@ -219,6 +236,7 @@ impl Transport {
                 conn.flush_tls(core, key);
                 return Ok(());
             }
+            conn.unborrow(core);
             conn.write.push_owned(Box::new(data));
             Self::mark_dirty(core, conn, key);
             Ok(())
@@ -296,6 +314,7 @@ impl Transport {
                 conn.flush_tls(core, key);
                 return Ok(count);
             }
+            conn.unborrow(core);
             conn.write.push_file(range);
             Self::mark_dirty(core, conn, key);
             Ok(count)

@@ -4,6 +4,7 @@ mod admission;
 mod connect;
 mod executor;
 mod fds;
+mod lent_writes;
 mod lifecycle;
 mod panics;
 mod process;

@@ -1,0 +1,244 @@
+//! The loop's read buffer while `data_received` holds it, and the writes
+//! that borrow from it instead of copying (DESIGN.md "What makes it fast",
+//! rule 2: a write on an empty buffer goes straight to the socket).
+//!
+//! An echo or a proxy writes back bytes it was just given. Copying them
+//! into the connection's write buffer only to send them when the callback
+//! returns costs a copy per read: for 1 KiB echoed, about 2% of a round
+//! trip's CPU time (measured with `benches/scripts/run-paired.sh`). So
+//! while a read is lent, a write of a slice of it to a connection with
+//! nothing pending records only the range (`Conn::borrowed`); when
+//! `data_received` returns, the range is sent straight from the read
+//! buffer, and only what the kernel refuses is copied. Any other write to
+//! that connection during the callback copies the range in first, so the
+//! writes of one callback still leave in order and in one system call
+//! (rule 3).
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use crate::proto::write_buffer::WriteBuffer;
+use crate::EventLoop;
+
+/// The slice lent to `data_received`, if any, and the connections holding
+/// a range of it. One per loop (in `Core`).
+#[derive(Debug)]
+pub(crate) struct LentRead {
+    /// Start of the lent slice; null while none is lent. Only a live
+    /// [`Lend`] sets it, and its drop clears it.
+    start: Cell<*const u8>,
+    len: Cell<usize>,
+    /// `(key, generation)` of every connection that borrowed a range.
+    borrowers: RefCell<Vec<(u32, u32)>>,
+}
+
+impl Default for LentRead {
+    fn default() -> Self {
+        LentRead {
+            start: Cell::new(std::ptr::null()),
+            len: Cell::new(0),
+            borrowers: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+/// A lend in progress: holds the lent slice borrowed, so the buffer can be
+/// neither written nor freed until it is dropped, and clears the lend when
+/// dropped (unwinding included).
+pub(crate) struct Lend<'a> {
+    owner: &'a LentRead,
+    data: &'a [u8],
+    _not_send: PhantomData<*const u8>,
+}
+
+impl LentRead {
+    /// Lends `data` until the returned guard drops. `None` if a lend is
+    /// already in progress (a nested read: only the outer one lends).
+    pub(crate) fn lend<'a>(&'a self, data: &'a [u8]) -> Option<Lend<'a>> {
+        if !self.start.get().is_null() || data.is_empty() {
+            return None;
+        }
+        self.start.set(data.as_ptr());
+        self.len.set(data.len());
+        Some(Lend {
+            owner: self,
+            data,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Where `data` lies in the lent slice, if it lies there entirely.
+    /// Comparing addresses is enough: two live allocations never overlap,
+    /// and both `data` and the lent slice are borrowed, so alive.
+    pub(crate) fn range_of(&self, data: &[u8]) -> Option<Range<usize>> {
+        let len = self.len.get();
+        if len == 0 || data.is_empty() {
+            return None;
+        }
+        let start = (data.as_ptr() as usize).checked_sub(self.start.get() as usize)?;
+        let end = start.checked_add(data.len())?;
+        (end <= len).then_some(start..end)
+    }
+
+    /// Remembers that a connection borrowed a range, to be sent (or
+    /// copied) when the lend ends.
+    pub(crate) fn note_borrower(&self, key: u32, generation: u32) {
+        self.borrowers.borrow_mut().push((key, generation));
+    }
+
+    /// Appends the bytes of `range` of the lent slice to `out`.
+    ///
+    /// # Panics
+    ///
+    /// If no slice is lent or `range` lies outside it: a borrowed range
+    /// outlived its lend, which `Lend::end` rules out.
+    pub(crate) fn copy_into(&self, range: Range<usize>, out: &mut WriteBuffer) {
+        let start = self.start.get();
+        assert!(
+            !start.is_null() && range.end <= self.len.get(),
+            "a borrowed range outlived the read it borrowed from"
+        );
+        // SAFETY: `start` is non-null only while a `Lend` is alive (set by
+        // `lend`, cleared by `Lend`'s drop), and that `Lend` holds a shared
+        // borrow of the `len` bytes from `start` for its whole life, so they
+        // are alive and nobody writes them. The slice does not leave this
+        // function, which runs no user code, so the lend outlives it.
+        let lent = unsafe { std::slice::from_raw_parts(start, self.len.get()) };
+        out.append(&lent[range]);
+    }
+}
+
+impl Lend<'_> {
+    /// Ends the lend: no new range can be borrowed, and `settle` gets the
+    /// lent bytes and every borrower, to send or copy the ranges before
+    /// the buffer is used again. `settle` is not called when nobody
+    /// borrowed.
+    pub(crate) fn end(self, settle: impl FnOnce(&[u8], &[(u32, u32)])) {
+        self.owner.len.set(0);
+        if self.owner.borrowers.borrow().is_empty() {
+            return;
+        }
+        // Taken out so that `settle` may use the loop freely; with `len`
+        // at 0 nothing can borrow meanwhile.
+        let mut borrowers = self.owner.borrowers.take();
+        settle(self.data, &borrowers);
+        borrowers.clear();
+        self.owner.borrowers.replace(borrowers);
+    }
+}
+
+impl Drop for Lend<'_> {
+    fn drop(&mut self) {
+        self.owner.start.set(std::ptr::null());
+        self.owner.len.set(0);
+    }
+}
+
+impl EventLoop {
+    /// Lends `data` to the protocol's `data_received`, then sends what
+    /// writes borrowed from it (`io::lent_read`) before the buffer is used
+    /// again.
+    pub(super) fn deliver_read(&self, key: u32, generation: u32, data: &[u8]) {
+        let Some(lend) = self.core.lent_read.lend(data) else {
+            self.call_protocol(key, generation, |p| p.data_received(data));
+            return;
+        };
+        self.call_protocol(key, generation, |p| p.data_received(data));
+        lend.end(|lent, borrowers| self.send_borrowed(lent, borrowers));
+    }
+
+    /// Sends each borrowed range straight from the lent read; what the
+    /// kernel does not take is copied into the connection's buffer. Each
+    /// connection is already on the dirty list, whose flush then finishes
+    /// an EOF or close and checks flow control (invariants 2 and 3).
+    fn send_borrowed(&self, lent: &[u8], borrowers: &[(u32, u32)]) {
+        let core = &self.core;
+        let mut conns = core.conns.borrow_mut();
+        for &(key, generation) in borrowers {
+            let Some(conn) = conns.get_mut(key, generation) else {
+                continue;
+            };
+            let Some(range) = conn.borrowed.take() else {
+                continue;
+            };
+            if conn.lost {
+                continue;
+            }
+            let mut unsent = &lent[range];
+            while !unsent.is_empty() {
+                match conn.stream.write(unsent) {
+                    Ok(n) => {
+                        core.shared.counters.bytes_sent.add(n as u64);
+                        unsent = &unsent[n..];
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        conn.writable = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        conn.write_failed(core, key, e);
+                        break;
+                    }
+                }
+            }
+            if !conn.lost {
+                conn.write.append(unsent);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slices_of_the_lent_bytes_are_found_and_only_while_lent() {
+        let lent_read = LentRead::default();
+        let buffer = [7u8; 100];
+        let other = [7u8; 100];
+        assert_eq!(lent_read.range_of(&buffer[10..20]), None);
+        let lend = lent_read.lend(&buffer[..50]).expect("nothing lent yet");
+        assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
+        assert_eq!(lent_read.range_of(&buffer[..50]), Some(0..50));
+        // Past the lent length, in another allocation, or empty.
+        assert_eq!(lent_read.range_of(&buffer[40..60]), None);
+        assert_eq!(lent_read.range_of(&other[10..20]), None);
+        assert_eq!(lent_read.range_of(&buffer[10..10]), None);
+        // A nested read does not lend.
+        assert!(lent_read.lend(&other).is_none());
+        let mut copied = WriteBuffer::default();
+        lent_read.copy_into(10..20, &mut copied);
+        assert_eq!(copied.pending(), &buffer[10..20]);
+        lent_read.note_borrower(3, 1);
+        let mut settled = Vec::new();
+        lend.end(|data, borrowers| {
+            assert_eq!(data.len(), 50);
+            settled.extend_from_slice(borrowers);
+        });
+        assert_eq!(settled, [(3, 1)]);
+        assert_eq!(lent_read.range_of(&buffer[10..20]), None);
+        assert!(lent_read.lend(&other).is_some(), "the lend ended");
+    }
+
+    #[test]
+    fn an_unwinding_lend_is_cleared() {
+        let lent_read = LentRead::default();
+        let buffer = [1u8; 10];
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _lend = lent_read.lend(&buffer).expect("nothing lent yet");
+            panic!("user code");
+        }));
+        assert!(result.is_err());
+        assert_eq!(lent_read.range_of(&buffer[..5]), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "outlived the read")]
+    fn reading_a_range_without_a_lend_panics() {
+        LentRead::default().copy_into(0..1, &mut WriteBuffer::default());
+    }
+}
