@@ -22,12 +22,13 @@
 #
 # Workloads: plaintext (keep-alive and 16-deep pipelining, loopcore's
 # http_plaintext vs benches/src/bin/mio_plaintext.rs and tokio_plaintext.rs,
-# driven by loadgen -t1 -c64) and echo (1 KiB messages, 64 connections,
-# benches/src/bin/echo_client.rs). Within a round, which client starts
+# driven by loadgen -t1 -c64, or wrk -t1 -c64 with CLIENT=wrk, which costs
+# more per request: give it HOGS=2) and echo (1 KiB messages, 64
+# connections, benches/src/bin/echo_client.rs). Within a round, which client starts
 # first alternates, and each pairing gets fresh servers and a 1 s warm-up.
 # Raw client output and the CSV: bench-results/paired/<stamp>-<workload>/.
 #
-# Usage: [HOGS=1] benches/scripts/run-paired.sh [ROUNDS] [DURATION] [WORKLOAD]
+# Usage: [HOGS=1] [CLIENT=loadgen|wrk] benches/scripts/run-paired.sh [ROUNDS] [DURATION] [WORKLOAD]
 #        (defaults 7, 4s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,6 +38,7 @@ duration="${2:-4s}"
 workload="${3:-plaintext}"
 seconds="${duration%s}"
 hogs="${HOGS:-1}"
+client="${CLIENT:-loadgen}"
 
 release_build -p loopcore-examples --example http_plaintext --example echo
 release_build -p loopcore-benches --bins
@@ -44,13 +46,14 @@ release_build -p loopcore-loadgen
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/paired/$stamp-$workload"
+[ "$workload" = plaintext ] && [ "$client" = wrk ] && out="$out-wrk"
 mkdir -p "$out"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "method: loopcore and one baseline at once, both on CPU 0 with $hogs busy loop(s); one client each on CPU 1; $duration per run"
+  echo "method: loopcore and one baseline at once, both on CPU 0 with $hogs busy loop(s); one $client client each on CPU 1; $duration per run"
 } > "$out/machine.txt"
 
 ports=(18381 18382)
@@ -61,6 +64,10 @@ run_client() {
   if [ "$workload" = echo ]; then
     taskset -c 1 target/release/echo_client "127.0.0.1:$port" 64 1024 "$secs" |
       awk -F'[= ]' '{printf "%s requests in %ss\n", $2, $4}' > "$result"
+  elif [ "$client" = wrk ]; then
+    local args=(-t1 -c64 "-d${secs}s" --latency)
+    [ "$mode" = pipeline16 ] && args+=(-s "$out/pipeline16.lua")
+    taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port/plaintext" > "$result"
   else
     local args=(-t1 -c64 "-d${secs}s" --json "$result.json")
     [ "$mode" = pipeline16 ] && args+=(--pipeline 16)
@@ -71,6 +78,10 @@ run_client() {
 
 modes=(plain pipeline16)
 [ "$workload" = echo ] && modes=(echo1k)
+if [ "$client" = wrk ]; then
+  command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
+  write_pipeline_lua "$out/pipeline16.lua"
+fi
 echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
 for round in $(seq 1 "$rounds"); do
   for baseline in mio tokio; do

@@ -16,7 +16,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::marker::PhantomData;
 use std::ops::Range;
 
 use crate::proto::write_buffer::WriteBuffer;
@@ -44,29 +43,55 @@ impl Default for LentRead {
     }
 }
 
-/// A lend in progress: holds the lent slice borrowed, so the buffer can be
-/// neither written nor freed until it is dropped, and clears the lend when
-/// dropped (unwinding included).
-pub(crate) struct Lend<'a> {
+/// A lend in progress (inside [`LentRead::lend`] only): ends it when
+/// dropped, on return or unwinding alike, settling every borrowed range
+/// before the lent bytes can be touched again.
+struct Lend<'a, S: Fn(&[u8], &[(u32, u32)])> {
     owner: &'a LentRead,
     data: &'a [u8],
-    _not_send: PhantomData<*const u8>,
+    settle: S,
+}
+
+impl<S: Fn(&[u8], &[(u32, u32)])> Drop for Lend<'_, S> {
+    fn drop(&mut self) {
+        // Nothing can borrow from here on.
+        self.owner.len.set(0);
+        if !self.owner.borrowers.borrow().is_empty() {
+            // Taken out so that `settle` may use the loop freely.
+            let mut borrowers = self.owner.borrowers.take();
+            (self.settle)(self.data, &borrowers);
+            borrowers.clear();
+            self.owner.borrowers.replace(borrowers);
+        }
+        self.owner.start.set(std::ptr::null());
+    }
 }
 
 impl LentRead {
-    /// Lends `data` until the returned guard drops. `None` if a lend is
-    /// already in progress (a nested read: only the outer one lends).
-    pub(crate) fn lend<'a>(&'a self, data: &'a [u8]) -> Option<Lend<'a>> {
+    /// Runs `deliver` with `data` lent: while it runs, writes of slices of
+    /// `data` may borrow ranges of it ([`range_of`](Self::range_of)). Then
+    /// (even if `deliver` unwinds) `settle` gets `data` and every borrower,
+    /// to send or copy their ranges; it is not called when nobody
+    /// borrowed. A nested call (a read inside a read) does not lend: only
+    /// `deliver` runs.
+    pub(crate) fn lend(
+        &self,
+        data: &[u8],
+        deliver: impl FnOnce(),
+        settle: impl Fn(&[u8], &[(u32, u32)]),
+    ) {
         if !self.start.get().is_null() || data.is_empty() {
-            return None;
+            deliver();
+            return;
         }
         self.start.set(data.as_ptr());
         self.len.set(data.len());
-        Some(Lend {
+        let _lend = Lend {
             owner: self,
             data,
-            _not_send: PhantomData,
-        })
+            settle,
+        };
+        deliver();
     }
 
     /// Where `data` lies in the lent slice, if it lies there entirely.
@@ -100,39 +125,14 @@ impl LentRead {
             !start.is_null() && range.end <= self.len.get(),
             "a borrowed range outlived the read it borrowed from"
         );
-        // SAFETY: `start` is non-null only while a `Lend` is alive (set by
-        // `lend`, cleared by `Lend`'s drop), and that `Lend` holds a shared
-        // borrow of the `len` bytes from `start` for its whole life, so they
-        // are alive and nobody writes them. The slice does not leave this
+        // SAFETY: `start` is non-null only inside `lend` (set there, cleared
+        // when its `Lend` drops, unwinding included; the `Lend` is private
+        // to `lend`, so it cannot be forgotten), and all that while `lend`
+        // holds a shared borrow of the `len` bytes from `start`: they are
+        // alive and nobody writes them. The slice does not leave this
         // function, which runs no user code, so the lend outlives it.
         let lent = unsafe { std::slice::from_raw_parts(start, self.len.get()) };
         out.append(&lent[range]);
-    }
-}
-
-impl Lend<'_> {
-    /// Ends the lend: no new range can be borrowed, and `settle` gets the
-    /// lent bytes and every borrower, to send or copy the ranges before
-    /// the buffer is used again. `settle` is not called when nobody
-    /// borrowed.
-    pub(crate) fn end(self, settle: impl FnOnce(&[u8], &[(u32, u32)])) {
-        self.owner.len.set(0);
-        if self.owner.borrowers.borrow().is_empty() {
-            return;
-        }
-        // Taken out so that `settle` may use the loop freely; with `len`
-        // at 0 nothing can borrow meanwhile.
-        let mut borrowers = self.owner.borrowers.take();
-        settle(self.data, &borrowers);
-        borrowers.clear();
-        self.owner.borrowers.replace(borrowers);
-    }
-}
-
-impl Drop for Lend<'_> {
-    fn drop(&mut self) {
-        self.owner.start.set(std::ptr::null());
-        self.owner.len.set(0);
     }
 }
 
@@ -141,12 +141,11 @@ impl EventLoop {
     /// writes borrowed from it (`io::lent_read`) before the buffer is used
     /// again.
     pub(super) fn deliver_read(&self, key: u32, generation: u32, data: &[u8]) {
-        let Some(lend) = self.core.lent_read.lend(data) else {
-            self.call_protocol(key, generation, |p| p.data_received(data));
-            return;
-        };
-        self.call_protocol(key, generation, |p| p.data_received(data));
-        lend.end(|lent, borrowers| self.send_borrowed(lent, borrowers));
+        self.core.lent_read.lend(
+            data,
+            || self.call_protocol(key, generation, |p| p.data_received(data)),
+            |lent, borrowers| self.send_borrowed(lent, borrowers),
+        );
     }
 
     /// Sends each borrowed range straight from the lent read; what the
@@ -155,7 +154,11 @@ impl EventLoop {
     /// an EOF or close and checks flow control (invariants 2 and 3).
     fn send_borrowed(&self, lent: &[u8], borrowers: &[(u32, u32)]) {
         let core = &self.core;
-        let mut conns = core.conns.borrow_mut();
+        // Free unless a panic escaped while the table was in use; its
+        // connections' output is then lost with them.
+        let Ok(mut conns) = core.conns.try_borrow_mut() else {
+            return;
+        };
         for &(key, generation) in borrowers {
             let Some(conn) = conns.get_mut(key, generation) else {
                 continue;
@@ -201,39 +204,64 @@ mod tests {
         let buffer = [7u8; 100];
         let other = [7u8; 100];
         assert_eq!(lent_read.range_of(&buffer[10..20]), None);
-        let lend = lent_read.lend(&buffer[..50]).expect("nothing lent yet");
-        assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
-        assert_eq!(lent_read.range_of(&buffer[..50]), Some(0..50));
-        // Past the lent length, in another allocation, or empty.
-        assert_eq!(lent_read.range_of(&buffer[40..60]), None);
-        assert_eq!(lent_read.range_of(&other[10..20]), None);
-        assert_eq!(lent_read.range_of(&buffer[10..10]), None);
-        // A nested read does not lend.
-        assert!(lent_read.lend(&other).is_none());
-        let mut copied = WriteBuffer::default();
-        lent_read.copy_into(10..20, &mut copied);
-        assert_eq!(copied.pending(), &buffer[10..20]);
-        lent_read.note_borrower(3, 1);
-        let mut settled = Vec::new();
-        lend.end(|data, borrowers| {
-            assert_eq!(data.len(), 50);
-            settled.extend_from_slice(borrowers);
-        });
-        assert_eq!(settled, [(3, 1)]);
+        let settled = RefCell::new(Vec::new());
+        let mut delivered = false;
+        lent_read.lend(
+            &buffer[..50],
+            || {
+                delivered = true;
+                assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
+                assert_eq!(lent_read.range_of(&buffer[..50]), Some(0..50));
+                // Past the lent length, in another allocation, or empty.
+                assert_eq!(lent_read.range_of(&buffer[40..60]), None);
+                assert_eq!(lent_read.range_of(&other[10..20]), None);
+                assert_eq!(lent_read.range_of(&buffer[10..10]), None);
+                // A nested read delivers without lending.
+                let mut nested = false;
+                lent_read.lend(&other, || nested = true, |_, _| panic!("nothing to settle"));
+                assert!(nested);
+                assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
+                let mut copied = WriteBuffer::default();
+                lent_read.copy_into(10..20, &mut copied);
+                assert_eq!(copied.pending(), &buffer[10..20]);
+                lent_read.note_borrower(3, 1);
+            },
+            |data, borrowers| {
+                assert_eq!(data.len(), 50);
+                assert_eq!(
+                    lent_read.range_of(&buffer[10..20]),
+                    None,
+                    "no borrowing now"
+                );
+                settled.borrow_mut().extend_from_slice(borrowers);
+            },
+        );
+        assert!(delivered);
+        assert_eq!(*settled.borrow(), [(3, 1)]);
         assert_eq!(lent_read.range_of(&buffer[10..20]), None);
-        assert!(lent_read.lend(&other).is_some(), "the lend ended");
+        // The next lend starts with no borrowers.
+        lent_read.lend(&other, || {}, |_, _| panic!("nobody borrowed"));
     }
 
     #[test]
-    fn an_unwinding_lend_is_cleared() {
+    fn an_unwinding_delivery_still_settles_and_ends_the_lend() {
         let lent_read = LentRead::default();
         let buffer = [1u8; 10];
+        let settled = Cell::new(0);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _lend = lent_read.lend(&buffer).expect("nothing lent yet");
-            panic!("user code");
+            lent_read.lend(
+                &buffer,
+                || {
+                    lent_read.note_borrower(1, 1);
+                    panic!("a panic escaped");
+                },
+                |_, borrowers| settled.set(borrowers.len()),
+            );
         }));
         assert!(result.is_err());
+        assert_eq!(settled.get(), 1, "the borrower was settled while unwinding");
         assert_eq!(lent_read.range_of(&buffer[..5]), None);
+        lent_read.lend(&buffer, || {}, |_, _| panic!("nobody borrowed"));
     }
 
     #[test]

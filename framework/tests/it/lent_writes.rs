@@ -70,6 +70,35 @@ fn bytes_just_read_keep_their_place_among_every_kind_of_write() {
 }
 
 #[test]
+fn a_file_sent_after_bytes_just_read_comes_after_them() {
+    let (path, content) = crate::sendfile::test_file("after-lent-read", 100_000);
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let file_path = path.clone();
+    let addr = server_with(&lp, &seen, move |t, data| {
+        t.write(data).unwrap();
+        let file = std::fs::File::open(&file_path).unwrap();
+        t.sendfile(file, 0, None).unwrap();
+        t.write(&data[..1]).unwrap();
+    });
+    let c = client(addr, |mut stream| {
+        stream.write_all(b"xyz").unwrap();
+        let mut answer = vec![0u8; 3 + 100_000 + 1];
+        stream.read_exact(&mut answer).unwrap();
+        answer
+    });
+    run_until(&lp, || c.is_finished());
+    let answer = c.join().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(&answer[..3], b"xyz");
+    assert!(
+        answer[3..100_003] == content[..],
+        "the file's bytes, in place"
+    );
+    assert_eq!(&answer[100_003..], b"x");
+}
+
+#[test]
 fn write_eof_and_close_after_bytes_just_read_send_them_first() {
     for ending in ["write_eof", "close"] {
         let lp = EventLoop::new().unwrap();

@@ -16,7 +16,7 @@ use crate::tls::{good_probe_client, make_pki};
 
 /// A file of `len` bytes that are not all alike (so an offset mistake
 /// shows), under the temporary directory.
-fn test_file(tag: &str, len: usize) -> (PathBuf, Vec<u8>) {
+pub(crate) fn test_file(tag: &str, len: usize) -> (PathBuf, Vec<u8>) {
     let content: Vec<u8> = (0..len)
         .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
         .collect();
