@@ -1,17 +1,22 @@
 //! Unix signal handlers per loop, over one process-wide registry.
 //!
 //! Signal dispositions belong to the process, so one registry owns them:
-//! the first loop to subscribe to a signal installs the self-pipe handler
+//! the first loop to subscribe to a signal installs the counting handler
 //! (`sys::signal`) and saves the old disposition; the last one to leave puts
-//! it back. One dispatcher thread reads the pipe and fans each signal out to
-//! every subscribed loop through its mailbox, where the loop's own handler
-//! runs as an ordinary callback (so it may do anything a callback may).
+//! it back. Each loop with handlers borrows a wake pipe from the registry
+//! and watches its read end (`add_reader`); the handler counts every
+//! delivery and writes a byte to every wake pipe, and a woken loop runs its
+//! handler once per delivery it has not seen, as an ordinary callback (so
+//! it may do anything a callback may). There is no dispatcher thread: a
+//! thread would make every process that handles Ctrl-C multi-threaded, and
+//! each system call of a multi-threaded process costs more (glibc's
+//! cancellation points, the kernel's file reference counts): 2% of a 1 KiB
+//! echo round trip.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use crate::mailbox::{Message, Shared};
 use crate::sys::signal::{self as sys_signal, SavedAction};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -21,6 +26,9 @@ struct SignalSlot {
     version: u64,
     /// `None` while the handler runs.
     callback: Option<SignalCallback>,
+    /// The signal's delivery count (`sys::signal::delivered`) this handler
+    /// has answered up to.
+    seen: usize,
 }
 
 /// One loop's signal handlers.
@@ -28,17 +36,68 @@ struct SignalSlot {
 pub(crate) struct SignalHandlers {
     handlers: HashMap<libc::c_int, SignalSlot>,
     next_version: u64,
+    /// The wake pipe this loop watches while it has handlers.
+    wake: Option<WakePipe>,
+}
+
+/// A wake pipe's read end, lent by the registry to one loop; it goes back
+/// to the pool when dropped (never closed: see `sys::signal`).
+struct WakePipe {
+    slot: usize,
+    read: Option<OwnedFd>,
+}
+
+impl Drop for WakePipe {
+    fn drop(&mut self) {
+        if let Some(read) = self.read.take() {
+            registry().free_pipes.push((self.slot, read));
+        }
+    }
 }
 
 struct Subscription {
     saved: SavedAction,
-    loops: Vec<Arc<Shared>>,
+    /// Ids of the loops with a handler for the signal.
+    loops: Vec<u64>,
 }
 
 #[derive(Default)]
 struct Registry {
     signals: HashMap<libc::c_int, Subscription>,
-    dispatcher_started: bool,
+    /// Wake pipes not lent to a loop: (slot, read end).
+    free_pipes: Vec<(usize, OwnedFd)>,
+    /// Wake pipes made so far (slots `0..made`).
+    pipes_made: usize,
+}
+
+/// Lends a wake pipe, drained of what it collected while unused.
+fn borrow_wake_pipe() -> Result<WakePipe> {
+    let mut registry = registry();
+    let (slot, read) = match registry.free_pipes.pop() {
+        Some(free) => free,
+        None => {
+            let slot = registry.pipes_made;
+            if slot == sys_signal::WAKE_PIPES {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "at most {} event loops can handle signals at once; \
+                         handle them on one loop and post to the others",
+                        sys_signal::WAKE_PIPES
+                    ),
+                ));
+            }
+            let read = sys_signal::open_wake_pipe(slot)
+                .map_err(|e| Error::io("creating a signal wake pipe", e))?;
+            registry.pipes_made += 1;
+            (slot, read)
+        }
+    };
+    sys_signal::drain(read.as_raw_fd());
+    Ok(WakePipe {
+        slot,
+        read: Some(read),
+    })
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -75,40 +134,11 @@ fn validate(signum: libc::c_int) -> Result<()> {
     }
 }
 
-fn start_dispatcher(registry: &mut Registry) -> Result<()> {
-    if registry.dispatcher_started {
-        return Ok(());
-    }
-    let read_end: OwnedFd =
-        sys_signal::open_pipe().map_err(|e| Error::io("creating the signal pipe", e))?;
-    std::thread::Builder::new()
-        .name("loopcore-signals".into())
-        .spawn(move || dispatch_forever(read_end))
-        .map_err(|e| Error::io("starting the signal dispatcher thread", e))?;
-    registry.dispatcher_started = true;
-    Ok(())
-}
-
-fn dispatch_forever(read_end: OwnedFd) {
-    while let Ok(signum) = sys_signal::read_signal(read_end.as_raw_fd()) {
-        let loops: Vec<Arc<Shared>> = match registry().signals.get(&signum) {
-            Some(sub) => sub.loops.clone(),
-            None => continue,
-        };
-        for shared in loops {
-            let _ = shared.post(Message::Call(Box::new(move |lp: &EventLoop| {
-                lp.dispatch_signal(signum)
-            })));
-        }
-    }
-}
-
-fn subscribe(signum: libc::c_int, shared: &Arc<Shared>) -> Result<()> {
+fn subscribe(signum: libc::c_int, loop_id: u64) -> Result<()> {
     let mut registry = registry();
-    start_dispatcher(&mut registry)?;
     if let Some(sub) = registry.signals.get_mut(&signum) {
-        if !sub.loops.iter().any(|s| s.id == shared.id) {
-            sub.loops.push(Arc::clone(shared));
+        if !sub.loops.contains(&loop_id) {
+            sub.loops.push(loop_id);
         }
         return Ok(());
     }
@@ -118,7 +148,7 @@ fn subscribe(signum: libc::c_int, shared: &Arc<Shared>) -> Result<()> {
         signum,
         Subscription {
             saved,
-            loops: vec![Arc::clone(shared)],
+            loops: vec![loop_id],
         },
     );
     Ok(())
@@ -129,7 +159,7 @@ fn unsubscribe(signum: libc::c_int, loop_id: u64) {
     let Some(sub) = registry.signals.get_mut(&signum) else {
         return;
     };
-    sub.loops.retain(|s| s.id != loop_id);
+    sub.loops.retain(|&id| id != loop_id);
     if sub.loops.is_empty() {
         let sub = registry.signals.remove(&signum).expect("present above");
         if let Err(e) = sys_signal::restore(signum, &sub.saved) {
@@ -145,6 +175,7 @@ pub(crate) fn close_loop(lp: &EventLoop) {
         unsubscribe(*signum, lp.core.shared.id);
     }
     drop(handlers);
+    lp.stop_watching_signals();
 }
 
 impl EventLoop {
@@ -163,13 +194,20 @@ impl EventLoop {
         if self.is_closed() {
             return Err(Error::closed());
         }
-        subscribe(signum, &self.core.shared)?;
+        self.watch_signals()?;
+        if let Err(e) = subscribe(signum, self.core.shared.id) {
+            if self.core.signals.borrow().handlers.is_empty() {
+                self.stop_watching_signals();
+            }
+            return Err(e);
+        }
         let replaced = {
             let mut signals = self.core.signals.borrow_mut();
             signals.next_version += 1;
             let slot = SignalSlot {
                 version: signals.next_version,
                 callback: Some(Box::new(callback)),
+                seen: sys_signal::delivered(signum),
             };
             signals.handlers.insert(signum, slot)
         };
@@ -187,7 +225,59 @@ impl EventLoop {
             unsubscribe(signum, self.core.shared.id);
         }
         drop(removed);
+        if self.core.signals.borrow().handlers.is_empty() {
+            self.stop_watching_signals();
+        }
         Ok(had)
+    }
+
+    /// Borrows a wake pipe and watches it, unless this loop already does.
+    fn watch_signals(&self) -> Result<()> {
+        if self.core.signals.borrow().wake.is_some() {
+            return Ok(());
+        }
+        let wake = borrow_wake_pipe()?;
+        let fd = wake.read.as_ref().expect("lent with its fd").as_raw_fd();
+        self.add_reader(fd, |lp: &EventLoop| lp.signals_arrived())?;
+        self.core.signals.borrow_mut().wake = Some(wake);
+        Ok(())
+    }
+
+    /// Stops watching the wake pipe and gives it back.
+    fn stop_watching_signals(&self) {
+        let wake = self.core.signals.borrow_mut().wake.take();
+        if let Some(fd) = wake.as_ref().and_then(|w| w.read.as_ref()) {
+            self.remove_reader(fd.as_raw_fd());
+        }
+        drop(wake);
+    }
+
+    /// The wake pipe is readable: runs each handler once per delivery of
+    /// its signal it has not answered yet.
+    fn signals_arrived(&self) {
+        let due: Vec<(libc::c_int, usize)> = {
+            let mut signals = self.core.signals.borrow_mut();
+            if let Some(fd) = signals.wake.as_ref().and_then(|w| w.read.as_ref()) {
+                // Drained before the counters are read: a signal counted
+                // after this leaves a byte, so a wake-up, behind.
+                sys_signal::drain(fd.as_raw_fd());
+            }
+            signals
+                .handlers
+                .iter_mut()
+                .filter_map(|(&signum, slot)| {
+                    let delivered = sys_signal::delivered(signum);
+                    let new = delivered.wrapping_sub(slot.seen);
+                    slot.seen = delivered;
+                    (new > 0).then_some((signum, new))
+                })
+                .collect()
+        };
+        for (signum, times) in due {
+            for _ in 0..times {
+                self.dispatch_signal(signum);
+            }
+        }
     }
 
     fn dispatch_signal(&self, signum: libc::c_int) {

@@ -1,18 +1,38 @@
-//! Process-wide signal plumbing: an async-signal-safe handler that writes the
-//! signal number into a self-pipe, and `sigaction` install/restore.
+//! Process-wide signal plumbing: an async-signal-safe handler that counts
+//! each delivery and wakes the loops through their wake pipes, and
+//! `sigaction` install/restore.
 //!
-//! The handler does nothing but `write(2)` one byte (async-signal-safe) and
-//! keeps `errno` intact; everything else happens on an ordinary thread that
-//! reads the pipe (see `crate::signal`).
+//! The handler only bumps an atomic counter and `write(2)`s one byte to
+//! each wake pipe (both async-signal-safe) and keeps `errno` intact; each
+//! loop that handles signals watches one pipe's read end and, when woken,
+//! compares the counters with what it has seen (see `crate::signal`). No
+//! thread is needed, so a process that handles signals stays as
+//! single-threaded as its loops make it.
+//!
+//! A pipe's write end is never closed once made: the handler may be
+//! loading it on another thread at any moment, and a closed fd number can
+//! be reused by an unrelated file. Read ends go back to a pool, never
+//! closed either (a pipe with no reader would answer the handler's write
+//! with `SIGPIPE`).
 
 use std::io;
-use std::os::fd::{OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use super::cvt;
 
-/// Write end of the self-pipe, or -1 before it exists. Read by the handler.
-static PIPE_WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+/// One more than the highest signal number any platform here has (Linux's
+/// `SIGRTMAX` is 64).
+const COUNTED_SIGNALS: usize = 65;
+
+/// Deliveries of each signal since the process started.
+static DELIVERED: [AtomicUsize; COUNTED_SIGNALS] = [const { AtomicUsize::new(0) }; COUNTED_SIGNALS];
+
+/// How many loops may handle signals at once (a wake pipe each).
+pub(crate) const WAKE_PIPES: usize = 64;
+
+/// Write ends of the wake pipes; -1 for one not made yet.
+static WAKE_FDS: [AtomicI32; WAKE_PIPES] = [const { AtomicI32::new(-1) }; WAKE_PIPES];
 
 /// A saved signal disposition, to put back when nobody listens any more.
 #[derive(Clone, Copy)]
@@ -30,51 +50,65 @@ extern "C" fn on_signal(signum: libc::c_int) {
     // life; saving and restoring it keeps the interrupted code's errno
     // intact.
     let saved_errno = unsafe { *errno };
-    let fd = PIPE_WRITE_FD.load(Ordering::Relaxed);
-    if fd >= 0 {
-        let byte = signum as u8;
-        // SAFETY: write(2) is async-signal-safe; `byte` lives on this stack
-        // frame for the call. A full pipe (EAGAIN) drops this delivery, which
-        // is fine: signals coalesce anyway and the reader is already woken.
-        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    if let Some(count) = usize::try_from(signum).ok().and_then(|i| DELIVERED.get(i)) {
+        // Counted before the wake-up, so a woken loop sees the count.
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+    let byte = signum as u8;
+    for slot in &WAKE_FDS {
+        let fd = slot.load(Ordering::Acquire);
+        if fd >= 0 {
+            // SAFETY: write(2) is async-signal-safe; `byte` lives on this
+            // stack frame for the call, and `fd` is a wake pipe's write end,
+            // never closed. A full pipe (EAGAIN) drops this byte, which is
+            // fine: its reader has a wake-up pending and reads the counters.
+            unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        }
     }
     // SAFETY: as above.
     unsafe { *errno = saved_errno };
 }
 
-/// Creates the self-pipe once and returns its (blocking) read end.
-pub(crate) fn open_pipe() -> io::Result<OwnedFd> {
+/// How many times `signum` was delivered since the process started.
+pub(crate) fn delivered(signum: libc::c_int) -> usize {
+    usize::try_from(signum)
+        .ok()
+        .and_then(|i| DELIVERED.get(i))
+        .map_or(0, |count| count.load(Ordering::SeqCst))
+}
+
+/// Makes wake pipe number `slot` (below [`WAKE_PIPES`], not made before)
+/// and returns its read end, non-blocking.
+pub(crate) fn open_wake_pipe(slot: usize) -> io::Result<OwnedFd> {
     let (read, write) = super::pipe()?;
+    for fd in [read.as_raw_fd(), write.as_raw_fd()] {
+        // SAFETY: `fd` is a valid fd we own; F_SETFL with O_NONBLOCK only
+        // changes its status flags, so neither the handler nor a loop blocks.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) })?;
+    }
+    // Never closed: see the module docs.
     let write_fd = std::os::fd::IntoRawFd::into_raw_fd(write);
-    // SAFETY: `write_fd` is a valid fd we own; F_SETFL with O_NONBLOCK only
-    // changes its status flags so the handler never blocks.
-    cvt(unsafe { libc::fcntl(write_fd, libc::F_SETFL, libc::O_NONBLOCK) })?;
-    // The write end lives for the rest of the process: the handler may run at
-    // any time on any thread, so it must never be closed.
-    PIPE_WRITE_FD.store(write_fd, Ordering::Release);
+    WAKE_FDS[slot].store(write_fd, Ordering::Release);
     Ok(read)
 }
 
-/// Blocks until a signal number arrives on the pipe.
-pub(crate) fn read_signal(read_fd: RawFd) -> io::Result<libc::c_int> {
-    let mut byte = 0u8;
+/// Reads everything waiting in a wake pipe's (non-blocking) read end.
+pub(crate) fn drain(read_fd: RawFd) {
+    let mut bytes = [0u8; 64];
     loop {
-        // SAFETY: reads one byte into a live u8.
-        let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
-        match n {
-            1 => return Ok(libc::c_int::from(byte)),
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
+        // SAFETY: reads into a live buffer of the length given.
+        let n = unsafe { libc::read(read_fd, bytes.as_mut_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            continue;
         }
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return;
     }
 }
 
-/// Routes `signum` to the self-pipe handler and returns the old disposition.
+/// Routes `signum` to the counting handler and returns the old disposition.
 pub(crate) fn install(signum: libc::c_int) -> io::Result<SavedAction> {
     // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };

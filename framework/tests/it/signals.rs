@@ -113,4 +113,48 @@ fn signals_reach_every_subscribed_loop_and_dispositions_come_back() {
             .kind(),
         ErrorKind::Closed
     );
+
+    // 6. Deliveries that arrive before the loop runs: the handler runs once
+    // for each. A real-time signal, because those queue; three SIGUSR1s in
+    // a row may reach the process as one.
+    let lp = EventLoop::new().unwrap();
+    let hits = Rc::new(Cell::new(0));
+    let h = hits.clone();
+    let realtime = libc::SIGRTMIN();
+    lp.add_signal_handler(realtime, move |lp| {
+        h.set(h.get() + 1);
+        if h.get() == 3 {
+            lp.stop();
+        }
+    })
+    .unwrap();
+    for _ in 0..3 {
+        loopcore::raise_in_process(realtime).unwrap();
+    }
+    let guard = lp.call_later(Duration::from_secs(10), |lp| lp.stop());
+    lp.run_forever().unwrap();
+    guard.cancel();
+    assert_eq!(hits.get(), 3);
+    lp.close().unwrap();
+
+    // 7. Each loop that handles signals borrows one of 64 wake pipes; a
+    // closed or dropped loop gives its pipe back, so many loops in turn
+    // all work. (SIGWINCH: a dropped loop leaves its disposition behind,
+    // and that signal is ignored by default anyway.)
+    for round in 0..150 {
+        let lp = EventLoop::new().unwrap();
+        let hit = Rc::new(Cell::new(false));
+        let h = hit.clone();
+        lp.add_signal_handler(libc::SIGWINCH, move |lp| {
+            h.set(true);
+            lp.stop();
+        })
+        .unwrap_or_else(|e| panic!("loop {round}: {e}"));
+        lp.call_soon(|_| loopcore::raise_in_process(libc::SIGWINCH).unwrap());
+        lp.run_forever().unwrap();
+        assert!(hit.get(), "loop {round} got its signal");
+        if round % 2 == 0 {
+            lp.close().unwrap();
+        }
+    }
 }
