@@ -182,10 +182,16 @@ impl EventLoop {
     /// Calls `callback` on this loop each time the process receives `signum`
     /// (e.g. `libc::SIGTERM`). Adding a handler again replaces it.
     ///
-    /// Every loop that subscribed to a signal gets it. Errors of kind
-    /// [`InvalidSignal`](ErrorKind::InvalidSignal) for numbers out of range,
-    /// `SIGKILL`/`SIGSTOP`, and synchronous faults (`SIGSEGV`, `SIGBUS`,
-    /// `SIGILL`, `SIGFPE`, `SIGTRAP`).
+    /// Every loop that subscribed to a signal gets it, and runs `callback`
+    /// once per delivery (the kernel may merge deliveries of a standard
+    /// signal that arrive close together; real-time signals queue). No
+    /// thread is started for it.
+    ///
+    /// Errors of kind [`InvalidSignal`](ErrorKind::InvalidSignal) for
+    /// numbers out of range, `SIGKILL`/`SIGSTOP`, and synchronous faults
+    /// (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGTRAP`); of kind
+    /// [`Unsupported`](ErrorKind::Unsupported) when 64 other loops already
+    /// have signal handlers.
     pub fn add_signal_handler<F>(&self, signum: libc::c_int, callback: F) -> Result<()>
     where
         F: FnMut(&EventLoop) + 'static,
