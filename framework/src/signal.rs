@@ -50,6 +50,7 @@ struct WakePipe {
 impl Drop for WakePipe {
     fn drop(&mut self) {
         if let Some(read) = self.read.take() {
+            sys_signal::set_wake_lent(self.slot, false);
             registry().free_pipes.push((self.slot, read));
         }
     }
@@ -94,6 +95,7 @@ fn borrow_wake_pipe() -> Result<WakePipe> {
         }
     };
     sys_signal::drain(read.as_raw_fd());
+    sys_signal::set_wake_lent(slot, true);
     Ok(WakePipe {
         slot,
         read: Some(read),
@@ -190,7 +192,7 @@ impl EventLoop {
     /// Errors of kind [`InvalidSignal`](ErrorKind::InvalidSignal) for
     /// numbers out of range, `SIGKILL`/`SIGSTOP`, and synchronous faults
     /// (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGTRAP`); of kind
-    /// [`Unsupported`](ErrorKind::Unsupported) when 64 other loops already
+    /// [`Unsupported`](ErrorKind::Unsupported) when 256 other loops already
     /// have signal handlers.
     pub fn add_signal_handler<F>(&self, signum: libc::c_int, callback: F) -> Result<()>
     where
@@ -210,10 +212,15 @@ impl EventLoop {
         let replaced = {
             let mut signals = self.core.signals.borrow_mut();
             signals.next_version += 1;
+            // A replaced handler's unanswered deliveries go to the new one.
+            let seen = signals
+                .handlers
+                .get(&signum)
+                .map_or_else(|| sys_signal::delivered(signum), |old| old.seen);
             let slot = SignalSlot {
                 version: signals.next_version,
                 callback: Some(Box::new(callback)),
-                seen: sys_signal::delivered(signum),
+                seen,
             };
             signals.handlers.insert(signum, slot)
         };

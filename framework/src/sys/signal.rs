@@ -17,22 +17,28 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 use super::cvt;
 
 /// One more than the highest signal number any platform here has (Linux's
-/// `SIGRTMAX` is 64).
-const COUNTED_SIGNALS: usize = 65;
+/// `SIGRTMAX` is 64 on most targets, 127 on MIPS).
+const COUNTED_SIGNALS: usize = 128;
 
 /// Deliveries of each signal since the process started.
 static DELIVERED: [AtomicUsize; COUNTED_SIGNALS] = [const { AtomicUsize::new(0) }; COUNTED_SIGNALS];
 
 /// How many loops may handle signals at once (a wake pipe each).
-pub(crate) const WAKE_PIPES: usize = 64;
+pub(crate) const WAKE_PIPES: usize = 256;
 
 /// Write ends of the wake pipes; -1 for one not made yet.
 static WAKE_FDS: [AtomicI32; WAKE_PIPES] = [const { AtomicI32::new(-1) }; WAKE_PIPES];
+
+/// Whether a wake pipe is lent to a loop (one in the pool is not written).
+static WAKE_LENT: [AtomicBool; WAKE_PIPES] = [const { AtomicBool::new(false) }; WAKE_PIPES];
+
+/// Wake pipes made so far (slots `0..made`): the handler looks no further.
+static WAKE_MADE: AtomicUsize = AtomicUsize::new(0);
 
 /// A saved signal disposition, to put back when nobody listens any more.
 #[derive(Clone, Copy)]
@@ -55,9 +61,10 @@ extern "C" fn on_signal(signum: libc::c_int) {
         count.fetch_add(1, Ordering::SeqCst);
     }
     let byte = signum as u8;
-    for slot in &WAKE_FDS {
-        let fd = slot.load(Ordering::Acquire);
-        if fd >= 0 {
+    let made = WAKE_MADE.load(Ordering::SeqCst).min(WAKE_PIPES);
+    for (fd, lent) in WAKE_FDS.iter().zip(&WAKE_LENT).take(made) {
+        let fd = fd.load(Ordering::SeqCst);
+        if fd >= 0 && lent.load(Ordering::SeqCst) {
             // SAFETY: write(2) is async-signal-safe; `byte` lives on this
             // stack frame for the call, and `fd` is a wake pipe's write end,
             // never closed. A full pipe (EAGAIN) drops this byte, which is
@@ -88,8 +95,16 @@ pub(crate) fn open_wake_pipe(slot: usize) -> io::Result<OwnedFd> {
     }
     // Never closed: see the module docs.
     let write_fd = std::os::fd::IntoRawFd::into_raw_fd(write);
-    WAKE_FDS[slot].store(write_fd, Ordering::Release);
+    WAKE_FDS[slot].store(write_fd, Ordering::SeqCst);
+    WAKE_MADE.fetch_max(slot + 1, Ordering::SeqCst);
     Ok(read)
+}
+
+/// Marks wake pipe `slot` lent to a loop (the handler writes to it) or back
+/// in the pool (it does not). A write that races the return is harmless:
+/// the next borrower drains the pipe first.
+pub(crate) fn set_wake_lent(slot: usize, lent: bool) {
+    WAKE_LENT[slot].store(lent, Ordering::SeqCst);
 }
 
 /// Reads everything waiting in a wake pipe's (non-blocking) read end.

@@ -137,11 +137,33 @@ fn signals_reach_every_subscribed_loop_and_dispositions_come_back() {
     assert_eq!(hits.get(), 3);
     lp.close().unwrap();
 
-    // 7. Each loop that handles signals borrows one of 64 wake pipes; a
-    // closed or dropped loop gives its pipe back, so many loops in turn
-    // all work. (SIGWINCH: a dropped loop leaves its disposition behind,
-    // and that signal is ignored by default anyway.)
-    for round in 0..150 {
+    // 6b. A handler replaced before it ran gets the deliveries that were
+    // waiting for it.
+    let lp = EventLoop::new().unwrap();
+    lp.add_signal_handler(realtime, |_| panic!("replaced before it ran"))
+        .unwrap();
+    // raise(3) delivers to this thread before it returns (kill(2) may pick
+    // another thread, later): the delivery is counted before the
+    // replacement below.
+    // SAFETY: raise has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::raise(realtime) }, 0);
+    let got = Rc::new(Cell::new(false));
+    let g = got.clone();
+    lp.add_signal_handler(realtime, move |lp| {
+        g.set(true);
+        lp.stop();
+    })
+    .unwrap();
+    let guard = lp.call_later(Duration::from_secs(10), |lp| lp.stop());
+    lp.run_forever().unwrap();
+    guard.cancel();
+    assert!(got.get(), "the new handler answered the waiting delivery");
+    lp.close().unwrap();
+
+    // 7. Each loop that handles signals borrows one of 256 wake pipes; a
+    // closed loop, or one dropped (which closes it), gives its pipe back,
+    // so many loops in turn all work.
+    for round in 0..300 {
         let lp = EventLoop::new().unwrap();
         let hit = Rc::new(Cell::new(false));
         let h = hit.clone();
