@@ -11,6 +11,8 @@
 //! connections and requests, so imbalance is visible.
 #![forbid(unsafe_code)]
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    loopcore_examples::plaintext_server::main(false)
+fn main() -> std::process::ExitCode {
+    loopcore_examples::cli::run_main("http_plaintext", || {
+        loopcore_examples::plaintext_server::main(false)
+    })
 }

@@ -7,6 +7,8 @@
 //! `http_plaintext`.
 #![forbid(unsafe_code)]
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    loopcore_examples::plaintext_server::main(true)
+fn main() -> std::process::ExitCode {
+    loopcore_examples::cli::run_main("https_plaintext", || {
+        loopcore_examples::plaintext_server::main(true)
+    })
 }

@@ -3,15 +3,20 @@
 //! http://127.0.0.1:8080/`, or `h2load -n 100000 -c 100 http://127.0.0.1:8080/`.
 //!
 //! hyper's HTTP/1.1 and HTTP/2 servers on every loop of a loopcore
-//! runtime (`loopcore_examples::hyper_hello`): connections accepted by
-//! each loop are served there by hyper, with loopcore's executor, timer
-//! and IO. With `--tls`, ALPN picks `h2` or `http/1.1` (a self-signed
-//! certificate is made unless `--cert`/`--key` are given).
+//! runtime: connections accepted by each loop are served there by
+//! `loopcore::hyper_rt::serve_connection` with the `hello` service
+//! (`loopcore_examples::hyper_hello`), with the driver's defaults: a 30 s
+//! header deadline (the HTTP/2 preface sniff included), a 60 s idle
+//! timeout, ambiguous HTTP/1 framing refused. With `--tls`, ALPN picks
+//! `h2` or `http/1.1` (a self-signed certificate is made unless
+//! `--cert`/`--key` are given).
 #![forbid(unsafe_code)]
 
+use hyper::service::service_fn;
+use loopcore::hyper_rt::serve_connection;
 use loopcore::ServeOptions;
 use loopcore_examples::cli::ServerArgs;
-use loopcore_examples::hyper_hello::serve_connection;
+use loopcore_examples::hyper_hello::hello;
 
 const USAGE: &str =
     "usage: hyper_hello [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
@@ -23,8 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = args.runtime_builder("hyper-hello").build()?;
     let (options, generated_cert) =
         args.with_tls(ServeOptions::default(), &[b"h2", b"http/1.1"])?;
-    let addrs =
-        runtime.serve_streams((args.host.as_str(), args.port), options, serve_connection)?;
+    let addrs = runtime.serve_streams((args.host.as_str(), args.port), options, |r, w| {
+        serve_connection(r, w, service_fn(hello), Default::default())
+    })?;
     println!(
         "hyper_hello listening on {} ({} loops)",
         addrs[0],

@@ -18,7 +18,11 @@ use loopcore_examples::static_files::StaticFiles;
 
 const USAGE: &str = "usage: static_files --root DIR [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    loopcore_examples::cli::run_main("static_files", serve)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut root = None;
     let parsed = ServerArgs::parse(USAGE, true, |flag, value| {
         if flag != "--root" {

@@ -95,3 +95,20 @@ impl ServerArgs {
         Ok((options.tls(identity.config), identity.generated_cert))
     }
 }
+
+/// Runs an example's `main` body; an error is printed as one line,
+/// `NAME: message`, and the process exits with status 1 (a port in use,
+/// a missing file: what an operator reads in a log).
+pub fn run_main(
+    name: &str,
+    main: impl FnOnce() -> Result<(), Box<dyn Error>>,
+) -> std::process::ExitCode {
+    match main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let message = error.to_string().replace('\n', " ");
+            eprintln!("{name}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

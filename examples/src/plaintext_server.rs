@@ -15,7 +15,7 @@ use loopcore_loadgen::duration::parse_duration;
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
                      [--header-timeout DURATION] [--idle-timeout DURATION] \
-                     [--max-connections N] [--shed-above N] [--listen-fds] [--upgrade-on-sigusr2] \
+                     [--max-connections N] [--shed-above N] [--listen-fds] [--upgrade-on-sigusr2] [--share-port] \
                      [--tls] [--cert PEM --key PEM]";
 
 struct Args {
@@ -33,6 +33,8 @@ struct Args {
     shed_above: Option<usize>,
     listen_fds: bool,
     upgrade: bool,
+    /// Join a port another process listens on (`ServeOptions::share_port`).
+    share_port: bool,
 }
 
 fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -51,6 +53,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         shed_above: None,
         listen_fds: false,
         upgrade: false,
+        share_port: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,6 +74,7 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
             "--shed-above" => parsed.shed_above = Some(value("--shed-above")?.parse()?),
             "--listen-fds" => parsed.listen_fds = true,
             "--upgrade-on-sigusr2" => parsed.upgrade = true,
+            "--share-port" => parsed.share_port = true,
             "--tls" => parsed.tls = true,
             "--cert" => parsed.cert = Some(value("--cert")?),
             "--key" => parsed.key = Some(value("--key")?),
@@ -159,7 +163,10 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             seen.1 += lp.stats().idle_timeouts;
         })
         .build()?;
-    let mut options = ServeOptions::default().backlog(4096).balance(args.balance);
+    let mut options = ServeOptions::default()
+        .backlog(4096)
+        .balance(args.balance)
+        .share_port(args.share_port);
     if let Some(config) = identity {
         options = options.tls(config);
     }

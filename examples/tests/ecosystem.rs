@@ -1,11 +1,11 @@
 //! The crates users know, on loopcore's loops: a tokio-util codec and a
 //! `futures` combinator over the streams' IO traits, and hyper serving
 //! HTTP/1.1 and HTTP/2 (prior knowledge, and ALPN over TLS) on two loops
-//! to curl and h2load.
+//! to curl and h2load, refusing requests a proxy could frame differently.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -171,6 +171,82 @@ fn hyper_over_tls_picks_http2_or_http1_by_alpn() {
         &format!("https://{addr}/"),
     );
     assert_eq!((succeeded, failed), (1000, 0));
+    signal(&child.0, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut child.0, Duration::from_secs(20)).success());
+}
+
+/// Sends `request` on a fresh connection and reads until the server
+/// closes it, which it must do within 10 s (the example's deadlines are
+/// longer: only an answer that ends the connection closes it this soon).
+fn exchange_until_closed(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .unwrap_or_else(|e| panic!("the connection stayed open ({e}) after {response:?}"));
+    String::from_utf8(response).unwrap()
+}
+
+/// The answer must be exactly one `status` with `Connection: close` and
+/// nothing after it (a pipelined request behind it is not answered).
+fn assert_one_refusal(answer: &str, status: &str) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+        "{answer}"
+    );
+    assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("\r\n\r\n"), "no body expected: {answer}");
+    assert!(!answer.contains("Hello, World!"), "{answer}");
+}
+
+#[test]
+fn hyper_refuses_requests_a_proxy_could_frame_differently() {
+    let (child, addr, _, _stdout) =
+        start_example_with_lines("hyper_hello", &["--loops", "1", "--port", "0"]);
+    let mut child = KillOnDrop(child);
+    // Two `chunked`s (request smuggling: a proxy in front may read the
+    // framing differently): one 400, then the connection ends, and the GET
+    // pipelined behind it is never answered.
+    let smuggled = exchange_until_closed(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n\
+          0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_one_refusal(&smuggled, "400 Bad Request");
+    // The same with two Transfer-Encoding fields.
+    let two_fields = exchange_until_closed(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+          Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_one_refusal(&two_fields, "400 Bad Request");
+    // HTTP/1.1 without Host, or with two (RFC 9112, section 3.2).
+    let no_host = exchange_until_closed(addr, b"GET / HTTP/1.1\r\n\r\n");
+    assert_one_refusal(&no_host, "400 Bad Request");
+    let two_hosts = exchange_until_closed(addr, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    assert_one_refusal(&two_hosts, "400 Bad Request");
+    // No tunnels.
+    let connect = exchange_until_closed(
+        addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    );
+    assert_one_refusal(&connect, "501 Not Implemented");
+    // A well-formed pair on one connection: both answered.
+    let fine = exchange_until_closed(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(fine.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{fine}");
     signal(&child.0, libc::SIGTERM);
     assert!(wait_with_timeout(&mut child.0, Duration::from_secs(20)).success());
 }

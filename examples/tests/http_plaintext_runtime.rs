@@ -195,3 +195,54 @@ fn two_loops_serve_curl_and_wrk_and_report_per_loop_counts() {
         "{requests} served, wrk saw {wrk_count}"
     );
 }
+
+/// A second `http_plaintext` on the port the first one serves does not
+/// join its SO_REUSEPORT group (the kernel would split the connections
+/// between the two): it exits non-zero with one line saying the port is in
+/// use, and the first keeps serving. `--share-port` joins on purpose.
+#[test]
+fn a_second_server_on_a_port_in_use_exits_with_one_line() {
+    let (mut first, addr, _stdout) =
+        start_example("http_plaintext", &["--loops", "2", "--port", "0"]);
+    let port = addr.port().to_string();
+    let second = Command::new(common::example("http_plaintext"))
+        .args(["--loops", "2", "--port", &port])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "the second server must not start: {second:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(
+        stderr.starts_with("http_plaintext: ") && stderr.contains("in use"),
+        "says the port is in use: {stderr:?}"
+    );
+    let mut shared = Command::new(common::example("http_plaintext"))
+        .args(["--loops", "1", "--port", &port, "--share-port"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kept open until it exits: its shutdown report goes there.
+    let mut shared_stdout = BufReader::new(shared.stdout.take().unwrap());
+    let mut line = String::new();
+    shared_stdout.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("listening on"),
+        "--share-port joins: {line:?}"
+    );
+    signal(&shared, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut shared, Duration::from_secs(10)).success());
+    drop(shared_stdout);
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.write_all(REQUEST).unwrap();
+    let mut answer = [0u8; 12];
+    client.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    signal(&first, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut first, Duration::from_secs(10)).success());
+}

@@ -35,6 +35,11 @@ pub enum ErrorKind {
     Panicked,
     /// The feature exists in the API but is not implemented yet.
     Unsupported,
+    /// A stream reader's buffer limit was reached before what it waits
+    /// for arrived: a line longer than
+    /// [`StreamReader::limit`](crate::StreamReader::limit) (asyncio's
+    /// `LimitOverrunError`); `StreamReader::set_limit` raises it.
+    LimitOverrun,
     /// An operating-system call failed; see [`Error::io_error`].
     Io,
 }
@@ -98,6 +103,11 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         self.kind == ErrorKind::TimedOut
     }
+
+    /// True when a stream reader's limit was reached (a line too long).
+    pub fn is_limit_overrun(&self) -> bool {
+        self.kind == ErrorKind::LimitOverrun
+    }
 }
 
 impl fmt::Debug for Error {
@@ -137,6 +147,7 @@ impl From<Error> for io::Error {
                 io::ErrorKind::InvalidInput
             }
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
+            ErrorKind::LimitOverrun => io::ErrorKind::InvalidData,
             ErrorKind::Io => match &err.source {
                 Some(source) => source.kind(),
                 None => io::ErrorKind::Other,
@@ -170,5 +181,6 @@ mod tests {
         assert!(Error::closed().is_closed());
         assert!(Error::new(ErrorKind::Cancelled, "x").is_cancelled());
         assert!(Error::new(ErrorKind::TimedOut, "x").is_timeout());
+        assert!(Error::new(ErrorKind::LimitOverrun, "x").is_limit_overrun());
     }
 }

@@ -1,38 +1,41 @@
-//! hyper on loopcore's loops (feature `hyper`): [`LoopExecutor`] spawns
-//! hyper's background futures (HTTP/2 streams, upgrades) as tasks on the
-//! current loop, `!Send` ones included; [`LoopTimer`] gives hyper its
-//! timeouts on the loop's timers; and [`IoStream`](crate::IoStream) is the
-//! IO (`hyper::rt::Read`/`Write`). Serve with
-//! [`Runtime::serve_streams`](crate::Runtime::serve_streams) and hyper's
-//! `server::conn::http1`/`http2` builders:
+//! hyper on loopcore's loops (feature `hyper`): [`serve_connection`]
+//! serves a connection with a hyper service, safe by default (HTTP/1.1 and
+//! HTTP/2, header and idle deadlines from [`HttpTimeouts`](crate::HttpTimeouts),
+//! ambiguous HTTP/1 framing refused: see [`HyperServeOptions`]). Under it,
+//! the runtime glue: [`LoopExecutor`] spawns hyper's background futures
+//! (HTTP/2 streams, upgrades) as tasks on the current loop, `!Send` ones
+//! included; [`LoopTimer`] gives hyper its timeouts on the loop's timers;
+//! and [`IoStream`](crate::IoStream) is the IO (`hyper::rt::Read`/`Write`).
+//! Serve with [`Runtime::serve_streams`](crate::Runtime::serve_streams):
 //!
 //! ```no_run
 //! use std::convert::Infallible;
 //!
 //! use http_body_util::Full;
 //! use hyper::body::{Bytes, Incoming};
+//! use hyper::service::service_fn;
 //! use hyper::{Request, Response};
-//! use loopcore::hyper_rt::LoopTimer;
-//! use loopcore::{IoStream, Runtime, ServeOptions};
+//! use loopcore::hyper_rt::{serve_connection, HyperServeOptions};
+//! use loopcore::{Runtime, ServeOptions};
 //!
 //! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 //!     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
 //! }
 //!
 //! let runtime = Runtime::builder().build()?;
-//! runtime.serve_streams("127.0.0.1:8080", ServeOptions::default(), |reader, writer| async move {
-//!     let io = IoStream::new(reader, writer);
-//!     let _ = hyper::server::conn::http1::Builder::new()
-//!         .timer(LoopTimer)
-//!         .serve_connection(io, hyper::service::service_fn(hello))
-//!         .await;
+//! runtime.serve_streams("127.0.0.1:8080", ServeOptions::default(), |reader, writer| {
+//!     serve_connection(reader, writer, service_fn(hello), HyperServeOptions::default())
 //! })?;
 //! runtime.run()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! (`examples/examples/hyper_hello.rs` is the whole program, HTTP/2 and
-//! TLS with ALPN included.)
+//! hyper's own `server::conn::http1`/`http2` builders work on an
+//! [`IoStream`](crate::IoStream) with [`LoopTimer`] and [`LoopExecutor`]
+//! too, for what the driver does not do; a connection served that way has
+//! none of its deadlines or checks unless you add them.
+//! (`examples/examples/hyper_hello.rs` is a whole program, TLS with ALPN
+//! included.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +43,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::EventLoop;
+
+pub use crate::hyper_serve::{serve_connection, HyperServeOptions, H2_PREFACE};
 
 /// Spawns onto the loop running on the calling thread.
 ///

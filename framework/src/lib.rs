@@ -449,6 +449,8 @@ mod future;
 mod handle;
 #[cfg(feature = "hyper")]
 pub mod hyper_rt;
+#[cfg(feature = "hyper")]
+mod hyper_serve;
 mod io;
 mod join_set;
 mod load;
@@ -475,14 +477,13 @@ pub use io::tls;
 pub use io::tls::TlsSetup;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
-    DatagramTransport, IoStream, ProcessTransport, Protocol, Server, ServerOptions, StreamReader,
-    StreamWriter, SubprocessProtocol, Transport,
+    DatagramTransport, HttpTimeouts, IoStream, ProcessTransport, Protocol, Server, ServerOptions,
+    StreamReader, StreamWriter, SubprocessProtocol, Transport,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use load::LoopLoad;
 pub use mailbox::LoopHandle;
 pub use metrics::{render_prometheus, LoopStats};
-pub use proto::http1;
 pub use remote::RemoteJoinHandle;
 pub use runtime::{
     allowed_cpus, available_cpus, current_loop_index, Balance, Builder as RuntimeBuilder, Pinning,
@@ -495,6 +496,14 @@ pub use sys::limits::raise_fd_limit;
 pub use sys::signal::raise_in_process;
 pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};
+
+/// HTTP/1.1: the sans-IO codec on `httparse` (requests parsed, responses
+/// written, [`ResponseReader`](http1::ResponseReader) for clients) and what
+/// an HTTP server gets by default ([`HttpTimeouts`](http1::HttpTimeouts)).
+pub mod http1 {
+    pub use crate::io::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+    pub use crate::proto::http1::*;
+}
 
 /// The README's examples compile and run as doctests.
 #[cfg(doctest)]

@@ -586,6 +586,11 @@ impl EventLoop {
                         Ok(n) => {
                             core.shared.counters.bytes_sent.add(n as u64);
                             conn.write.consume(n);
+                            // Bytes leaving count as activity (a slow
+                            // download is not idle).
+                            if let Some(idle) = conn.idle.as_mut() {
+                                idle.touch(core);
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             conn.writable = false;
@@ -643,6 +648,10 @@ impl EventLoop {
             .take()
             .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice());
         let mut budget = READ_BUDGET;
+        // What was pending after the last early flush: only answers made
+        // since then call for another (a full kernel buffer does not
+        // make this loop flush in vain).
+        let mut pending_after_flush = 0;
         loop {
             let mut drained = false;
             let tls;
@@ -653,6 +662,24 @@ impl EventLoop {
                 };
                 if !conn.reading || conn.closing || conn.lost || !conn.readable {
                     break;
+                }
+                if budget < READ_BUDGET
+                    && conn.pending_len() > pending_after_flush
+                    && conn.flow.is_above_high(conn.pending_len())
+                {
+                    // The answers to the reads so far passed the high-water
+                    // mark: they are flushed and flow control checked
+                    // before the next read, so a protocol that pauses
+                    // reading on `pause_writing` holds one read's answers,
+                    // not a whole budget's (a pipelining client that reads
+                    // back). A protocol that does not pause reads on.
+                    drop(conns);
+                    self.flush_conn(key, generation);
+                    let mut conns = core.conns.borrow_mut();
+                    pending_after_flush = conns
+                        .get_mut(key, generation)
+                        .map_or(0, |conn| conn.pending_len());
+                    continue;
                 }
                 if budget == 0 {
                     // Still readable: yield to the others, come back next

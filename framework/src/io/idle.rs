@@ -1,11 +1,13 @@
 //! Idle timeouts on stream connections, which asyncio leaves to the user
-//! but a server facing the internet needs: a connection that receives
-//! nothing for its timeout is aborted, its protocol's `connection_lost`
-//! gets `TimedOut`, and the loop counts it (`idle_timeouts`).
+//! but a server facing the internet needs: a connection on which no byte
+//! moved, received or sent, for its timeout is aborted, its protocol's
+//! `connection_lost` gets `TimedOut`, and the loop counts it
+//! (`idle_timeouts`). Sent bytes count so that a slow download is not cut;
+//! a peer that stops reading stalls the sends and is idle.
 //!
-//! Reads only note the time (the loop's iteration time, not a clock read
-//! per read); the one timer per connection is re-armed when it fires early,
-//! so a busy connection costs no timer work per request.
+//! Reads and writes only note the time (the loop's iteration time, not a
+//! clock read per call); the one timer per connection is re-armed when it
+//! fires early, so a busy connection costs no timer work per request.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -18,18 +20,22 @@ use crate::EventLoop;
 /// One connection's idle timeout.
 pub(crate) struct IdleTimer {
     pub(crate) timeout: Duration,
-    /// When something last arrived (the loop's iteration time).
+    /// When a byte last arrived or left (the loop's iteration time).
     pub(crate) last_activity: Instant,
     pub(crate) timer: Option<TimerHandle>,
 }
 
 impl IdleTimer {
-    /// Something arrived: notes the loop's iteration time.
+    /// A byte arrived or left: notes the loop's iteration time.
     #[inline]
     pub(crate) fn touch(&mut self, core: &Core) {
-        if let Some(now) = core.clock.paused().or_else(|| core.busy_since.get()) {
-            self.last_activity = now;
-        }
+        // Outside an iteration (a flush before the first poll of a run)
+        // there is no iteration time: read the clock then, rarely.
+        self.last_activity = core
+            .clock
+            .paused()
+            .or_else(|| core.busy_since.get())
+            .unwrap_or_else(Instant::now);
     }
 
     pub(crate) fn cancel(&mut self) {
@@ -96,7 +102,7 @@ impl EventLoop {
                     conn.closing = true;
                     let error = io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("nothing received for {timeout:?} (idle timeout)"),
+                        format!("nothing sent or received for {timeout:?} (idle timeout)"),
                     );
                     schedule_lost(core, conn, key, Some(error));
                 }

@@ -175,6 +175,9 @@ impl EventLoop {
                     Ok(n) => {
                         core.shared.counters.bytes_sent.add(n as u64);
                         unsent = &unsent[n..];
+                        if let Some(idle) = conn.idle.as_mut() {
+                            idle.touch(core);
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         conn.writable = false;

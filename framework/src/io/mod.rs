@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod http_timeouts;
 mod idle;
 mod lent_read;
 mod pipe;
@@ -24,6 +25,7 @@ mod udp;
 mod unix;
 
 pub use connect::ConnectOptions;
+pub use http_timeouts::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use process::{Child, ProcessTransport, SubprocessProtocol};
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use stream_io::IoStream;
@@ -37,8 +39,8 @@ pub(crate) use lent_read::LentRead;
 pub(crate) use stream::Stream;
 pub(crate) use streams::spawning_protocol;
 pub(crate) use tcp::{
-    bind_listener, run_accept, serve_accepted, AcceptReady, AcceptSink, Admission, Factory,
-    HandOff, Listeners,
+    bind_listener, probe_port_free, run_accept, serve_accepted, AcceptReady, AcceptSink, Admission,
+    Factory, HandOff, Listeners,
 };
 pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 

@@ -31,8 +31,11 @@ pub struct ServerOptions {
     /// How long a TLS `close` may take to flush before it aborts (default
     /// 30 s; asyncio's `ssl_shutdown_timeout`).
     pub tls_shutdown_timeout: Duration,
-    /// Abort accepted connections that receive nothing for this long
-    /// (default: none); see [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
+    /// Abort accepted connections on which no byte moved, either way, for
+    /// this long (default: none, as asyncio: for a generic TCP server a
+    /// byte every few seconds is a real client; the HTTP drivers set their
+    /// own, see [`HttpTimeouts`](crate::HttpTimeouts)); see
+    /// [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
     pub idle_timeout: Option<Duration>,
     /// Admission control (default: none): at this many live connections on
     /// the loop, the listener stops accepting, so new connections wait in

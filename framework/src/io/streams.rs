@@ -3,10 +3,14 @@
 //! protocol that buffers what arrives.
 //!
 //! Invariants:
-//! 1. The reader's buffer holds at most about `2 * LIMIT` bytes: above it the
-//!    transport stops reading; once the reader consumes down to `LIMIT`,
-//!    reading resumes (backpressure to the peer instead of unbounded
-//!    memory).
+//! 1. The reader's buffer holds at most about `2 * limit` bytes (the
+//!    reader's [`limit`](StreamReader::limit), 64 KiB unless set): above it
+//!    the transport stops reading; once the reader consumes down to
+//!    `limit`, reading resumes (backpressure to the peer instead of
+//!    unbounded memory). A read that waits for a delimiter (or a
+//!    `peek_with` that waits for more) fails with `LimitOverrun` once more
+//!    than `limit` bytes are buffered without it, so no reader ever waits
+//!    on a transport paused by its own full buffer.
 //! 2. `drain` waits while the transport's write buffer is above its
 //!    high-water mark (`pause_writing` until `resume_writing`).
 //! 3. End of stream is `Ok(0)` from `read`, an error of kind `Io` with
@@ -30,11 +34,22 @@ use super::tcp::{Server, ServerOptions};
 use super::transport::Transport;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
-/// Buffered bytes above which reading pauses (asyncio's default limit).
-/// Reading pauses above twice this, and resumes at or below it (asyncio's
-/// high and low marks), so a steady stream does not flip the transport
-/// on and off at every read.
-const LIMIT: usize = 64 * 1024;
+/// The reader's default limit (asyncio's `_DEFAULT_LIMIT`): the longest
+/// line `read_until` accepts before its delimiter. Reading pauses above
+/// twice the limit, and resumes at or below it (asyncio's high and low
+/// marks), so a steady stream does not flip the transport on and off at
+/// every read.
+const DEFAULT_LIMIT: usize = 64 * 1024;
+
+/// A reader's limit (see [`StreamReader::set_limit`]).
+#[derive(Clone, Copy, Debug)]
+struct Limit(usize);
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(DEFAULT_LIMIT)
+    }
+}
 
 /// The smallest and largest read the stream's buffer offers the kernel:
 /// it grows while reads fill it (bulk transfers read 64 KiB at a time) and
@@ -54,6 +69,7 @@ struct StreamState {
     end: usize,
     /// How much room the next read is offered.
     next_read: usize,
+    limit: Limit,
     eof: bool,
     lost: bool,
     error: Option<io::Error>,
@@ -78,12 +94,47 @@ impl StreamState {
                 self.buffer = Vec::new();
             }
         }
-        if self.read_paused && self.available().len() <= LIMIT {
+        self.flow_control();
+    }
+
+    /// Pauses reading above twice the limit, resumes it at or below the
+    /// limit.
+    fn flow_control(&mut self) {
+        let buffered = self.available().len();
+        let limit = self.limit.0;
+        if self.read_paused && buffered <= limit {
             self.read_paused = false;
             if let Some(t) = &self.transport {
                 t.resume_reading();
             }
+        } else if !self.read_paused && buffered > limit.saturating_mul(2) {
+            self.read_paused = true;
+            if let Some(t) = &self.transport {
+                t.pause_reading();
+            }
         }
+    }
+
+    /// The error of a read that needs more than `limit` buffered bytes.
+    fn overrun(&self, what: std::fmt::Arguments<'_>) -> Error {
+        let limit = self.limit.0;
+        Error::new(
+            ErrorKind::LimitOverrun,
+            format!(
+                "{what} the stream reader's limit of {limit} bytes \
+                 (raise it with StreamReader::set_limit)"
+            ),
+        )
+    }
+
+    /// At end of stream with nothing buffered, the connection's error
+    /// (once).
+    fn take_error(&mut self) -> Option<Error> {
+        if self.available().is_empty() {
+            let error = self.error.take()?;
+            return Some(Error::io("the connection failed", error));
+        }
+        None
     }
 
     /// At least `want` bytes of room after the received ones: reuses the
@@ -100,16 +151,11 @@ impl StreamState {
         &mut self.buffer[self.end..]
     }
 
-    /// `n` bytes were written into the room; pauses reading above the
-    /// limit and wakes the reader.
+    /// `n` bytes were written into the room; pauses reading above twice
+    /// the limit and wakes the reader.
     fn received(&mut self, n: usize) {
         self.end += n;
-        if !self.read_paused && self.available().len() > 2 * LIMIT {
-            self.read_paused = true;
-            if let Some(t) = &self.transport {
-                t.pause_reading();
-            }
-        }
+        self.flow_control();
         if let Some(w) = self.reader.take() {
             w.wake();
         }
@@ -289,6 +335,7 @@ fn pair(state: &Shared, transport: Transport) -> (StreamReader, StreamWriter) {
     (
         StreamReader {
             state: state.clone(),
+            skip_line: false,
         },
         StreamWriter {
             state: state.clone(),
@@ -298,8 +345,17 @@ fn pair(state: &Shared, transport: Transport) -> (StreamReader, StreamWriter) {
 }
 
 /// The reading half of a stream connection.
+///
+/// Its [`limit`](Self::limit) (asyncio's `limit=`, 64 KiB unless
+/// [`set_limit`](Self::set_limit) says otherwise) bounds the lines
+/// [`read_until`](Self::read_until) and [`read_line`](Self::read_line)
+/// accept and the bytes it buffers (reading pauses above twice the
+/// limit); `read` and `read_exact` take any size.
 pub struct StreamReader {
     state: Shared,
+    /// A `read_line` failed on a line whose end had not arrived: the next
+    /// `read_line` skips the rest of it first (any other read clears it).
+    skip_line: bool,
 }
 
 /// The writing half of a stream connection.
@@ -340,17 +396,44 @@ impl StreamReader {
         })
         .await;
         let mut state = self.state.borrow_mut();
-        if state.available().is_empty() {
-            if let Some(error) = state.error.take() {
-                return Err(Error::io("the connection failed", error));
-            }
+        if let Some(error) = state.take_error() {
+            return Err(error);
         }
         Ok(take(&mut state))
+    }
+
+    /// The most bytes a line may hold before its delimiter (asyncio's
+    /// `limit`): 64 KiB unless [`set_limit`](Self::set_limit) changed it.
+    pub fn limit(&self) -> usize {
+        self.state.borrow().limit.0
+    }
+
+    /// Sets the [`limit`](Self::limit) (asyncio's `limit=` argument of
+    /// `open_connection` and `start_server`): the longest line
+    /// [`read_until`](Self::read_until) and [`read_line`](Self::read_line)
+    /// accept before the delimiter, and the buffer's size, as reading
+    /// pauses above twice the limit and resumes at or below it. At least
+    /// 1 (0 counts as 1). Call it after `open_connection`, or first thing
+    /// in a `start_server` or `serve_streams` handler: what arrived before
+    /// is kept, and reading paused on a buffer full for the old limit
+    /// resumes under a higher one.
+    ///
+    /// ```
+    /// # async fn long_lines(reader: &mut loopcore::StreamReader) -> loopcore::Result<Vec<u8>> {
+    /// reader.set_limit(1024 * 1024); // lines of up to 1 MiB
+    /// reader.read_line().await
+    /// # }
+    /// ```
+    pub fn set_limit(&mut self, limit: usize) {
+        let mut state = self.state.borrow_mut();
+        state.limit = Limit(limit.max(1));
+        state.flow_control();
     }
 
     /// Reads what is available into `buf` (waiting for at least one byte);
     /// `Ok(0)` at end of stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.skip_line = false;
         if buf.is_empty() {
             return Ok(0);
         }
@@ -371,6 +454,7 @@ impl StreamReader {
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
         // Copied as it arrives, so a message larger than the buffer limit
         // (where reading pauses) is read whole too.
+        self.skip_line = false;
         let want = buf.len();
         let mut got = 0;
         while got < want {
@@ -397,53 +481,96 @@ impl StreamReader {
         Ok(())
     }
 
-    /// Reads up to and including `delimiter`; at end of stream, what is left
-    /// (possibly empty). Lines longer than the buffer limit are still read
-    /// whole (reading stays paused only while the reader is not waiting).
+    /// Reads up to and including `delimiter` (asyncio's `readuntil`); at
+    /// end of stream, what is left (possibly empty).
+    ///
+    /// The delimiter must come within the first `limit + 1` bytes (a line
+    /// of at most [`limit`](Self::limit) bytes before it). Otherwise the
+    /// read fails with an error of kind
+    /// [`LimitOverrun`](ErrorKind::LimitOverrun) (asyncio's
+    /// `LimitOverrunError`) as soon as more than `limit` bytes are buffered
+    /// without it, at end of stream too, and leaves the bytes in the
+    /// buffer: a later [`read`](Self::read) gets them (`read_until` fails
+    /// again). [`set_limit`](Self::set_limit) allows longer lines.
     pub async fn read_until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
-        loop {
-            let found = self
-                .with_buffer(
-                    |available| available.contains(&delimiter),
-                    |state| {
-                        let available = state.available();
-                        match available.iter().position(|&b| b == delimiter) {
-                            Some(i) => {
-                                let line = available[..=i].to_vec();
-                                state.consume(i + 1);
-                                Some(line)
-                            }
-                            None if state.eof => {
-                                let rest = available.to_vec();
-                                let n = rest.len();
-                                state.consume(n);
-                                Some(rest)
-                            }
-                            None => {
-                                // Full buffer without a delimiter: let more in.
-                                if state.read_paused {
-                                    state.read_paused = false;
-                                    if let Some(t) = &state.transport {
-                                        t.resume_reading();
-                                    }
-                                }
-                                None
-                            }
-                        }
-                    },
-                )
-                .await?;
-            if let Some(line) = found {
-                return Ok(line);
+        self.skip_line = false;
+        self.until(delimiter).await
+    }
+
+    /// [`read_until`](Self::read_until).
+    async fn until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
+        // The buffered bytes known to hold no delimiter: each wake scans
+        // only what arrived since, so a long line arriving in small
+        // pieces costs O(n), not O(n^2). They stay put meanwhile: only the
+        // reader consumes, and this borrows it.
+        let mut searched = 0;
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            let limit = state.limit.0;
+            let available = state.available();
+            let window = available.len().min(limit.saturating_add(1));
+            let from = searched.min(window);
+            if let Some(i) = available[from..window].iter().position(|&b| b == delimiter) {
+                let end = from + i + 1;
+                let line = available[..end].to_vec();
+                state.consume(end);
+                return Poll::Ready(Ok(line));
             }
-        }
+            searched = window;
+            if available.len() > limit {
+                let delimiter = std::ascii::escape_default(delimiter);
+                return Poll::Ready(Err(state.overrun(format_args!(
+                    "no b'{delimiter}' in the first {window} bytes: a line longer than"
+                ))));
+            }
+            if state.eof {
+                if let Some(error) = state.take_error() {
+                    return Poll::Ready(Err(error));
+                }
+                let rest = state.available().to_vec();
+                state.consume(rest.len());
+                return Poll::Ready(Ok(rest));
+            }
+            state.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Discards bytes through the next `delimiter` (or to the end of the
+    /// stream), as they arrive: the rest of a line `read_line` gave up on.
+    async fn skip_through(&mut self, delimiter: u8) {
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            let available = state.available();
+            match available.iter().position(|&b| b == delimiter) {
+                Some(i) => {
+                    state.consume(i + 1);
+                    return Poll::Ready(());
+                }
+                None => {
+                    let n = available.len();
+                    state.consume(n);
+                }
+            }
+            if state.eof {
+                return Poll::Ready(());
+            }
+            state.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        self.skip_line = false;
     }
 
     /// Looks at what has arrived without consuming it: waits until
     /// `decide` answers from the buffered bytes (called again as more
     /// arrive), or the stream ends (`None` then, unless `decide` answers
-    /// from what is left). For protocol sniffs, such as HTTP/2's
-    /// connection preface:
+    /// from what is left). If `decide` is still undecided with more than
+    /// the [`limit`](Self::limit) buffered, the peek fails with an error of
+    /// kind [`LimitOverrun`](ErrorKind::LimitOverrun) (reading pauses on a
+    /// buffer that full, so more might never come); the bytes stay. For
+    /// protocol sniffs, such as HTTP/2's connection preface:
     ///
     /// ```
     /// # async fn sniff(reader: &mut loopcore::StreamReader) -> loopcore::Result<bool> {
@@ -462,27 +589,65 @@ impl StreamReader {
         &mut self,
         mut decide: impl FnMut(&[u8]) -> Option<T>,
     ) -> Result<Option<T>> {
-        let mut answer = None;
-        self.with_buffer(
-            |available| {
-                answer = decide(available);
-                answer.is_some()
-            },
-            |_| (),
-        )
-        .await?;
-        if answer.is_none() {
-            // The stream ended: one last look at what is left.
-            answer = self
-                .with_buffer(|_| true, |state| decide(state.available()))
-                .await?;
-        }
-        Ok(answer)
+        self.skip_line = false;
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            let available = state.available();
+            if let Some(answer) = decide(available) {
+                return Poll::Ready(Ok(Some(answer)));
+            }
+            let buffered = available.len();
+            if buffered > state.limit.0 {
+                // Reading pauses on a buffer this full: waiting for more
+                // could wait for good.
+                return Poll::Ready(Err(state.overrun(format_args!(
+                    "peek_with is still undecided with {buffered} bytes buffered, more than"
+                ))));
+            }
+            if state.eof {
+                return Poll::Ready(match state.take_error() {
+                    Some(error) => Err(error),
+                    None => Ok(None),
+                });
+            }
+            state.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 
-    /// Reads one line including its `\n` (empty at end of stream).
+    /// Reads one line including its `\n` (asyncio's `readline`); at end of
+    /// stream, what is left (empty once nothing is).
+    ///
+    /// A line longer than the [`limit`](Self::limit) (see
+    /// [`read_until`](Self::read_until)) fails with an error of kind
+    /// [`LimitOverrun`](ErrorKind::LimitOverrun) (asyncio's `ValueError`)
+    /// and is discarded: through its `\n` if that has arrived, else all
+    /// that is buffered, and the next `read_line` (unless another read
+    /// comes first) skips the rest of the line, through its `\n`, before it
+    /// reads. So a caller that goes on gets the line after the long one
+    /// (asyncio's `readline` would return the long line's tail instead).
     pub async fn read_line(&mut self) -> Result<Vec<u8>> {
-        self.read_until(b'\n').await
+        if self.skip_line {
+            self.skip_through(b'\n').await;
+        }
+        let result = self.until(b'\n').await;
+        if matches!(&result, Err(error) if error.is_limit_overrun()) {
+            let mut state = self.state.borrow_mut();
+            // `until` saw no `\n` in the first `limit + 1` bytes.
+            let searched = state.limit.0.saturating_add(1);
+            let available = state.available();
+            let from = searched.min(available.len());
+            match available[from..].iter().position(|&b| b == b'\n') {
+                Some(i) => state.consume(from + i + 1),
+                None => {
+                    let n = available.len();
+                    state.consume(n);
+                    self.skip_line = true;
+                }
+            }
+        }
+        result
     }
 
     /// True once the peer ended the stream and the buffer is empty.
@@ -501,6 +666,7 @@ impl StreamReader {
         capacity: usize,
         copy: impl FnOnce(&[u8]),
     ) -> Poll<io::Result<usize>> {
+        self.skip_line = false;
         let mut state = self.state.borrow_mut();
         let available = state.available().len();
         if available == 0 && capacity > 0 {

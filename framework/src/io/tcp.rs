@@ -489,6 +489,33 @@ pub(crate) fn resume_full_listeners(lp: &EventLoop) {
     }
 }
 
+/// Fails with `AddrInUse` when a socket listens on `addr` already, in this
+/// process or another, `SO_REUSEPORT` or not: a socket bound with
+/// `SO_REUSEADDR` but not `SO_REUSEPORT` (and the same `IPV6_V6ONLY` as
+/// [`bind_listener`]) cannot share the port with a listener, and can with
+/// anything else (connections in `TIME_WAIT`, bound but idle sockets). The
+/// probe is closed before it returns.
+///
+/// What it cannot do: Linux has no exclusive reuseport group, so a process
+/// of the same user that sets `SO_REUSEPORT` itself can still join after
+/// this check, and two processes probing in the same microseconds can both
+/// pass. Port 0 has nothing to probe.
+pub(crate) fn probe_port_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
+    probe.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&addr.into())
+}
+
 pub(crate) fn bind_listener(
     addr: SocketAddr,
     options: &ServerOptions,

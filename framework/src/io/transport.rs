@@ -411,12 +411,14 @@ impl Transport {
         });
     }
 
-    /// Aborts the connection if nothing arrives for `timeout` (a
-    /// server's keep-alive limit, or a peer that went silent); the
-    /// protocol's `connection_lost` then gets an error of kind `TimedOut`
-    /// and the loop counts it in `idle_timeouts`. `None` removes it.
-    /// Only received bytes count as activity: a peer that reads but never
-    /// writes is idle. asyncio has no such call.
+    /// Aborts the connection if no byte moves, in either direction, for
+    /// `timeout` (a server's keep-alive limit, a peer that went silent, a
+    /// peer that stopped reading what it asked for); the protocol's
+    /// `connection_lost` then gets an error of kind `TimedOut` and the
+    /// loop counts it in `idle_timeouts`. `None` removes it. Bytes the
+    /// kernel accepts from this side count as activity as well as bytes
+    /// received, so a slow download is not cut while it progresses (until
+    /// 2026-12 only received bytes counted). asyncio has no such call.
     ///
     /// ```no_run
     /// # fn f(transport: &loopcore::Transport) -> loopcore::Result<()> {

@@ -360,6 +360,11 @@ impl FlowControl {
         (self.high, self.low)
     }
 
+    /// Whether `size` pending bytes are above the high-water mark.
+    pub(crate) fn is_above_high(&self, size: usize) -> bool {
+        size > self.high
+    }
+
     /// What to tell the protocol now that `size` bytes are pending.
     pub(crate) fn check(&mut self, size: usize) -> Option<FlowEvent> {
         if !self.paused && size > self.high {

@@ -526,8 +526,16 @@ impl Runtime {
     /// on the loop that serves each connection); returns the bound
     /// addresses (with port 0, the port every loop shares).
     ///
-    /// Binding happens here, so an address in use fails now; each loop
-    /// starts accepting as soon as it reads its mailbox.
+    /// Binding happens here, so an address in use fails now, with an
+    /// error whose [`io_error`](crate::Error::io_error) is `AddrInUse`:
+    /// whether another process listens on it with `SO_REUSEPORT` or not
+    /// (the balance mode's own `SO_REUSEPORT` would otherwise join that
+    /// process's group and the kernel would split connections between
+    /// the two), unless [`ServeOptions::share_port`] asks for exactly that.
+    /// Linux has no exclusive reuseport group: a process of the same user
+    /// that sets `SO_REUSEPORT` itself can still join later, and two
+    /// processes starting in the same microseconds can both pass the check.
+    /// Each loop starts accepting as soon as it reads its mailbox.
     pub fn serve<A, F, P>(
         &self,
         addr: A,

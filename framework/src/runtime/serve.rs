@@ -14,7 +14,7 @@ use mio::net::TcpStream;
 
 use super::context;
 use super::RuntimeShared;
-use crate::io::{bind_listener, AcceptSink, Admission, Factory, HandOff};
+use crate::io::{bind_listener, probe_port_free, AcceptSink, Admission, Factory, HandOff};
 use crate::{Error, ErrorKind, EventLoop, LoopHandle, Protocol, Result, ServerOptions};
 
 /// How a [`Runtime::serve`](super::Runtime::serve) address spreads its
@@ -58,49 +58,62 @@ impl Default for Balance {
     }
 }
 
-/// Options of [`Runtime::serve`](super::Runtime::serve).
+/// Options of [`Runtime::serve`](super::Runtime::serve): how connections
+/// spread over the loops, plus the [`ServerOptions`] every loop's listener
+/// gets (one source of truth: TLS, its handshake and shutdown timeouts,
+/// the idle timeout, admission control, socket options).
+///
+/// Two fields of the inner `ServerOptions` are decided by `serve` itself:
+/// `reuse_port` (the balance mode's internal detail: see
+/// [`share_port`](Self::share_port) to share a port with another process)
+/// and `start_serving` (always on). Its `backlog` defaults to the kernel's
+/// cap (`/proc/sys/net/core/somaxconn`), not asyncio's 100, which drops
+/// SYNs in bursts.
+///
+/// An address another socket listens on fails with an error whose
+/// [`io_error`](crate::Error::io_error) is `AddrInUse`, whatever the balance
+/// mode, unless [`share_port`](Self::share_port) is on.
+///
+/// ```
+/// use std::time::Duration;
+/// use loopcore::{Balance, ServeOptions};
+///
+/// let options = ServeOptions::default()
+///     .balance(Balance::ReusePort)
+///     .idle_timeout(Duration::from_secs(60))
+///     .tls_handshake_timeout(Duration::from_secs(10));
+/// assert_eq!(options.server.tls_handshake_timeout, Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServeOptions {
     /// How connections are spread over the loops.
     pub balance: Balance,
-    /// Listen backlog per listener; `None` (the default) reads
-    /// `/proc/sys/net/core/somaxconn` (asyncio's 100 drops SYNs in bursts).
-    pub backlog: Option<u32>,
-    /// `TCP_NODELAY` on accepted connections (default on).
-    pub nodelay: bool,
-    /// `SO_KEEPALIVE` on accepted connections (default off).
-    pub keep_alive: bool,
-    /// Serve TLS with this configuration.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Abort connections that receive nothing for this long (default:
-    /// none); see [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
-    pub idle_timeout: Option<Duration>,
-    /// Admission control per loop (default: none); see
-    /// [`ServerOptions::max_connections`]. With [`Balance::Acceptor`] the
-    /// acceptor skips loops at the limit; when every loop is at it, it
-    /// stops accepting (connections wait in the backlog) until one is down
-    /// to 90% of it.
-    pub max_connections: Option<usize>,
+    /// What each loop's listener and its connections get.
+    pub server: ServerOptions,
     /// Admission control for the whole runtime (default: none): at this
     /// many live connections over all loops every listener of this
     /// `serve` stops accepting (they wait in the backlog) until the total
-    /// is down to 90% of it. Works beside `max_connections`, with every
-    /// balance mode.
+    /// is down to 90% of it. Works beside `server.max_connections` (per
+    /// loop), with every balance mode.
     pub max_connections_total: Option<usize>,
+    /// Join a port that another process (or another `serve`) already
+    /// listens on with `SO_REUSEPORT`, and let the kernel split the
+    /// connections between them (default off: such a port fails with
+    /// `AddrInUse`). For operators who run two processes on one port on
+    /// purpose; a restart that hands its sockets over
+    /// ([`Runtime::serve_listeners`](super::Runtime::serve_listeners))
+    /// does not need it.
+    pub share_port: bool,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             balance: Balance::default(),
-            backlog: None,
-            nodelay: true,
-            keep_alive: false,
-            tls: None,
-            idle_timeout: None,
-            max_connections: None,
+            server: ServerOptions::default().backlog(somaxconn()),
             max_connections_total: None,
+            share_port: false,
         }
     }
 }
@@ -112,39 +125,63 @@ impl ServeOptions {
         self
     }
 
-    /// Sets the listen backlog.
+    /// Replaces the listeners' options whole.
+    pub fn server(mut self, server: ServerOptions) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// Sets the listen backlog per listener.
     pub fn backlog(mut self, backlog: u32) -> Self {
-        self.backlog = Some(backlog);
+        self.server.backlog = backlog;
         self
     }
 
-    /// Sets `TCP_NODELAY` on accepted connections.
+    /// Sets `TCP_NODELAY` on accepted connections (default on).
     pub fn nodelay(mut self, on: bool) -> Self {
-        self.nodelay = on;
+        self.server.nodelay = on;
         self
     }
 
-    /// Sets `SO_KEEPALIVE` on accepted connections.
+    /// Sets `SO_KEEPALIVE` on accepted connections (default off).
     pub fn keep_alive(mut self, on: bool) -> Self {
-        self.keep_alive = on;
+        self.server.keep_alive = on;
         self
     }
 
     /// Serves TLS with `config` on every loop.
     pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
+        self.server.tls = Some(config);
         self
     }
 
-    /// Aborts connections idle for `timeout`.
+    /// Sets how long a TLS handshake may take (default 60 s): the guard
+    /// against clients that open TLS connections and stall.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.server.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a TLS `close` may take to flush (default 30 s).
+    pub fn tls_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.server.tls_shutdown_timeout = timeout;
+        self
+    }
+
+    /// Closes connections on which nothing moved for `timeout`; see
+    /// [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
+        self.server.idle_timeout = Some(timeout);
         self
     }
 
-    /// At most `max` live connections per loop; see the field.
+    /// At most `max` live connections per loop; see
+    /// [`ServerOptions::max_connections`]. With [`Balance::Acceptor`] the
+    /// acceptor skips loops at the limit; when every loop is at it, it
+    /// stops accepting (connections wait in the backlog) until one is down
+    /// to 90% of it.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
+        self.server.max_connections = Some(max);
         self
     }
 
@@ -154,18 +191,17 @@ impl ServeOptions {
         self
     }
 
+    /// Sets [`share_port`](Self::share_port).
+    pub fn share_port(mut self, on: bool) -> Self {
+        self.share_port = on;
+        self
+    }
+
     fn server_options(&self, reuse_port: bool) -> ServerOptions {
-        let mut options = ServerOptions::default()
-            .backlog(self.backlog.unwrap_or_else(somaxconn))
-            .reuse_port(reuse_port)
-            .nodelay(self.nodelay)
-            .keep_alive(self.keep_alive);
-        options.idle_timeout = self.idle_timeout;
-        options.max_connections = self.max_connections;
-        match &self.tls {
-            Some(config) => options.tls(config.clone()),
-            None => options,
-        }
+        let mut options = self.server.clone();
+        options.reuse_port = reuse_port;
+        options.start_serving = true;
+        options
     }
 }
 
@@ -256,6 +292,11 @@ fn serve_reuse_port(
     let mut port = None;
     for &addr in addrs {
         let mut addr = with_shared_port(addr, port);
+        if !options.share_port {
+            // SO_REUSEPORT would let the group join a port another process
+            // listens on, and the kernel would split the connections.
+            ensure_port_free(addr)?;
+        }
         for listeners in &mut per_loop {
             let listener = bind_listener(addr, &server_options)
                 .map_err(|e| Error::io(format!("binding {addr} with SO_REUSEPORT"), e))?;
@@ -379,6 +420,22 @@ impl Admission for TotalCap {
     }
 }
 
+/// Fails with `AddrInUse` (and a message saying what to do) when a
+/// socket listens on `addr` already; see `probe_port_free`.
+fn ensure_port_free(addr: SocketAddr) -> Result<()> {
+    probe_port_free(addr).map_err(|e| {
+        let context = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "{addr} is in use: another process (or another serve) listens on it; \
+                 stop it, pick another port, or set ServeOptions::share_port to share it on purpose"
+            )
+        } else {
+            format!("checking that {addr} is free")
+        };
+        Error::io(context, e)
+    })
+}
+
 fn serve_acceptor(
     runtime: &Arc<RuntimeShared>,
     accept_on: usize,
@@ -386,7 +443,8 @@ fn serve_acceptor(
     options: &ServeOptions,
     factory: SendFactory,
 ) -> Result<Vec<SocketAddr>> {
-    let server_options = options.server_options(false);
+    // Without SO_REUSEPORT the bind itself fails on a port in use.
+    let server_options = options.server_options(options.share_port);
     let mut bound = Vec::with_capacity(addrs.len());
     let mut listeners = Vec::with_capacity(addrs.len());
     let mut port = None;

@@ -241,3 +241,249 @@ fn messages_of_every_size_around_the_read_sizes_arrive_whole() {
     crate::tcp::run_until(&lp, || client.is_finished());
     client.join().unwrap();
 }
+
+/// A peer that accepts one connection, writes `chunks` (each a separate
+/// write), half-closes, then reads until the client closes; returns what
+/// the client sent.
+fn one_shot_peer(chunks: Vec<Vec<u8>>) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        for chunk in chunks {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    (addr, peer)
+}
+
+/// Awaits `future` for at most 5 s: a read that hangs fails the test
+/// instead of hanging it.
+async fn bounded<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    loopcore::timeout(Duration::from_secs(5), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} hung (no answer in 5 s)"))
+}
+
+/// Reads to end of stream with `read`.
+async fn read_to_end(reader: &mut loopcore::StreamReader) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = bounded("read", reader.read(&mut buf)).await.unwrap();
+        if n == 0 {
+            return all;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+}
+
+const LONG: usize = 200 * 1024;
+
+/// asyncio's `readuntil` and its `LimitOverrunError`: a line of 200 KiB
+/// (over the default 64 KiB limit, and over the 128 KiB where reading
+/// pauses) fails promptly with a typed error that names the limit, and
+/// its bytes stay in the buffer for whoever reads next.
+#[test]
+fn read_until_fails_on_a_line_over_the_limit_and_keeps_the_bytes() {
+    let mut sent = vec![b'a'; LONG];
+    sent.extend_from_slice(b"\nafter\n");
+    let (addr, peer) = one_shot_peer(vec![sent.clone()]);
+    let lp = EventLoop::new().unwrap();
+    let got = lp
+        .run_until_complete(async move {
+            let lp = EventLoop::current();
+            let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+            assert_eq!(reader.limit(), 64 * 1024, "asyncio's default limit");
+            let err = bounded("read_until", reader.read_until(b'\n'))
+                .await
+                .unwrap_err();
+            assert!(err.is_limit_overrun(), "{err:?}");
+            assert_eq!(err.kind(), loopcore::ErrorKind::LimitOverrun);
+            let message = err.to_string();
+            assert!(
+                message.contains("65536") && message.contains("set_limit"),
+                "the message says the limit and how to raise it: {message}"
+            );
+            // Again: the bytes are still there, so it fails again.
+            let again = bounded("read_until", reader.read_until(b'\n'))
+                .await
+                .unwrap_err();
+            assert!(again.is_limit_overrun(), "{again:?}");
+            let all = read_to_end(&mut reader).await;
+            writer.close();
+            bounded("wait_closed", writer.wait_closed()).await;
+            all
+        })
+        .unwrap();
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "every byte, in order, after the error");
+    peer.join().unwrap();
+}
+
+/// asyncio's `readline` on an over-long line: an error of the same kind,
+/// the line's bytes discarded; the lines after it read fine.
+#[test]
+fn read_line_skips_a_line_over_the_limit_and_reads_the_next() {
+    let mut long = vec![b'x'; LONG];
+    long.push(b'\n');
+    let (addr, peer) = one_shot_peer(vec![
+        b"first\n".to_vec(),
+        long,
+        b"next line\n".to_vec(),
+        b"last".to_vec(),
+    ]);
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async move {
+        let lp = EventLoop::current();
+        let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+        let first = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(first, b"first\n");
+        let err = bounded("read_line", reader.read_line()).await.unwrap_err();
+        assert!(err.is_limit_overrun(), "{err:?}");
+        let next = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(next, b"next line\n", "the line after the long one");
+        let last = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(last, b"last");
+        let eof = bounded("read_line", reader.read_line()).await.unwrap();
+        assert!(eof.is_empty());
+        assert!(reader.at_eof());
+        writer.close();
+        bounded("wait_closed", writer.wait_closed()).await;
+    })
+    .unwrap();
+    peer.join().unwrap();
+}
+
+/// The limit counts the bytes before the delimiter (asyncio's): a line of
+/// `limit` bytes and its delimiter is read; one byte more is an overrun,
+/// also when the delimiter is already buffered. `read_until` then keeps
+/// the bytes; `read_line` discards through the delimiter (only), as
+/// asyncio's `readline` does.
+#[test]
+fn the_limit_counts_the_bytes_before_the_delimiter() {
+    let sent = b"0123456789abcdef\n0123456789abcdefg\nok\n".to_vec();
+    let total = sent.len();
+    let (addr, peer) = one_shot_peer(vec![sent]);
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async move {
+        let lp = EventLoop::current();
+        let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+        reader.set_limit(16);
+        assert_eq!(reader.limit(), 16);
+        // Everything buffered first (the peer wrote it at once).
+        let whole = bounded(
+            "peek_with",
+            reader.peek_with(|bytes| (bytes.len() == total).then_some(())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(whole, Some(()));
+        let at_limit = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(at_limit, b"0123456789abcdef\n");
+        let err = bounded("read_until", reader.read_until(b'\n'))
+            .await
+            .unwrap_err();
+        assert!(err.is_limit_overrun(), "{err:?}");
+        let err = bounded("read_line", reader.read_line()).await.unwrap_err();
+        assert!(err.is_limit_overrun(), "{err:?}");
+        let mut rest = [0u8; 16];
+        let n = bounded("read", reader.read(&mut rest)).await.unwrap();
+        assert_eq!(&rest[..n], b"ok\n", "discarded through the delimiter only");
+        writer.close();
+        bounded("wait_closed", writer.wait_closed()).await;
+    })
+    .unwrap();
+    peer.join().unwrap();
+}
+
+/// `set_limit` raises the limit (asyncio's `limit=`): a 200 KiB line is
+/// read whole, also when it was set after reading had paused on the
+/// full buffer; the last line, cut by the peer's FIN, too.
+#[test]
+fn a_raised_limit_reads_a_long_line_whole() {
+    let mut long = vec![b'y'; LONG];
+    long.push(b'\n');
+    let (addr, peer) = one_shot_peer(vec![long, b"short\n".to_vec(), vec![b'z'; LONG]]);
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async move {
+        let lp = EventLoop::current();
+        let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+        // Let the buffer fill past 128 KiB, where reading pauses.
+        loopcore::sleep(Duration::from_millis(200)).await;
+        reader.set_limit(1024 * 1024);
+        let line = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(line.len(), LONG + 1);
+        assert!(line[..LONG].iter().all(|&b| b == b'y'));
+        let short = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(short, b"short\n");
+        let tail = bounded("read_line", reader.read_line()).await.unwrap();
+        assert_eq!(tail.len(), LONG, "the unterminated last line, at EOF");
+        assert!(reader.at_eof());
+        writer.close();
+        bounded("wait_closed", writer.wait_closed()).await;
+    })
+    .unwrap();
+    peer.join().unwrap();
+}
+
+/// A long line cut by the peer's FIN: no hang (reading paused on a full
+/// buffer never read the FIN before). `read_line` fails, then skips the
+/// rest of the line to the end of stream; `read_until` fails and leaves
+/// every byte to `read`.
+#[test]
+fn a_long_line_then_the_peers_fin_does_not_hang() {
+    for skip in [true, false] {
+        let (addr, peer) = one_shot_peer(vec![vec![b'w'; LONG]]);
+        let lp = EventLoop::new().unwrap();
+        lp.run_until_complete(async move {
+            let lp = EventLoop::current();
+            let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+            if skip {
+                let err = bounded("read_line", reader.read_line()).await.unwrap_err();
+                assert!(err.is_limit_overrun(), "{err:?}");
+                let eof = bounded("read_line", reader.read_line()).await.unwrap();
+                assert!(eof.is_empty(), "the rest of the line skipped, then EOF");
+                assert!(reader.at_eof());
+            } else {
+                let err = bounded("read_until", reader.read_until(b'\n'))
+                    .await
+                    .unwrap_err();
+                assert!(err.is_limit_overrun(), "{err:?}");
+                assert_eq!(read_to_end(&mut reader).await.len(), LONG);
+            }
+            writer.close();
+            bounded("wait_closed", writer.wait_closed()).await;
+        })
+        .unwrap();
+        peer.join().unwrap();
+    }
+}
+
+/// `peek_with` whose `decide` is still undecided with more than the limit
+/// buffered fails the same way (reading would pause on it for good), and
+/// leaves the bytes.
+#[test]
+fn peek_with_undecided_past_the_limit_fails_instead_of_hanging() {
+    let (addr, peer) = one_shot_peer(vec![vec![b'v'; LONG]]);
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async move {
+        let lp = EventLoop::current();
+        let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+        let err = bounded("peek_with", reader.peek_with(|_| None::<()>))
+            .await
+            .unwrap_err();
+        assert!(err.is_limit_overrun(), "{err:?}");
+        assert_eq!(read_to_end(&mut reader).await.len(), LONG);
+        writer.close();
+        bounded("wait_closed", writer.wait_closed()).await;
+    })
+    .unwrap();
+    peer.join().unwrap();
+}

@@ -128,3 +128,42 @@ fn a_protocols_own_idle_timeout_wins_over_the_servers_default() {
     assert!(!transport.is_closing(), "the server's 50 ms did not apply");
     assert_eq!(lp.stats().idle_timeouts, 0);
 }
+
+/// Bytes leaving count as activity: a download the peer keeps reading
+/// lives past the idle timeout although the peer never sends a byte; once
+/// the peer stops reading and the kernel's buffers fill, nothing moves and
+/// the connection is aborted.
+#[test]
+fn a_download_in_progress_is_not_idle_and_a_stalled_one_is() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(Seen::default());
+    let addr = server_with_idle_timeout(&lp, &seen, Duration::from_millis(150));
+    let mut reader = TcpStream::connect(addr).unwrap();
+    reader.set_nonblocking(true).unwrap();
+    run_until(&lp, || seen.made.get() == 1);
+    let server_side = seen.transport.borrow().clone().unwrap();
+    // The server sends 1 KiB every 50 ms for 600 ms (four timeouts), the
+    // client reads it all and sends nothing.
+    let started = Instant::now();
+    let mut scratch = [0u8; 4096];
+    while started.elapsed() < Duration::from_millis(600) {
+        server_side.write(&[b'd'; 1024]).unwrap();
+        lp.run_until_complete(loopcore::sleep(Duration::from_millis(50)))
+            .unwrap();
+        while let Ok(n) = std::io::Read::read(&mut reader, &mut scratch) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    assert!(
+        !server_side.is_closing(),
+        "a download in progress is not idle"
+    );
+    assert_eq!(lp.stats().idle_timeouts, 0);
+    // The client stops reading: 8 MiB fill its buffers and nothing moves.
+    server_side.write(&vec![b'd'; 8 << 20]).unwrap();
+    run_until(&lp, || seen.lost.get() == 1);
+    assert!(seen.lost_with_error.get(), "aborted with TimedOut");
+    assert_eq!(lp.stats().idle_timeouts, 1);
+}

@@ -15,6 +15,21 @@ pub(super) fn config_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidInput, format!("{what}: {e}"))
 }
 
+/// The crypto provider of every configuration loopcore builds: *ring*'s,
+/// one place for the whole crate.
+///
+/// rustls 0.23.48 deprecates `crypto::ring::default_provider` ("no support
+/// for post-quantum algorithms") without a *ring* replacement: the
+/// post-quantum key exchange is aws-lc-rs's, a provider this workspace does
+/// not build. Staying on *ring* is deliberate, so the one call allows the
+/// lint here. `allow`, not `expect`: with rustls before 0.23.48 (the lock
+/// may pin one) nothing is deprecated and an `expect` would warn instead.
+pub(super) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
 /// A server configuration from a PEM certificate chain (leaf first) and a
 /// PEM private key, with the given ALPN protocols (empty: none). Session
 /// resumption by tickets is on.
@@ -40,14 +55,12 @@ pub fn server_config(
     key: PrivateKeyDer<'static>,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>> {
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| config_error("choosing TLS versions", e))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| config_error("the certificate and key do not make a server identity", e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("choosing TLS versions", e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| config_error("the certificate and key do not make a server identity", e))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config.ticketer = rustls::crypto::ring::Ticketer::new()
         .map_err(|e| config_error("setting up session tickets", e))?;
@@ -137,7 +150,7 @@ fn certified_key(
             "an empty certificate chain",
         ));
     }
-    rustls::sign::CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider())
+    rustls::sign::CertifiedKey::from_der(certs, key, &provider())
         .map(Arc::new)
         .map_err(|e| config_error("the certificate and key do not make a server identity", e))
 }
@@ -200,7 +213,7 @@ pub fn server_config_reloadable(
     alpn: &[&[u8]],
     client_ca: Option<&Path>,
 ) -> Result<Arc<rustls::ServerConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| config_error("choosing TLS versions", e))?;
@@ -234,14 +247,12 @@ pub fn client_config_with_identity(
 ) -> Result<Arc<rustls::ClientConfig>> {
     let roots = load_roots(ca.as_ref())?;
     let (certs, key) = load_identity(cert.as_ref(), key.as_ref())?;
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| config_error("choosing TLS versions", e))?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(certs, key)
-    .map_err(|e| config_error("the client certificate and key", e))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("choosing TLS versions", e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| config_error("the client certificate and key", e))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -256,7 +267,7 @@ pub fn client_config_from_ca_pem(
 ) -> Result<Arc<rustls::ClientConfig>> {
     let ca = ca.as_ref();
     let trusted = read_certs(ca)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let chains = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(load_roots(ca)?),
         provider.clone(),
@@ -307,13 +318,11 @@ fn client_config(
     roots: rustls::RootCertStore,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ClientConfig>> {
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| config_error("choosing TLS versions", e))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("choosing TLS versions", e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }

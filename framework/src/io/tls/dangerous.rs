@@ -12,7 +12,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSuppo
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::config::client_config_verified_by;
+use super::config::{client_config_verified_by, provider};
 use crate::Result;
 
 /// A client configuration that accepts **any** server certificate: expired,
@@ -29,7 +29,7 @@ use crate::Result;
 pub fn client_config_accepting_any_certificate(
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let verifier = Arc::new(AnyCertificate {
         algorithms: provider.signature_verification_algorithms,
     });
