@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use loopcore::ServeOptions;
 use loopcore_examples::cli::ServerArgs;
-use loopcore_examples::static_files::StaticFiles;
+use loopcore_examples::static_files;
 
 const USAGE: &str = "usage: static_files --root DIR [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
 
@@ -47,7 +47,7 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         args.with_tls(ServeOptions::default().backlog(4096), &[b"http/1.1"])?;
     let served = root.clone();
     let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
-        StaticFiles::new(served.clone())
+        static_files::connection(served.clone())
     })?;
     if let Some(path) = generated_cert {
         println!(

@@ -14,7 +14,7 @@ use loopcore_loadgen::duration::parse_duration;
 
 const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
                      [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
-                     [--header-timeout DURATION] [--idle-timeout DURATION] \
+                     [--header-timeout DURATION|off] [--idle-timeout DURATION|off] \
                      [--max-connections N] [--shed-above N] [--listen-fds] [--upgrade-on-sigusr2] [--share-port] \
                      [--tls] [--cert PEM --key PEM]";
 
@@ -65,9 +65,9 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
             "--admin-port" => parsed.admin_port = Some(value("--admin-port")?.parse()?),
             "--pin" => parsed.pin = true,
             "--header-timeout" => {
-                parsed.timeouts.header = parse_duration(&value("--header-timeout")?)?
+                parsed.timeouts.header = duration_or_off(&value("--header-timeout")?)?
             }
-            "--idle-timeout" => parsed.timeouts.idle = parse_duration(&value("--idle-timeout")?)?,
+            "--idle-timeout" => parsed.timeouts.idle = duration_or_off(&value("--idle-timeout")?)?,
             "--max-connections" => {
                 parsed.max_connections = Some(value("--max-connections")?.parse()?)
             }
@@ -99,6 +99,14 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
         }
     }
     Ok(Some(parsed))
+}
+
+/// A duration (`30s`, `500ms`), or `off` for none.
+fn duration_or_off(text: &str) -> Result<Option<std::time::Duration>, Box<dyn std::error::Error>> {
+    if text == "off" {
+        return Ok(None);
+    }
+    Ok(Some(parse_duration(text)?))
 }
 
 /// What each loop reports when it stops: index, connections, requests.
@@ -159,7 +167,7 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             let requests = plaintext::requests_answered_here();
             stopped.lock().unwrap().push((index, connections, requests));
             let mut seen = timeouts_seen.lock().unwrap();
-            seen.0 += plaintext::header_timeouts_here();
+            seen.0 += lp.stats().header_timeouts;
             seen.1 += lp.stats().idle_timeouts;
         })
         .build()?;
@@ -175,11 +183,11 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     }
     let (timeouts, shed_above) = (args.timeouts, args.shed_above);
     let factory = move || {
-        let protocol = Plaintext::with_timeouts(timeouts);
-        match shed_above {
-            Some(pending) => protocol.shed_above(pending),
-            None => protocol,
-        }
+        let options = loopcore::http1::Http1Options::default().timeouts(timeouts);
+        Plaintext::with_options(match shed_above {
+            Some(pending) => options.shed_above(pending),
+            None => options,
+        })
     };
     // Sockets systemd or a restart's predecessor passed are served instead
     // of binding (a successor runs with the same arguments, so this is not

@@ -1,173 +1,54 @@
-//! A static-file HTTP/1.1 server protocol: `GET`/`HEAD` for the files under
-//! one directory, bodies sent with [`Transport::sendfile`] (in the kernel
-//! on plain TCP; read and encrypted over TLS), single-range `Range`
-//! requests (`206`/`416`, `If-Range`), conditional requests (`ETag`,
-//! `Last-Modified`; `If-None-Match` and `If-Modified-Since` give `304`),
-//! keep-alive and pipelining, and, while a
-//! client's answers pile up, reading paused and further answers (each an
-//! open file) held back.
+//! A static-file HTTP/1.1 server: `GET`/`HEAD` for the files under one
+//! directory, bodies sent with `sendfile(2)` (in the kernel on plain TCP;
+//! read and encrypted over TLS), single-range `Range` requests
+//! (`206`/`416`, `If-Range`), conditional requests (`ETag`,
+//! `Last-Modified`; `If-None-Match` and `If-Modified-Since` give `304`).
+//! Keep-alive, pipelining, `Expect: 100-continue`, deadlines, lingering
+//! close and answers held back while a client's answers pile up (each one
+//! an open file) are the framework's HTTP/1 driver
+//! ([`loopcore::http1::Http1Connection`]) with its safe defaults.
 
-use std::cell::RefCell;
 use std::fs::{File, Metadata};
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use loopcore::http1::{self, Limits, Persistence, Request};
-use loopcore::{EventLoop, Protocol, Transport};
+use loopcore::http1::{
+    self, Http1Connection, Http1Handler, Http1Options, Persistence, Reply, Request,
+};
 
-/// Answers stop being queued while this much is pending: each one may hold
-/// an open file, and a client pipelining thousands of requests must not
-/// make the server open thousands of files at once.
-const QUEUED_ABOVE: usize = 256 * 1024;
-/// How often a connection with answers held back checks whether its
-/// client caught up.
-const STALL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+/// A connection of the static-file server: the HTTP/1 driver around
+/// [`Files`].
+pub type StaticFiles = Http1Connection<Files>;
 
-/// Serves the files under `root` (`index.html` for a directory).
-#[derive(Debug)]
-pub struct StaticFiles {
+/// A connection serving the files under `root` (`index.html` for a
+/// directory), with the driver's default options; share `root` between
+/// connections.
+pub fn connection(root: Arc<PathBuf>) -> StaticFiles {
+    Http1Connection::new(Files { root }, Http1Options::default())
+}
+
+/// The handler: answers each request from the files under `root`.
+#[derive(Debug, Clone)]
+pub struct Files {
     root: Arc<PathBuf>,
-    transport: Option<Transport>,
-    answers: Rc<RefCell<Answers>>,
 }
 
-/// Requests received and not yet answered, shared with the timer that
-/// resumes answering once the client has read enough.
-#[derive(Debug, Default)]
-struct Answers {
-    /// Bytes of requests not yet answered (an incomplete one, or complete
-    /// ones held back while too much is queued).
-    pending: Vec<u8>,
-    limits: Limits,
-    /// Answering stopped at `QUEUED_ABOVE`; a timer resumes it.
-    held_back: bool,
-    closed: bool,
-}
-
-impl StaticFiles {
-    /// A protocol for one connection; share `root` between connections.
-    pub fn new(root: Arc<PathBuf>) -> Self {
-        Self {
-            root,
-            transport: None,
-            answers: Rc::default(),
-        }
+impl Http1Handler for Files {
+    fn respond(&mut self, request: &Request<'_>, reply: &mut Reply<'_>) {
+        answer(reply, &self.root, request);
     }
 }
 
-/// Answers the complete requests in `answers.pending` while less than
-/// `QUEUED_ABOVE` waits to be sent; holds the rest back (reading paused)
-/// and checks again later.
-fn answer_pending(transport: &Transport, root: &Arc<PathBuf>, shared: &Rc<RefCell<Answers>>) {
-    let mut answers = shared.borrow_mut();
-    if answers.closed {
-        return;
-    }
-    let mut used = 0;
-    let mut close = false;
-    let mut held_back = false;
-    loop {
-        if transport.get_write_buffer_size() > QUEUED_ABOVE {
-            held_back = true;
-            break;
-        }
-        match http1::parse_request(&answers.pending[used..], &answers.limits) {
-            Ok(Some((request, n))) => {
-                used += n;
-                if !answer(transport, root, &request) {
-                    close = true;
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(error) => {
-                let _ = transport
-                    .write_with(|out| http1::write_response(out, error.status(), &[], b"", false));
-                close = true;
-                break;
-            }
-        }
-    }
-    answers.pending.drain(..used);
-    if close {
-        answers.closed = true;
-        answers.pending = Vec::new();
-        transport.close();
-        return;
-    }
-    let was_held_back = std::mem::replace(&mut answers.held_back, held_back);
-    drop(answers);
-    if held_back {
-        transport.pause_reading();
-        if !was_held_back {
-            check_again_later(transport.clone(), root.clone(), shared.clone());
-        }
-    } else if was_held_back {
-        transport.resume_reading();
-    }
-}
-
-fn check_again_later(transport: Transport, root: Arc<PathBuf>, answers: Rc<RefCell<Answers>>) {
-    EventLoop::current().call_later(STALL_CHECK_EVERY, move |_| {
-        if transport.is_closing() || !answers.borrow().held_back {
-            return;
-        }
-        answer_pending(&transport, &root, &answers);
-        if answers.borrow().held_back {
-            check_again_later(transport, root, answers);
-        }
-    });
-}
-
-impl Protocol for StaticFiles {
-    fn connection_made(&mut self, transport: Transport) {
-        self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        let Some(transport) = self.transport.clone() else {
-            return;
-        };
-        self.answers.borrow_mut().pending.extend_from_slice(data);
-        answer_pending(&transport, &self.root, &self.answers);
-    }
-
-    /// A client that asks faster than it reads: stop reading its requests
-    /// until it catches up.
-    fn pause_writing(&mut self) {
-        if let Some(transport) = &self.transport {
-            transport.pause_reading();
-        }
-    }
-
-    fn resume_writing(&mut self) {
-        if let Some(transport) = &self.transport {
-            if !self.answers.borrow().held_back {
-                transport.resume_reading();
-            }
-        }
-    }
-
-    fn connection_lost(&mut self, _error: Option<std::io::Error>) {
-        self.answers.borrow_mut().closed = true;
-    }
-}
-
-/// Queues the answer to one request; returns whether the connection stays
-/// open.
-fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
-    let keep_alive = request.persistence();
+/// Writes the answer to one request into `reply`.
+fn answer(reply: &mut Reply<'_>, root: &Path, request: &Request<'_>) {
     let head_only = match request.method {
         "GET" => false,
         "HEAD" => true,
-        _ => {
-            return respond_empty(transport, 405, &[("Allow", "GET, HEAD")], keep_alive);
-        }
+        _ => return respond_empty(reply, 405, &[("Allow", "GET, HEAD")]),
     };
     let Some(path) = resolve(root, request.path) else {
-        return respond_empty(transport, 400, &[], keep_alive);
+        return respond_empty(reply, 400, &[]);
     };
     let target = origin_form(request.path).unwrap_or(request.path);
     let (target_path, query) = match target.split_once('?') {
@@ -182,7 +63,11 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
             Some(query) => format!("{target_path}/?{query}"),
             None => format!("{target_path}/"),
         };
-        return respond_empty(transport, 301, &[("Location", &location)], keep_alive);
+        return respond_empty(reply, 301, &[("Location", &location)]);
+    }
+    if !is_dir && target_path.ends_with('/') {
+        // `/file.txt/` names a directory that is not there.
+        return respond_empty(reply, 404, &[]);
     }
     let path = if is_dir {
         path.join("index.html")
@@ -200,9 +85,9 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
     let (file, meta) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return respond_empty(transport, 403, &[], keep_alive)
+            return respond_empty(reply, 403, &[])
         }
-        Err(_) => return respond_empty(transport, 404, &[], keep_alive),
+        Err(_) => return respond_empty(reply, 404, &[]),
     };
     let length = meta.len();
     let validators = Validators::of(&meta);
@@ -215,7 +100,7 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
         headers.push(("Last-Modified", last_modified));
     }
     if validators.not_modified(request) {
-        return respond_empty(transport, 304, &headers[2..], keep_alive);
+        return respond_empty(reply, 304, &headers[2..]);
     }
     // A range of a representation the client no longer has is no use:
     // `If-Range` asks for all of it then.
@@ -236,35 +121,24 @@ fn answer(transport: &Transport, root: &Path, request: &Request<'_>) -> bool {
             ),
             RangeAnswer::Unsatisfiable => {
                 let all = format!("bytes */{length}");
-                return respond_empty(transport, 416, &[("Content-Range", &all)], keep_alive);
+                return respond_empty(reply, 416, &[("Content-Range", &all)]);
             }
         },
     };
     if let Some(range) = &content_range {
         headers.push(("Content-Range", range));
     }
-    let wrote = transport
-        .write_with(|out| http1::write_head(out, status, &headers, count, keep_alive))
-        .is_ok();
-    if wrote && !head_only && count > 0 {
+    let persistence = reply.persistence();
+    http1::write_head(reply.out(), status, &headers, count, persistence);
+    if !head_only && count > 0 {
         // The body follows the head, in order, from the page cache.
-        if transport.sendfile(file, offset, Some(count)).is_err() {
-            return false;
-        }
+        reply.send_file(file, offset, count);
     }
-    wrote && keep_alive.keeps_alive()
 }
 
-fn respond_empty(
-    transport: &Transport,
-    status: u16,
-    headers: &[(&str, &str)],
-    keep_alive: Persistence,
-) -> bool {
-    let wrote = transport
-        .write_with(|out| http1::write_response(out, status, headers, b"", keep_alive))
-        .is_ok();
-    wrote && keep_alive.keeps_alive()
+fn respond_empty(reply: &mut Reply<'_>, status: u16, headers: &[(&str, &str)]) {
+    let persistence: Persistence = reply.persistence();
+    http1::write_response(reply.out(), status, headers, b"", persistence);
 }
 
 /// The file a request target names under `root`: the query dropped,
@@ -396,10 +270,13 @@ pub enum RangeAnswer {
 
 /// Parses a single `bytes=` range (`a-b`, `a-`, `-n`) against `length`.
 pub fn parse_range(header: &[u8], length: u64) -> RangeAnswer {
-    let Some(spec) = std::str::from_utf8(header)
-        .ok()
-        .and_then(|h| h.trim().strip_prefix("bytes="))
-    else {
+    // Range units are case-insensitive (RFC 9110, 14.1): `BYTES=0-1`.
+    let Some(spec) = std::str::from_utf8(header).ok().and_then(|h| {
+        let h = h.trim();
+        h.get(..6)
+            .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+            .map(|_| &h[6..])
+    }) else {
         return RangeAnswer::Whole;
     };
     if spec.contains(',') {
@@ -459,6 +336,8 @@ mod tests {
     #[test]
     fn ranges_follow_rfc_9110() {
         assert_eq!(parse_range(b"bytes=0-9", 100), RangeAnswer::Part(0, 9));
+        assert_eq!(parse_range(b"BYTES=0-1", 100), RangeAnswer::Part(0, 1));
+        assert_eq!(parse_range(b"Bytes=-1", 100), RangeAnswer::Part(99, 99));
         assert_eq!(parse_range(b"bytes=90-", 100), RangeAnswer::Part(90, 99));
         assert_eq!(parse_range(b"bytes=-10", 100), RangeAnswer::Part(90, 99));
         assert_eq!(parse_range(b"bytes=-500", 100), RangeAnswer::Part(0, 99));

@@ -60,7 +60,7 @@ fn a_one_mebibyte_request_line_gets_431() {
     request.resize(1 << 20, b'a');
     // The server answers after 8 KiB and discards the rest while it lingers.
     let _ = stream.write_all(&request);
-    let _ = stream.write_all(b" HTTP/1.1\r\n\r\n");
+    let _ = stream.write_all(b" HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(read_all(&mut stream).starts_with("HTTP/1.1 431"));
     still_serves_and_accounts(&server);
 }
@@ -69,7 +69,7 @@ fn a_one_mebibyte_request_line_gets_431() {
 fn ten_thousand_headers_get_431() {
     let server = ServerThread::start();
     let mut stream = connect(&server);
-    let mut request = b"GET / HTTP/1.1\r\n".to_vec();
+    let mut request = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
     for i in 0..10_000 {
         request.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
     }
@@ -124,7 +124,7 @@ fn a_request_split_byte_by_byte_is_answered() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    for byte in b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n" {
+    for byte in b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" {
         stream.write_all(&[*byte]).unwrap();
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -170,7 +170,7 @@ fn a_client_that_never_reads_is_held_back_and_gets_every_answer_later() {
 #[test]
 fn a_flood_past_the_shedding_threshold_gets_503s_and_the_rest_is_served() {
     let server = ServerThread::serve(loopcore::ServerOptions::default(), || {
-        loopcore_examples::plaintext::Plaintext::default().shed_above(50)
+        loopcore_examples::plaintext::Plaintext::shedding_above(50)
     });
     let mut clients: Vec<TcpStream> = (0..300).map(|_| connect(&server)).collect();
     // Hold the loop for a moment so that every request arrives before it

@@ -64,7 +64,7 @@ fn pipelined_requests_are_answered_in_order() {
             format!("GET /plaintext?{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
         );
     }
-    batch.extend_from_slice(b"GET /last HTTP/1.1\r\nConnection: close\r\n\r\n");
+    batch.extend_from_slice(b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let text = raw_exchange(server.addr, &batch);
     assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 17, "{text}");
     assert_eq!(text.matches("Hello, World!").count(), 17);
@@ -122,8 +122,8 @@ fn request_bodies_chunked_or_behind_expect_continue_are_read_and_answered() {
     // The body, chunked, and a request pipelined after each.
     stream
         .write_all(
-            b"bodyPOST /plaintext HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
-              3\r\nabc\r\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"bodyPOST /plaintext HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+              3\r\nabc\r\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
         .unwrap();
     let (text, closed) = read_until_closed(&mut stream);
@@ -148,7 +148,7 @@ fn request_bodies_chunked_or_behind_expect_continue_are_read_and_answered() {
     // Both framings at once is request smuggling: 400, and closed.
     let smuggled = raw_exchange(
         server.addr,
-        b"POST /plaintext HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     );
     assert!(smuggled.starts_with("HTTP/1.1 400 "), "{smuggled}");
 }
@@ -165,13 +165,16 @@ fn malformed_and_oversized_requests_get_errors_and_others_are_still_served() {
     let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
     let too_many = raw_exchange(
         server.addr,
-        format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
     );
     assert!(too_many.starts_with("HTTP/1.1 431 "), "{too_many}");
-    let huge_line = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(64 * 1024));
+    let huge_line = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(64 * 1024));
     let huge = raw_exchange(server.addr, huge_line.as_bytes());
     assert!(huge.starts_with("HTTP/1.1 431 "), "{huge}");
-    let fine = raw_exchange(server.addr, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let fine = raw_exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(fine.starts_with("HTTP/1.1 200 OK\r\n"), "{fine}");
 }
 
@@ -195,10 +198,9 @@ fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
 }
 
 fn short_timeouts() -> Timeouts {
-    Timeouts {
-        header: Duration::from_millis(300),
-        idle: Duration::from_millis(600),
-    }
+    Timeouts::default()
+        .header(Some(Duration::from_millis(300)))
+        .idle(Some(Duration::from_millis(600)))
 }
 
 #[test]

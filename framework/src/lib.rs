@@ -498,10 +498,16 @@ pub use task::{spawn, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, Sleep};
 
 /// HTTP/1.1: the sans-IO codec on `httparse` (requests parsed, responses
-/// written, [`ResponseReader`](http1::ResponseReader) for clients) and what
-/// an HTTP server gets by default ([`HttpTimeouts`](http1::HttpTimeouts)).
+/// written, [`ResponseReader`](http1::ResponseReader) for clients) and the
+/// server-connection driver, [`Http1Connection`](http1::Http1Connection),
+/// which every HTTP/1 server should use: it gets deadlines
+/// ([`HttpTimeouts`](http1::HttpTimeouts)), bounded memory and lingering
+/// close by default.
 pub mod http1 {
-    pub use crate::io::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+    pub use crate::io::{
+        linger_close, Http1Connection, Http1Handler, Http1Options, HttpTimeouts, Reply,
+        CLOSE_LINGER, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, IDLE_LINGER,
+    };
     pub use crate::proto::http1::*;
 }
 

@@ -46,4 +46,10 @@ impl EventLoop {
     pub fn note_shed(&self) {
         self.core.shared.counters.shed.add(1);
     }
+
+    /// Counts one HTTP request that missed its deadline, in
+    /// [`LoopStats::header_timeouts`](crate::LoopStats::header_timeouts).
+    pub(crate) fn note_header_timeout(&self) {
+        self.core.shared.counters.header_timeouts.add(1);
+    }
 }

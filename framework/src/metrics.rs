@@ -50,6 +50,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_sent: Counter,
     pub(crate) accepts: Counter,
     pub(crate) idle_timeouts: Counter,
+    pub(crate) header_timeouts: Counter,
     pub(crate) admission_pauses: Counter,
     pub(crate) shed: Counter,
     pub(crate) busy_ns: Counter,
@@ -90,9 +91,12 @@ pub struct LoopStats {
     /// mode the accepting loop counts them; the loop serving each one
     /// counts it in `connections_opened`).
     pub accepts: u64,
-    /// Connections closed because nothing arrived within their idle
+    /// Connections closed because no byte moved within their idle
     /// timeout (`Transport::set_idle_timeout`, `ServerOptions::idle_timeout`).
     pub idle_timeouts: u64,
+    /// HTTP requests that missed their deadline (`HttpTimeouts::header`),
+    /// answered `408` by the HTTP/1 driver.
+    pub header_timeouts: u64,
     /// Times a listener stopped accepting because the loop reached its
     /// `ServerOptions::max_connections` (admission control).
     pub admission_pauses: u64,
@@ -135,6 +139,7 @@ impl LoopStats {
             total.bytes_sent += s.bytes_sent;
             total.accepts += s.accepts;
             total.idle_timeouts += s.idle_timeouts;
+            total.header_timeouts += s.header_timeouts;
             total.admission_pauses += s.admission_pauses;
             total.shed += s.shed;
             total.busy_ns += s.busy_ns;
@@ -146,7 +151,7 @@ impl LoopStats {
 
     /// Every metric as `(name, help, kind, value)`, in the order the
     /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
-    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 20] {
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 21] {
         [
             (
                 "iterations_total",
@@ -207,6 +212,12 @@ impl LoopStats {
                 "Connections closed by their idle timeout.",
                 "counter",
                 self.idle_timeouts,
+            ),
+            (
+                "header_timeouts_total",
+                "HTTP requests that missed their deadline (408).",
+                "counter",
+                self.header_timeouts,
             ),
             (
                 "admission_pauses_total",
@@ -313,6 +324,7 @@ impl Counters {
             bytes_sent: self.bytes_sent.get(),
             accepts: self.accepts.get(),
             idle_timeouts: self.idle_timeouts.get(),
+            header_timeouts: self.header_timeouts.get(),
             admission_pauses: self.admission_pauses.get(),
             shed: self.shed.get(),
             busy_ns: self.busy_ns.get(),

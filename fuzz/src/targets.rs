@@ -30,6 +30,7 @@ const HTTP_TOKENS: &[&[u8]] = &[
     b"Transfer-Encoding: chunked\r\n",
     b"Connection: close\r\n",
     b"Connection: keep-alive\r\n",
+    b"Host: x\r\n",
     b"HTTP/1.1 ",
     b"HTTP/1.0 ",
     b"GET / HTTP/1.1\r\n",
@@ -79,7 +80,7 @@ impl Target {
                 b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
                 b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n"
                     .to_vec(),
-                b"GET / HTTP/1.1\r\nConnection: close\r\nX-A: b\r\n\r\n".to_vec(),
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-A: b\r\n\r\n".to_vec(),
             ],
             Target::HttpResponse => vec![
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No Content\r\n\r\n"

@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod http1_server;
 mod http_timeouts;
 mod idle;
 mod lent_read;
@@ -25,6 +26,9 @@ mod udp;
 mod unix;
 
 pub use connect::ConnectOptions;
+pub use http1_server::{
+    linger_close, Http1Connection, Http1Handler, Http1Options, Reply, CLOSE_LINGER, IDLE_LINGER,
+};
 pub use http_timeouts::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use process::{Child, ProcessTransport, SubprocessProtocol};
 pub use protocol::{Buffered, BufferedProtocol, Protocol};

@@ -10,7 +10,8 @@
 //! most `max_body` bytes: else `413`). Other transfer codings are refused
 //! with `501`; both `Content-Length` and `Transfer-Encoding`, or
 //! `Transfer-Encoding` from an HTTP/1.0 client, with `400` (request
-//! smuggling). [`serve_requests`] answers `Expect: 100-continue` with
+//! smuggling); so is an HTTP/1.1 request without `Host`, or any request
+//! with two (RFC 9112, 3.2). [`serve_requests`] answers `Expect: 100-continue` with
 //! `100 Continue` when the head has come and no body yet.
 
 use std::borrow::Cow;
@@ -158,7 +159,7 @@ pub(crate) fn apply_connection_header(value: &[u8], keep_alive: &mut bool) {
 /// assert_eq!(&raw[used..], b"GET /next");
 ///
 /// // A chunked body is decoded into the request's own buffer.
-/// let raw = b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+/// let raw = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
 /// let (req, used) = parse_request(raw, &Limits::default()).unwrap().unwrap();
 /// assert_eq!((&req.body[..], used), (&b"abc"[..], raw.len()));
 /// ```
@@ -173,7 +174,7 @@ pub fn parse_request<'a>(
 }
 
 /// What [`parse`] found at the front of a buffer.
-enum Parsed<'a> {
+pub(crate) enum Parsed<'a> {
     /// A whole request and the bytes it used.
     Complete(Request<'a>, usize),
     /// The head is complete; its body is still arriving.
@@ -201,7 +202,7 @@ enum Framing {
     Chunked,
 }
 
-fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
+pub(crate) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -223,7 +224,12 @@ fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError>
     let mut content_length: Option<usize> = None;
     let mut transfer_encoding: Option<&[u8]> = None;
     let mut expects_continue = false;
+    let mut hosts = 0;
     for header in req.headers.iter() {
+        if header.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            continue;
+        }
         if header.name.eq_ignore_ascii_case("content-length") {
             let value = std::str::from_utf8(header.value)
                 .ok()
@@ -249,6 +255,11 @@ fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError>
                 .trim_ascii()
                 .eq_ignore_ascii_case(b"100-continue");
         }
+    }
+    // RFC 9112, 3.2: an HTTP/1.1 request without Host, or any with two,
+    // is refused: a proxy in front may have routed it by another one.
+    if hosts > 1 || (hosts == 0 && version == 1) {
+        return Err(RequestError::BadRequest);
     }
     let framing = match (transfer_encoding, content_length) {
         (None, length) => Framing::Length(length.unwrap_or(0)),
@@ -400,7 +411,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, ResponseE
 ///
 /// ```
 /// use loopcore::http1::{serve_requests, write_response, Limits};
-/// let input = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c";
+/// let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c";
 /// let mut out = Vec::new();
 /// let (used, close) = serve_requests(&mut out, input, &Limits::default(), |req, out| {
 ///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
@@ -424,7 +435,7 @@ pub fn serve_requests(
 ///
 /// ```
 /// use loopcore::http1::{serve_requests_closing, write_response, Limits};
-/// let input = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+/// let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
 /// let mut out = Vec::new();
 /// let (used, close) = serve_requests_closing(&mut out, input, &Limits::default(), |req, out| {
 ///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
@@ -497,7 +508,7 @@ mod tests {
 
     #[test]
     fn pipelined_requests_parse_one_after_another() {
-        let raw = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.0\r\n\r\n";
+        let raw = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.0\r\n\r\n";
         let (a, n1) = parse_request(raw, &LIMITS).unwrap().unwrap();
         assert_eq!((a.method, a.path, a.keep_alive), ("GET", "/a", true));
         let (b, n2) = parse_request(&raw[n1..], &LIMITS).unwrap().unwrap();
@@ -509,9 +520,9 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_decoded_and_pipelining_goes_on_after_them() {
-        let raw = b"POST /a HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n\
+        let raw = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n\
             4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n\
-            GET /b HTTP/1.1\r\n\r\n";
+            GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
         let (a, n) = parse_request(raw, &LIMITS).unwrap().unwrap();
         assert_eq!(&a.body[..], b"Wikipedia");
         let (b, m) = parse_request(&raw[n..], &LIMITS).unwrap().unwrap();
@@ -526,7 +537,8 @@ mod tests {
 
     #[test]
     fn expect_continue_is_answered_once_before_the_body() {
-        let head = b"POST /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        let head =
+            b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
         let respond = |req: &Request<'_>, out: &mut Vec<u8>| {
             write_response(out, 200, &[], &req.body, req.persistence())
         };
@@ -551,7 +563,8 @@ mod tests {
             "{text}"
         );
         // Too large a body is refused at once, without a 100.
-        let big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
+        let big =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
         let mut out = Vec::new();
         serve_requests(&mut out, big, &LIMITS, respond);
         assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
@@ -559,7 +572,7 @@ mod tests {
 
     #[test]
     fn partial_requests_ask_for_more_byte_by_byte() {
-        let raw = b"GET / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+        let raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
         for cut in 0..raw.len() {
             assert!(
                 parse_request(&raw[..cut], &LIMITS).unwrap().is_none(),
@@ -578,31 +591,31 @@ mod tests {
             400
         );
         let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
-        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         assert_eq!(
             parse_request(raw.as_bytes(), &LIMITS).unwrap_err().status(),
             431
         );
-        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(9000));
+        let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n", "a".repeat(9000));
         assert_eq!(
             parse_request(long.as_bytes(), &LIMITS)
                 .unwrap_err()
                 .status(),
             431
         );
-        let big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+        let big = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
         assert_eq!(parse_request(big, &LIMITS).unwrap_err().status(), 413);
-        let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        let gzip = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
         assert_eq!(parse_request(gzip, &LIMITS).unwrap_err().status(), 501);
         // Request smuggling: both framings, several codings fields, or
         // chunked from HTTP/1.0.
         for smuggled in [
-            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-            b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n",
         ] {
             assert_eq!(
                 parse_request(smuggled, &LIMITS).unwrap_err().status(),
@@ -611,22 +624,23 @@ mod tests {
                 String::from_utf8_lossy(smuggled)
             );
         }
-        let big_chunks = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n";
+        let big_chunks = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n";
         assert_eq!(
             parse_request(big_chunks, &LIMITS).unwrap_err().status(),
             413
         );
         // Framing beyond the head's limit (one-byte chunks, long
         // extensions): 413 before it is all buffered.
-        let mut tiny = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut tiny = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         tiny.extend_from_slice(&b"1;pad=xxxxxxxxxxxxxxxxxxxxxxxx\r\nx\r\n".repeat(1000));
         assert_eq!(parse_request(&tiny, &LIMITS).unwrap_err().status(), 413);
-        let conflicting = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+        let conflicting =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
         assert_eq!(
             parse_request(conflicting, &LIMITS).unwrap_err().status(),
             400
         );
-        let bad_length = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+        let bad_length = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n";
         assert_eq!(
             parse_request(bad_length, &LIMITS).unwrap_err().status(),
             400
@@ -635,13 +649,13 @@ mod tests {
 
     #[test]
     fn connection_header_overrides_the_version_default() {
-        let close = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         assert!(!parse_request(close, &LIMITS).unwrap().unwrap().0.keep_alive);
         let keep = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
         assert!(parse_request(keep, &LIMITS).unwrap().unwrap().0.keep_alive);
         // A list of options, any case; close wins.
         for value in ["TE, close", "Keep-Alive, CLOSE", "close,keep-alive"] {
-            let raw = format!("GET / HTTP/1.1\r\nConnection: {value}\r\n\r\n");
+            let raw = format!("GET / HTTP/1.1\r\nHost: x\r\nConnection: {value}\r\n\r\n");
             let (req, _) = parse_request(raw.as_bytes(), &LIMITS).unwrap().unwrap();
             assert_eq!(req.persistence(), Persistence::Close, "{value}");
         }
@@ -651,5 +665,73 @@ mod tests {
         let plain = b"GET / HTTP/1.0\r\n\r\n";
         let (req, _) = parse_request(plain, &LIMITS).unwrap().unwrap();
         assert_eq!(req.persistence(), Persistence::Close);
+    }
+
+    #[test]
+    fn http11_without_host_is_a_bad_request() {
+        let raw = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(
+            parse_request(raw, &LIMITS).unwrap_err(),
+            RequestError::BadRequest
+        );
+        assert_eq!(parse_request(raw, &LIMITS).unwrap_err().status(), 400);
+        // Other headers do not stand in for it.
+        let raw = b"GET / HTTP/1.1\r\nX-Host: x\r\nHosts: x\r\nConnection: close\r\n\r\n";
+        assert_eq!(parse_request(raw, &LIMITS).unwrap_err().status(), 400);
+        // Answered 400 and closed by serve_requests.
+        let mut out = Vec::new();
+        let input = b"GET / HTTP/1.1\r\n\r\n";
+        let (used, close) = serve_requests(&mut out, input, &LIMITS, |_, _| {
+            panic!("a request without Host was answered")
+        });
+        assert_eq!((used, close), (input.len(), true));
+        assert!(out.starts_with(b"HTTP/1.1 400 "), "{out:?}");
+    }
+
+    #[test]
+    fn two_host_headers_are_a_bad_request_in_either_version() {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nhost: y\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHOST: x\r\nhost: x\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse_request(raw, &LIMITS).unwrap_err(),
+                RequestError::BadRequest,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn http10_without_host_parses() {
+        let raw = b"GET /old HTTP/1.0\r\n\r\n";
+        let (req, used) = parse_request(raw, &LIMITS).unwrap().unwrap();
+        assert_eq!((req.path, req.version, used), ("/old", 0, raw.len()));
+        // And with one.
+        let raw = b"GET /old HTTP/1.0\r\nHost: x\r\n\r\n";
+        let (req, used) = parse_request(raw, &LIMITS).unwrap().unwrap();
+        assert_eq!((req.path, req.version, used), ("/old", 0, raw.len()));
+        assert_eq!(req.header("host"), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn host_counts_in_any_case() {
+        for name in ["Host", "host", "HOST", "hOsT"] {
+            let raw = format!("GET / HTTP/1.1\r\n{name}: x\r\n\r\n");
+            let (req, used) = parse_request(raw.as_bytes(), &LIMITS)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name}: incomplete"));
+            assert_eq!((req.path, req.version, used), ("/", 1, raw.len()), "{name}");
+            let twice = format!("GET / HTTP/1.1\r\n{name}: x\r\nHost: x\r\n\r\n");
+            assert_eq!(
+                parse_request(twice.as_bytes(), &LIMITS).unwrap_err(),
+                RequestError::BadRequest,
+                "{name}"
+            );
+        }
     }
 }
