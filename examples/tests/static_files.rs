@@ -291,3 +291,116 @@ fn a_client_pipelining_hundreds_of_requests_without_reading_holds_few_files_open
     assert!(all.ends_with(&[b'm'; 1024]));
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Sends `request` and reads until the server closes or `limit` passes.
+fn exchange_until_close(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Points 5 of "safe by default": `Expect: 100-continue` is answered
+/// before the body is sent, range units match in any case, and a file
+/// path with a trailing slash is not found.
+#[test]
+fn continue_range_units_and_trailing_slashes() {
+    let (root, _) = site("semantics");
+    let (_server, addr, _) = start(&root, &[]);
+
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream
+        .write_all(b"abcdeGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let rest = String::from_utf8_lossy(&rest);
+    assert_eq!(rest.matches("HTTP/1.1 200").count(), 2, "{rest}");
+
+    let ranged = exchange_until_close(
+        addr,
+        b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nRange: BYTES=0-4\r\nConnection: close\r\n\r\n",
+    );
+    assert!(ranged.starts_with("HTTP/1.1 206"), "{ranged}");
+    assert!(ranged.ends_with("\r\n\r\nhello"), "{ranged}");
+
+    let slash = exchange_until_close(
+        addr,
+        b"GET /hello.txt/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(slash.starts_with("HTTP/1.1 404"), "{slash}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// An error answer reaches a client that is still sending: the server
+/// answers `413` to a body over its limit, sends its FIN and reads what
+/// still comes (lingering close), where a close with unread input would
+/// reset the connection and could destroy the answer. The same for a
+/// request without `Host` (`400`) and `CONNECT` (`501`).
+#[test]
+fn error_answers_reach_a_client_that_is_still_sending() {
+    let (root, _) = site("errors");
+    let (_server, addr, _) = start(&root, &[]);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n")
+        .unwrap();
+    let mut sender = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        // 1 MiB more of the body, which the server will not read as a
+        // request.
+        let chunk = vec![b'b'; 64 * 1024];
+        for _ in 0..16 {
+            if sender.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the answer was lost: {e} after {answer:?}"),
+        }
+    }
+    sending.join().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    let no_host = exchange_until_close(addr, b"GET /hello.txt HTTP/1.1\r\n\r\n");
+    assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
+    let two_hosts = exchange_until_close(
+        addr,
+        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    );
+    assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
+    let connect = exchange_until_close(
+        addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(connect.starts_with("HTTP/1.1 501"), "{connect}");
+    assert_eq!(
+        connect.matches("HTTP/1.1").count(),
+        1,
+        "nothing after: {connect}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

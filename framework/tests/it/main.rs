@@ -4,6 +4,7 @@ mod admission;
 mod connect;
 mod executor;
 mod fds;
+mod http1_server;
 mod hyper_serve;
 mod lent_writes;
 mod lifecycle;

@@ -526,3 +526,52 @@ fn mutual_tls_requires_a_client_certificate_from_the_given_ca() {
     }
     assert_eq!(seen.made.get(), 1, "only the verified client was announced");
 }
+
+/// `ServeOptions` holds a `ServerOptions`: the TLS handshake timeout (the
+/// guard docs/security.md names against slow TLS clients) reaches every
+/// loop of a runtime. A client that never sends a ClientHello is closed
+/// at the 300 ms set here, not at the 60 s default.
+#[test]
+fn the_tls_handshake_timeout_set_on_serve_options_reaches_every_loop() {
+    use std::io::Read;
+    let pki = make_pki("serve-handshake");
+    let runtime = loopcore::Runtime::builder()
+        .loops(2)
+        .handle_signals(false)
+        .build()
+        .unwrap();
+    let options = loopcore::ServeOptions::default()
+        .tls(pki.server.clone())
+        .tls_handshake_timeout(Duration::from_millis(300));
+    assert_eq!(
+        options.server.tls_handshake_timeout,
+        Duration::from_millis(300)
+    );
+    let addr = runtime
+        .serve("127.0.0.1:0", options, loopcore_echo)
+        .unwrap()[0];
+    let handle = runtime.handle();
+    let client = std::thread::spawn(move || {
+        let mut took = Vec::new();
+        // Several, so both loops of the group see one.
+        for _ in 0..6 {
+            let mut silent = std::net::TcpStream::connect(addr).unwrap();
+            silent
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let started = std::time::Instant::now();
+            let mut buf = [0u8; 64];
+            let _ = silent.read(&mut buf);
+            took.push(started.elapsed());
+        }
+        handle.shutdown(Duration::from_secs(1));
+        took
+    });
+    runtime.run().unwrap();
+    for took in client.join().unwrap() {
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(5),
+            "closed at the handshake timeout set on ServeOptions: {took:?}"
+        );
+    }
+}
