@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use loopcore::{Balance, Pinning, Runtime, RuntimeHandle, ServeOptions, ServerOptions};
 
-use crate::admin::Admin;
+use crate::admin;
 use crate::plaintext::{self, Plaintext, Timeouts};
 use loopcore_loadgen::duration::parse_duration;
 
@@ -155,7 +155,7 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             };
             let runtime = RuntimeHandle::current().expect("a runtime loop");
             match lp.create_server((host.as_str(), port), ServerOptions::default(), move || {
-                Admin::new(runtime.clone())
+                admin::connection(runtime.clone())
             }) {
                 Ok(server) => println!("metrics at http://{}/metrics", server.sockets()[0]),
                 Err(e) => eprintln!("http_plaintext: no admin server: {e}"),

@@ -202,8 +202,9 @@ fn two_loops_serve_curl_and_wrk_and_report_per_loop_counts() {
 /// use, and the first keeps serving. `--share-port` joins on purpose.
 #[test]
 fn a_second_server_on_a_port_in_use_exits_with_one_line() {
-    let (mut first, addr, _stdout) =
-        start_example("http_plaintext", &["--loops", "2", "--port", "0"]);
+    let (first, addr, _stdout) = start_example("http_plaintext", &["--loops", "2", "--port", "0"]);
+    // Killed if an assertion fails first.
+    let mut first = common::KillOnDrop(first);
     let port = addr.port().to_string();
     let second = Command::new(common::example("http_plaintext"))
         .args(["--loops", "2", "--port", &port])
@@ -232,8 +233,9 @@ fn a_second_server_on_a_port_in_use_exits_with_one_line() {
         line.contains("listening on"),
         "--share-port joins: {line:?}"
     );
-    signal(&shared, libc::SIGTERM);
-    assert!(wait_with_timeout(&mut shared, Duration::from_secs(10)).success());
+    // Killed: its signal handlers may not be installed yet this early.
+    shared.kill().unwrap();
+    wait_with_timeout(&mut shared, Duration::from_secs(10));
     drop(shared_stdout);
     let mut client = TcpStream::connect(addr).unwrap();
     client
@@ -243,6 +245,56 @@ fn a_second_server_on_a_port_in_use_exits_with_one_line() {
     let mut answer = [0u8; 12];
     client.read_exact(&mut answer).unwrap();
     assert_eq!(&answer, b"HTTP/1.1 200");
-    signal(&first, libc::SIGTERM);
-    assert!(wait_with_timeout(&mut first, Duration::from_secs(10)).success());
+    signal(&first.0, libc::SIGTERM);
+    assert!(wait_with_timeout(&mut first.0, Duration::from_secs(10)).success());
+}
+
+/// The admin port serves the metrics through the same HTTP/1 driver as
+/// the public one: `/metrics` in the Prometheus format, `404` elsewhere,
+/// `400` without `Host`.
+#[test]
+fn the_admin_port_serves_metrics_through_the_http1_driver() {
+    let (mut child, _addr, lines, mut stdout) = common::start_example_with_lines(
+        "http_plaintext",
+        &["--loops", "1", "--port", "0", "--admin-port", "0"],
+    );
+    let mut seen = lines.join("");
+    while !seen.contains("metrics at") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no admin line: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    let admin: SocketAddr = seen
+        .split("metrics at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no admin address in {seen:?}"));
+    let exchange = |request: &[u8]| {
+        let mut stream = TcpStream::connect(admin).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let metrics = exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metrics.contains("loopcore_header_timeouts_total"),
+        "{metrics}"
+    );
+    let other = exchange(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    let no_host = exchange(b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
+    signal(&child, libc::SIGTERM);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    drop(stdout);
+    assert!(status.success());
 }

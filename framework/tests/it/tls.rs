@@ -411,6 +411,9 @@ impl loopcore::Protocol for Echo {
     }
 }
 
+/// 64 KiB chunks the flow-control test asks for: 48 MiB.
+const FLOW_CHUNKS: usize = 768;
+
 #[test]
 fn flow_control_works_through_tls() {
     let lp = EventLoop::new().unwrap();
@@ -425,7 +428,7 @@ fn flow_control_works_through_tls() {
                 t.set_write_buffer_limits(Some(256 * 1024), Some(64 * 1024))
                     .unwrap();
                 let chunk = vec![b'z'; 64 * 1024];
-                for _ in 0..64 {
+                for _ in 0..FLOW_CHUNKS {
                     t.write(&chunk).unwrap();
                 }
             }));
@@ -434,13 +437,17 @@ fn flow_control_works_through_tls() {
         .unwrap();
     let client_seen = Rc::new(Seen::default());
     let client = good_probe_client(&lp, server.sockets()[0], &pki, &client_seen);
-    // A slow reader: the client stops reading, then asks for 4 MiB.
+    // A slow reader: the client stops reading, then asks for more than
+    // the kernel's loopback buffers can take (tcp_rmem's maximum is 32 MiB
+    // on some machines), so the server's own buffer must fill.
     client.pause_reading();
     client.write(b"go").unwrap();
     run_until(&lp, || seen.pauses.get() == 1);
     assert_eq!(seen.resumes.get(), 0);
     client.resume_reading();
-    run_until(&lp, || client_seen.data.borrow().len() == 64 * 64 * 1024);
+    run_until(&lp, || {
+        client_seen.data.borrow().len() == FLOW_CHUNKS * 64 * 1024
+    });
     run_until(&lp, || seen.resumes.get() == 1);
     assert_eq!(seen.pauses.get(), 1, "paused once, resumed once");
 }
