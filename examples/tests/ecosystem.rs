@@ -5,12 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{have, signal, start_example_with_lines, wait_with_timeout, KillOnDrop};
+use common::{
+    exchange_until_closed, have, signal, start_example_with_lines, wait_with_timeout, KillOnDrop,
+};
 use futures_util::{SinkExt, StreamExt};
 use loopcore::{EventLoop, IoStream, ServerOptions};
 use tokio_util::codec::{Framed, LinesCodec};
@@ -173,22 +175,6 @@ fn hyper_over_tls_picks_http2_or_http1_by_alpn() {
     assert_eq!((succeeded, failed), (1000, 0));
     signal(&child.0, libc::SIGTERM);
     assert!(wait_with_timeout(&mut child.0, Duration::from_secs(20)).success());
-}
-
-/// Sends `request` on a fresh connection and reads until the server
-/// closes it, which it must do within 10 s (the example's deadlines are
-/// longer: only an answer that ends the connection closes it this soon).
-fn exchange_until_closed(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .unwrap_or_else(|e| panic!("the connection stayed open ({e}) after {response:?}"));
-    String::from_utf8(response).unwrap()
 }
 
 /// The answer must be exactly one `status` with `Connection: close` and

@@ -292,19 +292,7 @@ fn a_client_pipelining_hundreds_of_requests_without_reading_holds_few_files_open
     std::fs::remove_dir_all(root).unwrap();
 }
 
-/// Sends `request` and reads until the server closes or `limit` passes.
-fn exchange_until_close(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// Points 5 of "safe by default": `Expect: 100-continue` is answered
+/// Point 5 of "safe by default": `Expect: 100-continue` is answered
 /// before the body is sent, range units match in any case, and a file
 /// path with a trailing slash is not found.
 #[test]
@@ -330,14 +318,14 @@ fn continue_range_units_and_trailing_slashes() {
     let rest = String::from_utf8_lossy(&rest);
     assert_eq!(rest.matches("HTTP/1.1 200").count(), 2, "{rest}");
 
-    let ranged = exchange_until_close(
+    let ranged = common::exchange_until_closed(
         addr,
         b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nRange: BYTES=0-4\r\nConnection: close\r\n\r\n",
     );
     assert!(ranged.starts_with("HTTP/1.1 206"), "{ranged}");
     assert!(ranged.ends_with("\r\n\r\nhello"), "{ranged}");
 
-    let slash = exchange_until_close(
+    let slash = common::exchange_until_closed(
         addr,
         b"GET /hello.txt/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
@@ -385,14 +373,14 @@ fn error_answers_reach_a_client_that_is_still_sending() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 
-    let no_host = exchange_until_close(addr, b"GET /hello.txt HTTP/1.1\r\n\r\n");
+    let no_host = common::exchange_until_closed(addr, b"GET /hello.txt HTTP/1.1\r\n\r\n");
     assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
-    let two_hosts = exchange_until_close(
+    let two_hosts = common::exchange_until_closed(
         addr,
         b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     );
     assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
-    let connect = exchange_until_close(
+    let connect = common::exchange_until_closed(
         addr,
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
     );

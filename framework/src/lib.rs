@@ -501,7 +501,7 @@ pub use time::{sleep, sleep_until, timeout, Sleep};
 /// written, [`ResponseReader`](http1::ResponseReader) for clients) and the
 /// server-connection driver, [`Http1Connection`](http1::Http1Connection),
 /// which every HTTP/1 server should use: it gets deadlines
-/// ([`HttpTimeouts`](http1::HttpTimeouts)), bounded memory and lingering
+/// ([`HttpTimeouts`]), bounded memory and lingering
 /// close by default.
 pub mod http1 {
     pub use crate::io::{

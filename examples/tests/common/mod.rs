@@ -201,6 +201,22 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Sends `request` on a fresh connection and reads until the server
+/// closes it, which it must do within 10 s (only an answer that ends the
+/// connection closes it this soon: the examples' deadlines are longer).
+pub fn exchange_until_closed(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .unwrap_or_else(|e| panic!("the connection stayed open ({e}) after {response:?}"));
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// Waits until every connection the loop accepted is closed (lingering
 /// closes included), failing after 10 s.
 pub fn wait_until_all_closed(handle: &LoopHandle) {
