@@ -804,12 +804,17 @@ impl EventLoop {
     /// already scheduled (strict FIFO). Each callback runs exactly once.
     ///
     /// On a closed loop the callback is dropped at once and never runs; the
-    /// returned handle reports [`cancelled`](Handle::cancelled).
+    /// returned handle reports [`cancelled`](Handle::cancelled), the loop
+    /// counts it in [`LoopStats::callbacks_dropped`](crate::LoopStats::callbacks_dropped)
+    /// and logs a warning (asyncio raises `RuntimeError`; a `Handle` is
+    /// returned here so that scheduling never needs a `?`). Check
+    /// [`is_closed`](Self::is_closed) first where that matters.
     pub fn call_soon<F>(&self, f: F) -> Handle
     where
         F: FnOnce(&EventLoop) + 'static,
     {
         if self.is_closed() {
+            self.dropped_on_closed("call_soon");
             return Handle::dead();
         }
         let seq = self.core.ready.borrow_mut().push_call(Box::new(f));
@@ -819,6 +824,10 @@ impl EventLoop {
     /// Schedules `f` to run once `delay` has passed (never earlier).
     ///
     /// A zero delay runs it on the next iteration that checks timers.
+    /// Dropping the returned [`TimerHandle`] does **not** cancel the timer
+    /// (as asyncio, where an unreferenced `TimerHandle` still fires): call
+    /// [`TimerHandle::cancel`]. On a closed loop the callback is dropped
+    /// and counted, as with [`call_soon`](Self::call_soon).
     pub fn call_later<F>(&self, delay: Duration, f: F) -> TimerHandle
     where
         F: FnOnce(&EventLoop) + 'static,
@@ -837,7 +846,9 @@ impl EventLoop {
     /// they were scheduled.
     ///
     /// On a closed loop the callback is dropped at once and never runs; the
-    /// returned handle reports [`cancelled`](TimerHandle::cancelled).
+    /// returned handle reports [`cancelled`](TimerHandle::cancelled), and
+    /// the drop is counted and logged as with [`call_soon`](Self::call_soon).
+    /// Dropping the returned handle does not cancel the timer.
     pub fn call_at<F>(&self, when: Instant, f: F) -> TimerHandle
     where
         F: FnOnce(&EventLoop) + 'static,
@@ -849,10 +860,22 @@ impl EventLoop {
     /// handle), and `action` is never made.
     fn arm_timer(&self, when: Instant, action: impl FnOnce() -> TimerAction) -> TimerHandle {
         if self.is_closed() {
+            self.dropped_on_closed("a timer");
             return TimerHandle::dead(when);
         }
         let id = self.core.timers.borrow_mut().insert(when, action());
         TimerHandle::new(id, when, self.core.shared.id)
+    }
+
+    /// Counts and logs a callback scheduled on the closed loop: dropped,
+    /// never run, and not silently.
+    #[cold]
+    fn dropped_on_closed(&self, what: &'static str) {
+        self.core.shared.counters.callbacks_dropped.add(1);
+        tracing::warn!(
+            loop_id = self.core.shared.id,
+            "loopcore: {what} scheduled on a closed event loop was dropped and will never run"
+        );
     }
 
     /// The loop's id (as `TimerHandle`s and the mailbox name it).

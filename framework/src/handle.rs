@@ -79,6 +79,10 @@ impl fmt::Debug for Handle {
 
 /// Cancels a timer scheduled with [`EventLoop::call_later`](crate::EventLoop::call_later)
 /// or [`EventLoop::call_at`](crate::EventLoop::call_at).
+///
+/// Dropping it does **not** cancel the timer, as in asyncio (where a
+/// `TimerHandle` nobody keeps still fires): keep it and call
+/// [`cancel`](Self::cancel) to stop the callback.
 pub struct TimerHandle {
     id: TimerId,
     when: Instant,

@@ -478,7 +478,7 @@ pub use io::tls::TlsSetup;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
     DatagramTransport, HttpTimeouts, IoStream, ProcessTransport, Protocol, Server, ServerOptions,
-    StreamReader, StreamWriter, SubprocessProtocol, Transport,
+    StreamReader, StreamWriter, SubprocessProtocol, Transport, WriteBufferLimits,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use load::LoopLoad;

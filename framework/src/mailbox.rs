@@ -230,8 +230,20 @@ pub struct LoopHandle {
 }
 
 impl LoopHandle {
-    /// Schedules `f` on the loop, from any thread. It joins the same FIFO as
-    /// [`EventLoop::call_soon`]; order is kept per sending thread.
+    /// Schedules `f` on the loop, from any thread.
+    ///
+    /// Order, exactly: callbacks posted by one thread run in the order they
+    /// were posted. The loop takes its mailbox's messages once per
+    /// iteration, right after the poll, and queues them **behind** every
+    /// callback already in its ready queue; so `f` runs in the first
+    /// iteration that starts after the post, after the callbacks the loop
+    /// itself scheduled ([`EventLoop::call_soon`]) before that iteration,
+    /// even those scheduled after `f` was posted. asyncio keeps one FIFO
+    /// for both (its `call_soon_threadsafe` appends to the same deque under
+    /// a lock); here that would put a synchronized queue, or an atomic
+    /// sequence number, on every local `call_soon`, the loop's hottest
+    /// path, for an order no thread can observe without a message round
+    /// trip of its own.
     ///
     /// Fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the
     /// loop is closed. Unlike asyncio no `Handle` is returned: cancelling

@@ -51,6 +51,7 @@ pub(crate) struct Counters {
     pub(crate) accepts: Counter,
     pub(crate) idle_timeouts: Counter,
     pub(crate) header_timeouts: Counter,
+    pub(crate) callbacks_dropped: Counter,
     pub(crate) admission_pauses: Counter,
     pub(crate) shed: Counter,
     pub(crate) busy_ns: Counter,
@@ -97,6 +98,10 @@ pub struct LoopStats {
     /// HTTP requests that missed their deadline (`HttpTimeouts::header`),
     /// answered `408` by the HTTP/1 driver.
     pub header_timeouts: u64,
+    /// Callbacks scheduled (`call_soon`, `call_later`, `call_at`) on the
+    /// loop after it was closed: dropped, never run, and logged at warn
+    /// level (asyncio raises `RuntimeError` there).
+    pub callbacks_dropped: u64,
     /// Times a listener stopped accepting because the loop reached its
     /// `ServerOptions::max_connections` (admission control).
     pub admission_pauses: u64,
@@ -140,6 +145,7 @@ impl LoopStats {
             total.accepts += s.accepts;
             total.idle_timeouts += s.idle_timeouts;
             total.header_timeouts += s.header_timeouts;
+            total.callbacks_dropped += s.callbacks_dropped;
             total.admission_pauses += s.admission_pauses;
             total.shed += s.shed;
             total.busy_ns += s.busy_ns;
@@ -151,7 +157,7 @@ impl LoopStats {
 
     /// Every metric as `(name, help, kind, value)`, in the order the
     /// Prometheus rendering uses; `kind` is `"counter"` or `"gauge"`.
-    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 21] {
+    pub fn metrics(&self) -> [(&'static str, &'static str, &'static str, u64); 22] {
         [
             (
                 "iterations_total",
@@ -218,6 +224,12 @@ impl LoopStats {
                 "HTTP requests that missed their deadline (408).",
                 "counter",
                 self.header_timeouts,
+            ),
+            (
+                "callbacks_dropped_total",
+                "Callbacks scheduled on the loop after it closed (never run).",
+                "counter",
+                self.callbacks_dropped,
             ),
             (
                 "admission_pauses_total",
@@ -325,6 +337,7 @@ impl Counters {
             accepts: self.accepts.get(),
             idle_timeouts: self.idle_timeouts.get(),
             header_timeouts: self.header_timeouts.get(),
+            callbacks_dropped: self.callbacks_dropped.get(),
             admission_pauses: self.admission_pauses.get(),
             shed: self.shed.get(),
             busy_ns: self.busy_ns.get(),

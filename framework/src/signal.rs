@@ -228,10 +228,19 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Removes the handler for `signum`; `Ok(true)` if there was one. When no
-    /// loop handles the signal any more, its previous disposition returns.
+    /// Removes the handler for `signum`; `Ok(true)` if there was one,
+    /// `Ok(false)` if not, as asyncio: a signal that cannot have a handler
+    /// (`SIGKILL`, a synchronous fault) has none, so it is `Ok(false)` too.
+    /// Only a number that is no signal at all is an error
+    /// (`ErrorKind::InvalidSignal`, asyncio's `ValueError`). When no loop
+    /// handles the signal any more, its previous disposition returns.
     pub fn remove_signal_handler(&self, signum: libc::c_int) -> Result<bool> {
-        validate(signum)?;
+        if signum < 1 || signum >= crate::sys::signal_count() {
+            return Err(Error::new(
+                ErrorKind::InvalidSignal,
+                format!("signal {signum} is not a valid signal number"),
+            ));
+        }
         let removed = self.core.signals.borrow_mut().handlers.remove(&signum);
         let had = removed.is_some();
         if had {

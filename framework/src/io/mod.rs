@@ -35,7 +35,7 @@ pub use protocol::{Buffered, BufferedProtocol, Protocol};
 pub use stream_io::IoStream;
 pub use streams::{StreamReader, StreamWriter};
 pub use tcp::{Server, ServerOptions};
-pub use transport::Transport;
+pub use transport::{Transport, WriteBufferLimits};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};

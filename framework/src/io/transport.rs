@@ -496,9 +496,22 @@ impl Transport {
         })?
     }
 
-    /// The write buffer's (high, low) water marks.
-    pub fn get_write_buffer_limits(&self) -> Result<(usize, usize)> {
-        self.with_conn(|_, conn| conn.flow.limits())
+    /// The write buffer's water marks, named so that nobody mixes them
+    /// up (asyncio returns the tuple `(low, high)`; ported code that
+    /// indexed a tuple would silently swap them).
+    ///
+    /// ```no_run
+    /// # fn f(transport: &loopcore::Transport) -> loopcore::Result<()> {
+    /// transport.set_write_buffer_limits(Some(256 * 1024), None)?;
+    /// let limits = transport.get_write_buffer_limits()?;
+    /// assert_eq!((limits.low, limits.high), (64 * 1024, 256 * 1024));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_write_buffer_limits(&self) -> Result<WriteBufferLimits> {
+        self.with_conn(|_, conn| {
+            let (high, low) = conn.flow.limits();
+            WriteBufferLimits { low, high }
+        })
     }
 
     /// Bytes buffered and not yet taken by the kernel.
@@ -599,4 +612,15 @@ impl Transport {
             generation,
         }
     }
+}
+
+/// A transport's write-buffer water marks
+/// ([`Transport::get_write_buffer_limits`]): `pause_writing` when the
+/// buffer grows above `high`, `resume_writing` when it drains to `low`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteBufferLimits {
+    /// The low-water mark, in bytes.
+    pub low: usize,
+    /// The high-water mark, in bytes.
+    pub high: usize,
 }

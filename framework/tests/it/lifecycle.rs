@@ -102,9 +102,21 @@ fn close_drops_pending_work_without_running_it() {
     lp.close().unwrap();
     assert!(log.entries().is_empty());
     assert!(task.is_finished());
-    // Scheduling on a closed loop never runs anything.
+    // Scheduling on a closed loop never runs anything, and is not silent:
+    // counted (and logged). asyncio raises RuntimeError (CPython's
+    // test_base_events.test_call_soon/test_close: "Event loop is closed").
+    assert_eq!(lp.stats().callbacks_dropped, 0);
     let h = lp.call_soon(|_| panic!("ran on a closed loop"));
     assert!(h.cancelled());
+    let t = lp.call_later(Duration::ZERO, |_| panic!("ran on a closed loop"));
+    assert!(t.cancelled());
+    let t = lp.call_at(std::time::Instant::now(), |_| {
+        panic!("ran on a closed loop")
+    });
+    assert!(t.cancelled());
+    assert_eq!(lp.stats().callbacks_dropped, 3);
+    assert!(loopcore::render_prometheus(&[lp.stats()])
+        .contains("loopcore_callbacks_dropped_total{loop=\"0\"} 3"));
     assert_eq!(
         lp.add_reader(0, |_| {}).unwrap_err().kind(),
         ErrorKind::Closed

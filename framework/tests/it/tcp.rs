@@ -251,10 +251,22 @@ fn flow_control_pauses_once_and_resumes_once_when_the_reader_catches_up() {
     let t = seen.transport.borrow().clone().unwrap();
     t.set_write_buffer_limits(Some(256 * 1024), Some(64 * 1024))
         .unwrap();
+    // Named fields: asyncio's tuple is (low, high), ours was (high, low);
+    // neither order can be mixed up any more (CPython's
+    // test_selector_events ..._set_write_buffer_limits).
     assert_eq!(
         t.get_write_buffer_limits().unwrap(),
-        (256 * 1024, 64 * 1024)
+        loopcore::WriteBufferLimits {
+            low: 64 * 1024,
+            high: 256 * 1024
+        }
     );
+    // Only `high` given: `low` is a quarter of it, as asyncio does.
+    t.set_write_buffer_limits(Some(128 * 1024), None).unwrap();
+    let limits = t.get_write_buffer_limits().unwrap();
+    assert_eq!((limits.low, limits.high), (32 * 1024, 128 * 1024));
+    t.set_write_buffer_limits(Some(256 * 1024), Some(64 * 1024))
+        .unwrap();
     assert_eq!(
         t.set_write_buffer_limits(Some(1), Some(2))
             .unwrap_err()

@@ -177,3 +177,43 @@ fn a_burst_of_posts_writes_the_waker_once_until_the_loop_drains() {
     lp.run_forever().unwrap();
     assert_eq!(*count.lock().unwrap(), 1_500);
 }
+
+/// The guarantee `call_soon_threadsafe` states (where asyncio keeps one
+/// FIFO, CPython's test_base_events.test_call_soon_threadsafe ordering):
+/// a callback posted from another thread before the loop's own
+/// `call_soon` of the same iteration joins the queue behind it, in the
+/// next iteration, not later.
+#[test]
+fn a_post_joins_the_queue_behind_local_callbacks_of_the_same_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    lp.call_soon(move |lp| {
+        let handle = lp.handle();
+        let posted = o.clone();
+        // Posted, and the post finished, before the local call_soon below.
+        std::thread::spawn(move || {
+            handle
+                .call_soon_threadsafe(move |_| posted.lock().unwrap().push("posted first"))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        let local = o.clone();
+        lp.call_soon(move |_| local.lock().unwrap().push("local second"));
+        let stop = o.clone();
+        // Two iterations later: both have run by then.
+        lp.call_soon(move |lp| {
+            let stop = stop.clone();
+            lp.call_soon(move |lp| {
+                stop.lock().unwrap().push("next iteration");
+                lp.stop();
+            });
+        });
+    });
+    lp.run_forever().unwrap();
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec!["local second", "posted first", "next iteration"]
+    );
+}

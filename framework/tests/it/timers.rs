@@ -147,3 +147,23 @@ fn a_million_mostly_cancelled_timers_leave_the_loop_responsive() {
     assert_eq!(fired.get(), 1000);
     handles[0].cancel();
 }
+
+/// Dropping a `TimerHandle` does not cancel its timer, as in asyncio
+/// (CPython's test_events ...test_call_later: the handle is not kept);
+/// `cancel` does.
+#[test]
+fn dropping_a_timer_handle_does_not_cancel_it() {
+    let lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    {
+        // The handle goes out of scope at once.
+        let _handle = lp.call_later(Duration::from_millis(1), move |_| l.push("dropped handle"));
+    }
+    let l = log.clone();
+    let kept = lp.call_later(Duration::from_millis(1), move |_| l.push("cancelled"));
+    kept.cancel();
+    lp.run_until_complete(loopcore::sleep(Duration::from_millis(20)))
+        .unwrap();
+    assert_eq!(log.entries(), vec!["dropped handle".to_owned()]);
+}
