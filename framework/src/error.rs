@@ -40,6 +40,9 @@ pub enum ErrorKind {
     /// [`StreamReader::limit`](crate::StreamReader::limit) (asyncio's
     /// `LimitOverrunError`); `StreamReader::set_limit` raises it.
     LimitOverrun,
+    /// The stream ended before what was asked for arrived (asyncio's
+    /// `IncompleteReadError`): [`Error::partial`] holds the bytes that did.
+    IncompleteRead,
     /// An operating-system call failed; see [`Error::io_error`].
     Io,
 }
@@ -51,6 +54,10 @@ pub struct Error {
     kind: ErrorKind,
     message: Box<str>,
     source: Option<io::Error>,
+    /// The bytes read before the end of a stream (`IncompleteRead`);
+    /// boxed so that every other error stays small.
+    #[allow(clippy::box_collection, reason = "one pointer in every Error, not three")]
+    partial: Option<Box<Vec<u8>>>,
 }
 
 /// `Result` with loopcore's [`Error`].
@@ -63,7 +70,36 @@ impl Error {
             kind,
             message: message.into().into_boxed_str(),
             source: None,
+            partial: None,
         }
+    }
+
+    /// An [`IncompleteRead`](ErrorKind::IncompleteRead) error carrying
+    /// the `partial` bytes that arrived before the end of the stream.
+    pub fn incomplete_read(message: impl Into<String>, partial: Vec<u8>) -> Self {
+        Self {
+            kind: ErrorKind::IncompleteRead,
+            message: message.into().into_boxed_str(),
+            source: None,
+            partial: Some(Box::new(partial)),
+        }
+    }
+
+    /// The bytes that arrived before the stream ended, for an
+    /// [`IncompleteRead`](ErrorKind::IncompleteRead) error (asyncio's
+    /// `IncompleteReadError.partial`); `None` for every other kind.
+    pub fn partial(&self) -> Option<&[u8]> {
+        self.partial.as_deref().map(Vec::as_slice)
+    }
+
+    /// Takes the [`partial`](Self::partial) bytes out of the error.
+    pub fn into_partial(self) -> Option<Vec<u8>> {
+        self.partial.map(|partial| *partial)
+    }
+
+    /// True when a stream ended before what was asked for arrived.
+    pub fn is_incomplete_read(&self) -> bool {
+        self.kind == ErrorKind::IncompleteRead
     }
 
     /// Wraps an operating-system error, saying what was being done.
@@ -72,6 +108,7 @@ impl Error {
             kind: ErrorKind::Io,
             message: context.into().into_boxed_str(),
             source: Some(source),
+            partial: None,
         }
     }
 
@@ -117,6 +154,9 @@ impl fmt::Debug for Error {
         if let Some(source) = &self.source {
             d.field("source", source);
         }
+        if let Some(partial) = &self.partial {
+            d.field("partial_len", &partial.len());
+        }
         d.finish()
     }
 }
@@ -148,6 +188,7 @@ impl From<Error> for io::Error {
             }
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::LimitOverrun => io::ErrorKind::InvalidData,
+            ErrorKind::IncompleteRead => io::ErrorKind::UnexpectedEof,
             ErrorKind::Io => match &err.source {
                 Some(source) => source.kind(),
                 None => io::ErrorKind::Other,

@@ -481,8 +481,14 @@ impl StreamReader {
         Ok(())
     }
 
-    /// Reads up to and including `delimiter` (asyncio's `readuntil`); at
-    /// end of stream, what is left (possibly empty).
+    /// Reads up to and including `delimiter` (asyncio's `readuntil`).
+    ///
+    /// At end of stream before the delimiter it fails with an error of
+    /// kind [`IncompleteRead`](ErrorKind::IncompleteRead) (asyncio's
+    /// `IncompleteReadError`) whose [`partial`](crate::Error::partial) holds
+    /// what was left, now taken from the buffer (empty at a clean end);
+    /// [`read_line`](Self::read_line) returns that rest instead, as
+    /// asyncio's `readline` does.
     ///
     /// The delimiter must come within the first `limit + 1` bytes (a line
     /// of at most [`limit`](Self::limit) bytes before it). Otherwise the
@@ -494,10 +500,22 @@ impl StreamReader {
     /// again). [`set_limit`](Self::set_limit) allows longer lines.
     pub async fn read_until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
         self.skip_line = false;
-        self.until(delimiter).await
+        let line = self.until(delimiter).await?;
+        if line.last() != Some(&delimiter) {
+            let delimiter = std::ascii::escape_default(delimiter);
+            return Err(Error::incomplete_read(
+                format!(
+                    "the stream ended after {} bytes without b'{delimiter}' (Error::partial has them)",
+                    line.len()
+                ),
+                line,
+            ));
+        }
+        Ok(line)
     }
 
-    /// [`read_until`](Self::read_until).
+    /// Up to and including `delimiter`; at end of stream, what is left
+    /// (possibly empty, without the delimiter).
     async fn until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
         // The buffered bytes known to hold no delimiter: each wake scans
         // only what arrived since, so a long line arriving in small

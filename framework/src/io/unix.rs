@@ -68,11 +68,53 @@ fn abstract_addr(name: &str) -> Result<std::io::Result<UnixAddr>> {
     ))
 }
 
+/// Removes the socket file at `path` if nothing listens on it (a connect
+/// is refused); fails with `AddrInUse` if a server answers, and with a
+/// clear error if the path is not a socket (a regular file is never
+/// removed).
+fn remove_stale_socket(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let in_use = |why: String| Error::io(why, std::io::Error::from(std::io::ErrorKind::AddrInUse));
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
+    if !meta.file_type().is_socket() {
+        return Err(in_use(format!(
+            "{} exists and is not a socket: not removed",
+            path.display()
+        )));
+    }
+    // Non-blocking: a live server with a full backlog must not hang this.
+    let probe = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+        .map_err(|e| Error::io("creating a socket to probe a Unix socket file", e))?;
+    probe
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("making the probe non-blocking", e))?;
+    let target = socket2::SockAddr::unix(path)
+        .map_err(|e| Error::io(format!("the socket path {}", path.display()), e))?;
+    match probe.connect(&target) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => std::fs::remove_file(path)
+            .map_err(|e| {
+                Error::io(
+                    format!("removing the stale socket file {}", path.display()),
+                    e,
+                )
+            }),
+        _ => Err(in_use(format!(
+            "a server is listening on {}: not removed",
+            path.display()
+        ))),
+    }
+}
+
 impl EventLoop {
     /// Listens on a Unix domain socket (asyncio's `create_unix_server`).
     ///
     /// `name` is a filesystem path, or an abstract name written `@name`.
     /// The socket file is removed when the server closes, if still ours.
+    /// A socket file left behind by a server that died is removed first
+    /// (as asyncio does), but only if nothing listens on it: a live
+    /// server's path fails with `AddrInUse`, and a file that is not a
+    /// socket is never removed.
     pub fn create_unix_server<F, P>(
         &self,
         name: &str,
@@ -84,8 +126,17 @@ impl EventLoop {
         P: Protocol,
     {
         let (addr, is_abstract) = unix_addr(name)?;
-        let listener = UnixListener::bind_addr(&addr)
-            .map_err(|e| Error::io(format!("binding the Unix socket {name:?}"), e))?;
+        let listener = match UnixListener::bind_addr(&addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && !is_abstract => {
+                // A socket file a crashed server left behind blocks the
+                // bind: asyncio removes it. Only a socket nobody listens
+                // on goes; a live server keeps its path.
+                remove_stale_socket(Path::new(name))?;
+                UnixListener::bind_addr(&addr)
+            }
+            bound => bound,
+        }
+        .map_err(|e| Error::io(format!("binding the Unix socket {name:?}"), e))?;
         let unix_path = if is_abstract {
             None
         } else {

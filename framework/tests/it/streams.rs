@@ -487,3 +487,60 @@ fn peek_with_undecided_past_the_limit_fails_instead_of_hanging() {
     .unwrap();
     peer.join().unwrap();
 }
+
+/// asyncio's `readuntil` at end of stream raises `IncompleteReadError`
+/// with the bytes that came (CPython's
+/// test_streams.test_readuntil_eof); `readline` returns them instead
+/// (test_readline_eof). Here: `ErrorKind::IncompleteRead` with
+/// `Error::partial`, and `read_line` unchanged.
+#[test]
+fn read_until_at_end_of_stream_fails_with_the_partial_bytes() {
+    let (addr, peer) = one_shot_peer(vec![b"whole\nhalf a li".to_vec()]);
+    let lp = EventLoop::new().unwrap();
+    let (whole, incomplete, clean_end) = lp
+        .run_until_complete(async move {
+            let lp = EventLoop::current();
+            let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+            let whole = bounded("read_until", reader.read_until(b'\n'))
+                .await
+                .unwrap();
+            let incomplete = bounded("read_until", reader.read_until(b'\n'))
+                .await
+                .unwrap_err();
+            // The partial bytes left the buffer with the error.
+            let clean_end = bounded("read_until", reader.read_until(b'\n'))
+                .await
+                .unwrap_err();
+            writer.close();
+            writer.wait_closed().await;
+            (whole, incomplete, clean_end)
+        })
+        .unwrap();
+    peer.join().unwrap();
+    assert_eq!(whole, b"whole\n");
+    assert!(incomplete.is_incomplete_read(), "{incomplete}");
+    assert_eq!(incomplete.partial(), Some(&b"half a li"[..]));
+    assert_eq!(
+        std::io::Error::from(incomplete).kind(),
+        std::io::ErrorKind::UnexpectedEof
+    );
+    assert!(clean_end.is_incomplete_read());
+    assert_eq!(clean_end.into_partial(), Some(Vec::new()));
+
+    // read_line keeps asyncio's readline: the rest, then empty.
+    let (addr, peer) = one_shot_peer(vec![b"half a li".to_vec()]);
+    let (rest, end) = lp
+        .run_until_complete(async move {
+            let lp = EventLoop::current();
+            let (mut reader, writer) = lp.open_connection(addr.to_string()).await.unwrap();
+            let rest = bounded("read_line", reader.read_line()).await.unwrap();
+            let end = bounded("read_line", reader.read_line()).await.unwrap();
+            writer.close();
+            writer.wait_closed().await;
+            (rest, end)
+        })
+        .unwrap();
+    peer.join().unwrap();
+    assert_eq!(rest, b"half a li");
+    assert!(end.is_empty());
+}

@@ -824,3 +824,50 @@ fn a_buffered_protocol_reads_straight_into_its_own_buffer() {
         }
     }
 }
+
+/// A socket file left behind by a server that died no longer blocks a new
+/// server (asyncio removes it: CPython's
+/// test_unix_events.test_create_unix_server_existing_path_sock), but only
+/// when nothing listens on it: a live server's path fails with
+/// `AddrInUse` and stays, and a regular file is never removed.
+#[test]
+fn a_stale_unix_socket_file_is_replaced_and_a_live_one_is_not() {
+    let lp = EventLoop::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("loopcore-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stale.sock");
+    let name = path.to_str().unwrap().to_owned();
+    let probe = || Probe::new(&Rc::new(Seen::default()));
+
+    // A crashed server: bound, then gone without removing its file.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let server = lp
+        .create_unix_server(&name, ServerOptions::default(), probe)
+        .expect("a stale socket file is replaced");
+    std::os::unix::net::UnixStream::connect(&path).expect("the new server answers");
+    server.close();
+
+    // A live server keeps its path.
+    let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let error = lp
+        .create_unix_server(&name, ServerOptions::default(), probe)
+        .expect_err("a live server's path is not taken");
+    assert_eq!(
+        error.io_error().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::AddrInUse),
+        "{error}"
+    );
+    std::os::unix::net::UnixStream::connect(&path).expect("the live server still answers");
+    live.accept().unwrap();
+    drop(live);
+    std::fs::remove_file(&path).unwrap();
+
+    // A regular file is never removed.
+    std::fs::write(&path, b"not a socket").unwrap();
+    assert!(lp
+        .create_unix_server(&name, ServerOptions::default(), probe)
+        .is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
