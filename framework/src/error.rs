@@ -56,7 +56,10 @@ pub struct Error {
     source: Option<io::Error>,
     /// The bytes read before the end of a stream (`IncompleteRead`);
     /// boxed so that every other error stays small.
-    #[allow(clippy::box_collection, reason = "one pointer in every Error, not three")]
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer in every Error, not three"
+    )]
     partial: Option<Box<Vec<u8>>>,
 }
 
