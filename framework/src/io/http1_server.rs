@@ -225,6 +225,8 @@ struct State<H> {
     held_back: bool,
     /// Flow control said the write buffer is above its high-water mark.
     writing_paused: bool,
+    /// This driver paused the transport's reading (and must resume it).
+    reading_paused: bool,
     /// `100 Continue` went out for the request at the front.
     sent_continue: bool,
     /// Running while a request is incomplete.
@@ -258,6 +260,7 @@ impl<H: Http1Handler> Http1Connection<H> {
                 finished: false,
                 held_back: false,
                 writing_paused: false,
+                reading_paused: false,
                 sent_continue: false,
                 request_timer: None,
                 drain_timer: None,
@@ -313,12 +316,10 @@ impl<H: Http1Handler> Protocol for Http1Connection<H> {
     fn pause_writing(&mut self) {
         let mut state = self.state.borrow_mut();
         state.writing_paused = true;
-        if let Some(transport) = &state.transport {
+        if !state.finished {
             // A client that asks faster than it reads is not read until
             // it catches up: TCP's flow control holds it back.
-            if !state.finished {
-                transport.pause_reading();
-            }
+            state.pause_reading();
         }
     }
 
@@ -333,9 +334,7 @@ impl<H: Http1Handler> Protocol for Http1Connection<H> {
             state.serve(&[], &self.state);
             return;
         }
-        if let Some(transport) = &state.transport {
-            transport.resume_reading();
-        }
+        state.resume_reading();
     }
 
     fn connection_lost(&mut self, _error: Option<std::io::Error>) {
@@ -432,7 +431,7 @@ impl<H: Http1Handler> State<H> {
             Stop::HoldBack => {
                 self.held_back = true;
                 self.stop_request_timer();
-                transport.pause_reading();
+                self.pause_reading();
                 // Flow control wakes the answers up with resume_writing
                 // when it paused writing; when the flush after this
                 // callback takes everything, this looks again.
@@ -456,15 +455,35 @@ impl<H: Http1Handler> State<H> {
                         self.finish();
                     }
                     if !self.writing_paused && !self.finished {
-                        transport.resume_reading();
+                        self.resume_reading();
                     }
                 } else {
                     self.start_request_timer(&transport, shared);
                     if !self.writing_paused {
-                        transport.resume_reading();
+                        self.resume_reading();
                     }
                 }
             }
+        }
+    }
+
+    /// Stops reading the client (answers wait, or flow control paused).
+    fn pause_reading(&mut self) {
+        if let Some(transport) = &self.transport {
+            transport.pause_reading();
+            self.reading_paused = true;
+        }
+    }
+
+    /// Reads the client again if this driver had stopped it; a transport
+    /// lookup only then, not after every batch.
+    fn resume_reading(&mut self) {
+        if !self.reading_paused {
+            return;
+        }
+        if let Some(transport) = &self.transport {
+            transport.resume_reading();
+            self.reading_paused = false;
         }
     }
 
@@ -543,6 +562,12 @@ fn answer_batch<H: Http1Handler>(
     let start = out.len();
     let mut used = 0;
     loop {
+        if used == input.len() {
+            // Nothing left to parse: no empty parse (a keep-alive read
+            // holds one request, and parsing nothing costs as much as a
+            // third of answering it).
+            return (used, Stop::NeedMore);
+        }
         match parse(&input[used..], &options.limits) {
             Ok(Parsed::Complete(request, n)) => {
                 used += n;

@@ -761,8 +761,11 @@ impl EventLoop {
 
 impl Server {
     /// The addresses listened on (asyncio's `sockets`); the bound port when 0
-    /// was asked for.
+    /// was asked for. Empty once the server is closed, as asyncio's.
     pub fn sockets(&self) -> Vec<SocketAddr> {
+        if self.shared.closed.get() {
+            return Vec::new();
+        }
         self.shared.addresses.clone()
     }
 

@@ -523,11 +523,11 @@ fn create_connection_talks_to_a_server_on_the_same_loop() {
         client_seen.lost.get() == 1 && server_seen.lost.get() == 1
     });
     // Nobody listens on a freshly closed port: a clear error.
+    let addr = server.sockets()[0];
     server.close();
+    assert!(server.sockets().is_empty(), "a closed server lists nothing");
     let err = lp
-        .run_until_complete(
-            lp.create_connection(server.sockets()[0].to_string(), Probe::new(&client_seen)),
-        )
+        .run_until_complete(lp.create_connection(addr.to_string(), Probe::new(&client_seen)))
         .unwrap()
         .unwrap_err();
     assert_eq!(
