@@ -9,6 +9,8 @@
 //! and `buffered` waits until the bytes are in the reader's buffer, as they
 //! are in asyncio's before the loop runs.
 
+mod base_events;
+mod events;
 mod server;
 mod signals;
 mod streams;
