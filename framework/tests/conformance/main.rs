@@ -14,6 +14,7 @@ mod events;
 mod server;
 mod signals;
 mod streams;
+mod subprocess;
 
 use std::cell::RefCell;
 use std::io::Write;
