@@ -4,8 +4,8 @@
 //! CPython's tests replace the `signal` module with a mock; these deliver
 //! real signals (SIGUSR1 and SIGUSR2 only) and read the real dispositions.
 //! Dispositions are process-wide: every test here holds `SIGNALS`, so the
-//! tests of this binary never race on them (no other module of the binary
-//! touches signals).
+//! tests of this binary never race on them (the signal tests of
+//! `events.rs` hold it too; no other module of the binary touches signals).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,13 +15,13 @@ use loopcore::{ErrorKind, EventLoop};
 
 static SIGNALS: Mutex<()> = Mutex::new(());
 
-fn exclusive() -> MutexGuard<'static, ()> {
+pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
     SIGNALS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn disposition(signum: libc::c_int) -> libc::sighandler_t {
+pub(crate) fn disposition(signum: libc::c_int) -> libc::sighandler_t {
     // SAFETY: with a null new action, sigaction only writes the current
     // one into `old`, a valid, zeroed sigaction owned by this frame.
     unsafe {

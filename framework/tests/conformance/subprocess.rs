@@ -724,3 +724,230 @@ fn test_subprocess_communicate_stdout() {
     let expected: Vec<String> = (0..10).map(|i| format!("foo{i}")).collect();
     assert_eq!(outputs, expected);
 }
+
+// CPython 3.12 `test_events.py`, class `SubprocessTestsMixin`: asyncio's
+// `loop.subprocess_exec`/`subprocess_shell` with every stream piped (its
+// default); CPython's `echo.py` is `cat`, `echo2.py` and `echo3.py` are
+// shell scripts doing the same.
+
+/// `cmd` with stdin, stdout and stderr piped (asyncio's defaults).
+fn all_piped(mut cmd: Command) -> Command {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// CPython's `echo.py`, with every stream piped.
+fn echo() -> Command {
+    all_piped(Command::new("cat"))
+}
+
+fn exited(seen: &Seen) -> bool {
+    seen.events.borrow().iter().any(|e| e == "process_exited")
+}
+
+fn pipe_lost(seen: &Seen, fd: i32) -> bool {
+    let lost = format!("pipe_connection_lost {fd}");
+    seen.events.borrow().contains(&lost)
+}
+
+#[test]
+fn test_subprocess_exec() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_exec
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let transp = lp.subprocess_exec(&mut echo(), protocol).unwrap();
+    assert_eq!(seen.events()[0], "connection_made");
+    let stdin = transp.pipe_transport(0).unwrap();
+    stdin.write(b"Python The Winner").unwrap();
+    run_until(&lp, || seen.stdout.borrow().len() >= 17);
+    transp.close();
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().signal(), Some(libc::SIGKILL));
+    assert_eq!(*seen.stdout.borrow(), b"Python The Winner");
+}
+
+#[test]
+fn test_subprocess_interactive() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_interactive
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let transp = lp.subprocess_exec(&mut echo(), protocol).unwrap();
+    let stdin = transp.pipe_transport(0).unwrap();
+    stdin.write(b"Python ").unwrap();
+    run_until(&lp, || seen.stdout.borrow().len() >= 7);
+    assert_eq!(*seen.stdout.borrow(), b"Python ");
+    stdin.write(b"The Winner").unwrap();
+    run_until(&lp, || seen.stdout.borrow().len() >= 17);
+    assert_eq!(*seen.stdout.borrow(), b"Python The Winner");
+    transp.close();
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn test_subprocess_shell() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_shell
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let transp = lp.subprocess_shell("echo Python", protocol).unwrap();
+    transp.pipe_transport(0).unwrap().close();
+    run_until(&lp, || finished(&seen));
+    assert_eq!(transp.returncode().unwrap().code(), Some(0));
+    assert!(pipe_lost(&seen, 0) && pipe_lost(&seen, 1) && pipe_lost(&seen, 2));
+    assert_eq!(trimmed(&seen.stdout.borrow()), b"Python");
+    assert_eq!(*seen.stderr.borrow(), b"");
+    transp.close();
+}
+
+/// `exit 7` in a shell with no stream piped (asyncio's `stdin=None,
+/// stdout=None, stderr=None`).
+fn exit_7() -> Command {
+    let mut sh = Command::new("/bin/sh");
+    sh.args(["-c", "exit 7"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    sh
+}
+
+#[test]
+fn test_subprocess_exitcode() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_exitcode
+    // (subprocess_shell pipes all three streams: `sh -c` through
+    // subprocess_exec with none piped).
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let transp = lp.subprocess_exec(&mut exit_7(), protocol).unwrap();
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().code(), Some(7));
+    transp.close();
+}
+
+#[test]
+fn test_subprocess_close_after_finish() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_close_after_finish
+    // (as test_subprocess_exitcode).
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let transp = lp.subprocess_exec(&mut exit_7(), protocol).unwrap();
+    assert!(transp.pipe_transport(0).is_none());
+    assert!(transp.pipe_transport(1).is_none());
+    assert!(transp.pipe_transport(2).is_none());
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().code(), Some(7));
+    transp.close();
+}
+
+/// The child (`echo.py`) ended by `send`, with the signal expected.
+fn ended_by(send: impl FnOnce(&ProcessTransport) -> loopcore::Result<()>, signal: libc::c_int) {
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let mut cmd = echo();
+    // SAFETY: signal() is async-signal-safe and touches no parent state.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let transp = lp.subprocess_exec(&mut cmd, protocol).unwrap();
+    send(&transp).unwrap();
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().signal(), Some(signal));
+    transp.close();
+}
+
+#[test]
+fn test_subprocess_kill() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_kill
+    ended_by(ProcessTransport::kill, libc::SIGKILL);
+}
+
+#[test]
+fn test_subprocess_terminate() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_terminate
+    ended_by(ProcessTransport::terminate, libc::SIGTERM);
+}
+
+#[test]
+fn test_subprocess_send_signal() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_send_signal
+    // (bpo-31034: the child gets SIGHUP's default disposition, set in the
+    // child instead of the parent, whose dispositions are shared by tests).
+    ended_by(|t| t.send_signal(libc::SIGHUP), libc::SIGHUP);
+}
+
+#[test]
+fn test_subprocess_stderr() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_stderr
+    // (`echo2.py`: one read of stdin, echoed as OUT: on stdout and ERR: on
+    // stderr).
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let mut sh = all_piped(Command::new("/bin/sh"));
+    sh.args([
+        "-c",
+        "buf=$(head -c 4); printf 'OUT:%s' \"$buf\"; printf 'ERR:%s' \"$buf\" >&2",
+    ]);
+    let transp = lp.subprocess_exec(&mut sh, protocol).unwrap();
+    transp.pipe_transport(0).unwrap().write(b"test").unwrap();
+    run_until(&lp, || finished(&seen));
+    transp.close();
+    assert_eq!(*seen.stdout.borrow(), b"OUT:test");
+    assert!(
+        seen.stderr.borrow().starts_with(b"ERR:test"),
+        "{:?}",
+        seen.stderr.borrow()
+    );
+    assert_eq!(transp.returncode().unwrap().code(), Some(0));
+}
+
+#[test]
+fn test_subprocess_close_client_stream() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_close_client_stream
+    // (`echo3.py` as a shell loop ignoring SIGPIPE: each read echoed as
+    // OUT:, a failed write reported on stderr; the class name of Python's
+    // exception is the shell's text).
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let mut sh = all_piped(Command::new("/bin/sh"));
+    sh.args([
+        "-c",
+        "trap '' PIPE; while buf=$(head -c 4) && [ -n \"$buf\" ]; do \
+         printf 'OUT:%s' \"$buf\" 2>/dev/null || printf 'ERR:BrokenPipeError' >&2; done",
+    ]);
+    let transp = lp.subprocess_exec(&mut sh, protocol).unwrap();
+    let stdin = transp.pipe_transport(0).unwrap();
+    let stdout = transp.pipe_transport(1).unwrap();
+    stdin.write(b"test").unwrap();
+    run_until(&lp, || seen.stdout.borrow().len() >= 8);
+    assert_eq!(*seen.stdout.borrow(), b"OUT:test");
+    stdout.close();
+    run_until(&lp, || pipe_lost(&seen, 1));
+    stdin.write(b"xxxx").unwrap();
+    run_until(&lp, || !seen.stderr.borrow().is_empty());
+    assert_eq!(*seen.stderr.borrow(), b"ERR:BrokenPipeError");
+    transp.close();
+}
+
+#[test]
+fn test_subprocess_wait_no_same_group() {
+    // CPython 3.12 test_events.SubprocessTestsMixin.test_subprocess_wait_no_same_group
+    // (`start_new_session=True` is a `setsid` in the child).
+    let lp = EventLoop::new().unwrap();
+    let (protocol, seen) = recorder();
+    let mut sh = exit_7();
+    // SAFETY: setsid() is async-signal-safe and touches no parent state.
+    unsafe {
+        sh.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let transp = lp.subprocess_exec(&mut sh, protocol).unwrap();
+    run_until(&lp, || exited(&seen));
+    assert_eq!(transp.returncode().unwrap().code(), Some(7));
+    transp.close();
+}
