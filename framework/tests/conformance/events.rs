@@ -906,17 +906,7 @@ fn run_test_unix_server(tag: &str) -> (String, std::thread::JoinHandle<()>) {
     let thread = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        if request.ends_with(b"\r\n\r\n") {
-            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-type: text/plain\r\n\r\nTest message");
-        }
+        crate::answer_test_request(&mut s);
         drop(s);
         let _ = std::fs::remove_file(&path);
     });

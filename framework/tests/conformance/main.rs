@@ -112,26 +112,31 @@ pub fn capture_exceptions(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
 /// request with `HTTP/1.0 200 OK` and a body of `Test message`, then
 /// closes. Serves `connections` connections, on a thread.
 pub fn run_test_server(connections: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
-    use std::io::Read;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let thread = std::thread::spawn(move || {
         for _ in 0..connections {
             let (mut s, _) = listener.accept().unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            if request.ends_with(b"\r\n\r\n") {
-                let _ =
-                    s.write_all(b"HTTP/1.0 200 OK\r\nContent-type: text/plain\r\n\r\nTest message");
-            }
+            answer_test_request(&mut s);
         }
     });
     (addr, thread)
+}
+
+/// The test server's one exchange: reads a request head, answers it with
+/// `Test message` (nothing if the client went away first).
+pub fn answer_test_request(stream: &mut (impl std::io::Read + std::io::Write)) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    if request.ends_with(b"\r\n\r\n") {
+        let _ =
+            stream.write_all(b"HTTP/1.0 200 OK\r\nContent-type: text/plain\r\n\r\nTest message");
+    }
 }
