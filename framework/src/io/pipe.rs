@@ -20,8 +20,8 @@ impl EventLoop {
     /// `protocol` (asyncio's `connect_read_pipe`). The transport owns the
     /// fd. Standard input works, dup'ed or not: pipes and terminals are
     /// reopened through `/proc/self/fd` first, so making them non-blocking
-    /// does not change the file description the shell shares (a socket is
-    /// made non-blocking in place).
+    /// does not change the file description the shell shares (a socket or
+    /// a pty master is made non-blocking in place).
     ///
     /// Fails with [`ErrorKind::InvalidFd`] for a regular file, `/dev/null`
     /// and anything else epoll cannot watch (use `run_in_executor`).
@@ -85,7 +85,8 @@ impl EventLoop {
 /// setting it there would make their reads fail with `EAGAIN`. So pipes,
 /// FIFOs and terminals are reopened through `/proc/self/fd`, which makes a
 /// new description of the same pipe or tty. (A socket cannot be reopened
-/// that way; it is made non-blocking in place.) An fd 0-2 handed over is
+/// that way, and a pty master would come back as a new pty: both are made
+/// non-blocking in place.) An fd 0-2 handed over is
 /// then pointed at `/dev/null` rather than closed, so the next `open` cannot
 /// take its number and receive `println!` output.
 fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
@@ -98,7 +99,7 @@ fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
     if kind.is_file() || kind.is_dir() || kind.is_block_device() {
         return Err(not_pollable(raw));
     }
-    let fd = if kind.is_socket() {
+    let fd = if kind.is_socket() || (kind.is_char_device() && is_cloning_device(&file)) {
         OwnedFd::from(file)
     } else {
         let reopened = OpenOptions::new()
@@ -116,6 +117,21 @@ fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
     crate::sys::set_nonblocking(fd.as_fd())
         .map_err(|e| Error::io(format!("making fd {raw} non-blocking"), e))?;
     Ok(fd)
+}
+
+/// Whether opening the device `file` again makes a new instance of it rather
+/// than a second description of the same one: the pty multiplexer
+/// (`/dev/ptmx`, `/dev/pts/ptmx`), whose every open is a new pty. A pty
+/// master handed over is made non-blocking in place, as a socket is;
+/// reopening it would read a fresh pty nobody writes to. (No shell shares a
+/// master's description, so the reason to reopen does not apply.)
+fn is_cloning_device(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    const PTMX: (u32, u32) = (5, 2);
+    file.metadata().is_ok_and(|meta| {
+        let rdev = meta.rdev();
+        (libc::major(rdev), libc::minor(rdev)) == PTMX
+    })
 }
 
 fn not_pollable(raw: RawFd) -> Error {
