@@ -931,12 +931,16 @@ impl EventLoop {
         tracing::debug!(loop_id = core.shared.id, %peer, "loopcore: TLS failed: {error}");
         if core.debug.get() {
             self.call_exception_handler(
-                &ExceptionContext::new(format!("TLS with {peer} failed"))
-                    .with_error(Error::io(
-                        "TLS",
-                        io::Error::new(error.kind(), error.to_string()),
-                    ))
-                    .with_source("tls"),
+                &ExceptionContext::new(if handshaking {
+                    format!("the TLS handshake with {peer} failed: {error}")
+                } else {
+                    format!("TLS with {peer} failed: {error}")
+                })
+                .with_error(Error::io(
+                    "TLS",
+                    io::Error::new(error.kind(), error.to_string()),
+                ))
+                .with_source("tls"),
             );
         }
         if let Some(waiter) = waiter {

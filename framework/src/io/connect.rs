@@ -38,7 +38,9 @@ pub struct ConnectOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The name to verify the server's certificate against and send as SNI
     /// (asyncio's `server_hostname`); default: the host of the address
-    /// given to `create_connection_with`, or the IP address.
+    /// given to `create_connection_with`, or the IP address. Setting it (or
+    /// either TLS timeout) without `tls` makes the connect fail with
+    /// [`ErrorKind::InvalidInput`] rather than connect in plaintext.
     pub server_hostname: Option<String>,
     /// How long the TLS handshake may take (default 60 s).
     pub tls_handshake_timeout: Option<Duration>,
@@ -52,6 +54,33 @@ impl ConnectOptions {
     pub fn local_addr(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self
+    }
+
+    /// Refuses TLS settings without [`tls`](Self::tls): a `server_hostname`
+    /// set on a plaintext connection means TLS was forgotten, and a silent
+    /// plaintext connection is the worst outcome (asyncio raises
+    /// `ValueError` too).
+    fn check_tls_fields(&self) -> Result<()> {
+        if self.tls.is_some() {
+            return Ok(());
+        }
+        let set = [
+            ("server_hostname", self.server_hostname.is_some()),
+            (
+                "tls_handshake_timeout",
+                self.tls_handshake_timeout.is_some(),
+            ),
+            ("tls_shutdown_timeout", self.tls_shutdown_timeout.is_some()),
+        ];
+        match set.iter().find(|(_, is_set)| *is_set) {
+            Some((name, _)) => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "ConnectOptions::{name} is only meaningful with TLS: set ConnectOptions::tls too, or leave it out"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Turns Happy Eyeballs on with `delay` between attempts.
@@ -157,6 +186,7 @@ impl EventLoop {
         options: ConnectOptions,
         protocol: P,
     ) -> Result<Transport> {
+        options.check_tls_fields()?;
         let mut addrs = addrs.to_vec();
         if let Some(local) = options.local_addr {
             addrs.retain(|a| a.is_ipv6() == local.is_ipv6());

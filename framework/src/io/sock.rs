@@ -1,6 +1,7 @@
 //! asyncio's low-level socket calls (`sock_recv`, `sock_sendall`,
-//! `sock_connect`, `sock_accept`, `sock_recvfrom`, `sock_sendto`) as async
-//! methods on non-blocking std sockets, plus `getaddrinfo`/`getnameinfo` on
+//! `sock_connect`, `sock_accept`, `sock_recvfrom`, `sock_sendto`,
+//! `sock_sendfile`) as async methods on non-blocking std sockets (a
+//! blocking one is refused with `InvalidInput`), plus `getaddrinfo`/`getnameinfo` on
 //! the blocking executor.
 //!
 //! Each call tries the operation first and only waits for readiness when
@@ -66,6 +67,7 @@ impl EventLoop {
         what: &str,
         mut attempt: impl FnMut() -> io::Result<T>,
     ) -> Result<T> {
+        refuse_blocking(fd, what)?;
         loop {
             match attempt() {
                 Ok(value) => return Ok(value),
@@ -206,6 +208,7 @@ impl EventLoop {
     /// Connects a non-blocking socket (asyncio's `sock_connect`).
     pub async fn sock_connect(&self, sock: &socket2::Socket, addr: SocketAddr) -> Result<()> {
         let what = || format!("connecting to {addr}");
+        refuse_blocking(sock.as_raw_fd(), "sock_connect")?;
         match sock.connect(&addr.into()) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -283,5 +286,21 @@ impl EventLoop {
         self.run_in_executor(move || crate::sys::getnameinfo(addr))
             .await?
             .map_err(|e| Error::io(format!("looking up the name of {addr}"), e))
+    }
+}
+
+/// Fails on a blocking socket: its call would stall the loop, and every
+/// connection on it, until the kernel answers (asyncio refuses one too).
+/// One `fcntl` per call, against a call that makes at least one syscall.
+fn refuse_blocking(fd: RawFd, what: &str) -> Result<()> {
+    let nonblocking = crate::sys::is_nonblocking(fd)
+        .map_err(|e| Error::io(format!("{what}: reading the socket's flags"), e))?;
+    if nonblocking {
+        Ok(())
+    } else {
+        Err(Error::new(
+            crate::ErrorKind::InvalidInput,
+            format!("{what}: the socket is blocking and would stall the loop; call set_nonblocking(true) on it first"),
+        ))
     }
 }

@@ -561,8 +561,10 @@ impl EventLoop {
     /// Listens on every address `addr` resolves to and serves each
     /// connection with a protocol from `factory` (asyncio's `create_server`).
     ///
-    /// With port 0 and several addresses, the first gets a free port and the
-    /// others reuse it. `addr` is resolved with the system resolver,
+    /// A list of addresses (`&[SocketAddr]`, asyncio's list of hosts) is
+    /// served by one [`Server`]; an address given or resolved twice is
+    /// bound once. With port 0 and several addresses, the first gets a free
+    /// port and the others reuse it. `addr` is resolved with the system resolver,
     /// blocking: pass IP addresses (`"127.0.0.1:0"`, `"[::1]:8080"`) on a
     /// running loop.
     ///
@@ -592,10 +594,14 @@ impl EventLoop {
         F: Fn() -> P + 'static,
         P: Protocol,
     {
-        let addrs: Vec<SocketAddr> = addr
+        let mut addrs: Vec<SocketAddr> = addr
             .to_socket_addrs()
             .map_err(|e| Error::io("resolving the server address", e))?
             .collect();
+        // A name can resolve to one address twice, and a list can repeat
+        // one: bound twice it would fail with "address in use".
+        let mut seen = std::collections::HashSet::new();
+        addrs.retain(|addr| seen.insert(*addr));
         if addrs.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,

@@ -179,3 +179,37 @@ fn getaddrinfo_and_getnameinfo_run_off_the_loop() {
     assert!(!host.is_empty());
     assert!(service == "ssh" || service == "22", "{service}");
 }
+
+#[test]
+fn every_sock_call_refuses_a_blocking_socket_instead_of_stalling_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Blocking, connected, and nothing to read: a blocking recv would hang.
+    let stream = TcpStream::connect(addr).unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let errors = lp
+        .run_until_complete(async {
+            let lp = EventLoop::current();
+            let mut buf = [0u8; 16];
+            vec![
+                lp.sock_recv(&stream, &mut buf).await.map(drop),
+                lp.sock_sendall(&stream, b"x").await,
+                lp.sock_accept(&listener).await.map(drop),
+                lp.sock_recvfrom(&udp, &mut buf).await.map(drop),
+                lp.sock_sendto(&udp, b"x", addr).await.map(drop),
+                lp.sock_connect(&client, addr).await,
+            ]
+        })
+        .unwrap();
+    for (call, result) in ["recv", "sendall", "accept", "recvfrom", "sendto", "connect"]
+        .iter()
+        .zip(errors)
+    {
+        let error = result.expect_err(call);
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{call}: {error}");
+        assert!(error.to_string().contains("set_nonblocking"), "{error}");
+    }
+}
