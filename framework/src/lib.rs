@@ -477,8 +477,8 @@ pub use io::tls;
 pub use io::tls::TlsSetup;
 pub use io::{
     Buffered, BufferedProtocol, Child, ConnectOptions, DatagramOptions, DatagramProtocol,
-    DatagramTransport, HttpTimeouts, IoStream, ProcessTransport, Protocol, Server, ServerOptions,
-    StreamReader, StreamWriter, SubprocessProtocol, Transport, WriteBufferLimits,
+    DatagramTransport, Delimiter, HttpTimeouts, IoStream, ProcessTransport, Protocol, Server,
+    ServerOptions, StreamReader, StreamWriter, SubprocessProtocol, Transport, WriteBufferLimits,
 };
 pub use join_set::{GroupError, JoinSet};
 pub use load::LoopLoad;

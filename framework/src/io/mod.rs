@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod delimiter;
 mod http1_server;
 mod http_timeouts;
 mod idle;
@@ -18,6 +19,7 @@ mod sock;
 mod start_tls;
 mod stream;
 mod stream_io;
+mod stream_open;
 mod streams;
 mod tcp;
 pub mod tls;
@@ -26,6 +28,7 @@ mod udp;
 mod unix;
 
 pub use connect::ConnectOptions;
+pub use delimiter::Delimiter;
 pub use http1_server::{
     linger_close, Http1Connection, Http1Handler, Http1Options, Reply, CLOSE_LINGER, IDLE_LINGER,
 };
@@ -41,7 +44,7 @@ pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
 pub(crate) use lent_read::LentRead;
 pub(crate) use stream::Stream;
-pub(crate) use streams::spawning_protocol;
+pub(crate) use stream_open::spawning_protocol;
 pub(crate) use tcp::{
     bind_listener, probe_port_free, run_accept, serve_accepted, AcceptReady, AcceptSink, Admission,
     Factory, HandOff, Listeners,

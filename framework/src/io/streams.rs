@@ -23,16 +23,15 @@
 //!    the buffer limit (where reading pauses) is read whole too.
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::connect::ConnectOptions;
+use super::delimiter::{find, Delimiter};
 use super::protocol::{BufferedProtocol, Protocol};
-use super::tcp::{Server, ServerOptions};
 use super::transport::Transport;
-use crate::{Error, ErrorKind, EventLoop, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// The reader's default limit (asyncio's `_DEFAULT_LIMIT`): the longest
 /// line `read_until` accepts before its delimiter. Reading pauses above
@@ -59,7 +58,7 @@ const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 64 * 1024;
 
 #[derive(Default)]
-struct StreamState {
+pub(super) struct StreamState {
     transport: Option<Transport>,
     /// Received bytes are `buffer[start..end]`; `buffer[end..]` is
     /// initialized room the kernel reads into (`BufferedProtocol`), so
@@ -171,13 +170,13 @@ impl StreamState {
     }
 }
 
-type Shared = Rc<RefCell<StreamState>>;
+pub(super) type Shared = Rc<RefCell<StreamState>>;
 
 /// The protocol under a stream pair. Plain connections read straight into
 /// the stream's buffer when nothing is waiting in it (`BufferedProtocol`:
 /// no copy of ours on the way in), else into a scratch buffer copied in
 /// behind what waits; TLS hands it plaintext.
-struct StreamProtocol {
+pub(super) struct StreamProtocol {
     state: Shared,
     /// Called once the connection is up (servers spawn the client task here).
     on_connected: Option<Box<dyn FnOnce(StreamReader, StreamWriter)>>,
@@ -198,7 +197,7 @@ enum Lent {
 }
 
 impl StreamProtocol {
-    fn new(
+    pub(super) fn new(
         state: Shared,
         on_connected: Option<Box<dyn FnOnce(StreamReader, StreamWriter)>>,
     ) -> Self {
@@ -331,7 +330,7 @@ impl Protocol for StreamProtocol {
     }
 }
 
-fn pair(state: &Shared, transport: Transport) -> (StreamReader, StreamWriter) {
+pub(super) fn pair(state: &Shared, transport: Transport) -> (StreamReader, StreamWriter) {
     (
         StreamReader {
             state: state.clone(),
@@ -481,16 +480,18 @@ impl StreamReader {
         Ok(())
     }
 
-    /// Reads up to and including `delimiter` (asyncio's `readuntil`).
+    /// Reads up to and including `delimiter`, one byte (`b'\n'`) or a
+    /// sequence (`b"\r\n\r\n"`) (asyncio's `readuntil`).
     ///
     /// At end of stream before the delimiter it fails with an error of
     /// kind [`IncompleteRead`](ErrorKind::IncompleteRead) (asyncio's
     /// `IncompleteReadError`) whose [`partial`](crate::Error::partial) holds
     /// what was left, now taken from the buffer (empty at a clean end);
     /// [`read_line`](Self::read_line) returns that rest instead, as
-    /// asyncio's `readline` does.
+    /// asyncio's `readline` does. An empty delimiter fails with
+    /// [`InvalidInput`](ErrorKind::InvalidInput).
     ///
-    /// The delimiter must come within the first `limit + 1` bytes (a line
+    /// The delimiter must start within the first `limit + 1` bytes (a line
     /// of at most [`limit`](Self::limit) bytes before it). Otherwise the
     /// read fails with an error of kind
     /// [`LimitOverrun`](ErrorKind::LimitOverrun) (asyncio's
@@ -498,15 +499,22 @@ impl StreamReader {
     /// without it, at end of stream too, and leaves the bytes in the
     /// buffer: a later [`read`](Self::read) gets them (`read_until` fails
     /// again). [`set_limit`](Self::set_limit) allows longer lines.
-    pub async fn read_until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
+    pub async fn read_until(&mut self, delimiter: impl Delimiter) -> Result<Vec<u8>> {
+        let delimiter = delimiter.as_bytes();
+        if delimiter.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "read_until: the delimiter is empty; give at least one byte",
+            ));
+        }
         self.skip_line = false;
         let line = self.until(delimiter).await?;
-        if line.last() != Some(&delimiter) {
-            let delimiter = std::ascii::escape_default(delimiter);
+        if !line.ends_with(delimiter) {
             return Err(Error::incomplete_read(
                 format!(
-                    "the stream ended after {} bytes without b'{delimiter}' (Error::partial has them)",
-                    line.len()
+                    "the stream ended after {} bytes without b\"{}\" (Error::partial has them)",
+                    line.len(),
+                    delimiter.escape_ascii()
                 ),
                 line,
             ));
@@ -514,31 +522,33 @@ impl StreamReader {
         Ok(line)
     }
 
-    /// Up to and including `delimiter`; at end of stream, what is left
-    /// (possibly empty, without the delimiter).
-    async fn until(&mut self, delimiter: u8) -> Result<Vec<u8>> {
-        // The buffered bytes known to hold no delimiter: each wake scans
-        // only what arrived since, so a long line arriving in small
-        // pieces costs O(n), not O(n^2). They stay put meanwhile: only the
-        // reader consumes, and this borrows it.
+    /// Up to and including `delimiter` (not empty); at end of stream, what
+    /// is left (possibly empty, without the delimiter).
+    async fn until(&mut self, delimiter: &[u8]) -> Result<Vec<u8>> {
+        // The buffered bytes known to hold no delimiter start: each wake
+        // scans only what arrived since (and the delimiter's length less
+        // one before it, where a split delimiter may start), so a long line
+        // arriving in small pieces costs O(n), not O(n^2). They stay put
+        // meanwhile: only the reader consumes, and this borrows it.
         let mut searched = 0;
+        let overlap = delimiter.len() - 1;
         poll_fn(|cx| {
             let mut state = self.state.borrow_mut();
             let limit = state.limit.0;
             let available = state.available();
-            let window = available.len().min(limit.saturating_add(1));
+            let window = available.len().min(limit.saturating_add(delimiter.len()));
             let from = searched.min(window);
-            if let Some(i) = available[from..window].iter().position(|&b| b == delimiter) {
-                let end = from + i + 1;
+            if let Some(i) = find(&available[from..window], delimiter) {
+                let end = from + i + delimiter.len();
                 let line = available[..end].to_vec();
                 state.consume(end);
                 return Poll::Ready(Ok(line));
             }
-            searched = window;
-            if available.len() > limit {
-                let delimiter = std::ascii::escape_default(delimiter);
+            searched = window.saturating_sub(overlap);
+            if available.len() > limit.saturating_add(overlap) {
                 return Poll::Ready(Err(state.overrun(format_args!(
-                    "no b'{delimiter}' in the first {window} bytes: a line longer than"
+                    "no b\"{}\" in the first {window} bytes: a line longer than",
+                    delimiter.escape_ascii()
                 ))));
             }
             if state.eof {
@@ -649,7 +659,7 @@ impl StreamReader {
         if self.skip_line {
             self.skip_through(b'\n').await;
         }
-        let result = self.until(b'\n').await;
+        let result = self.until(b"\n").await;
         if matches!(&result, Err(error) if error.is_limit_overrun()) {
             let mut state = self.state.borrow_mut();
             // `until` saw no `\n` in the first `limit + 1` bytes.
@@ -834,87 +844,4 @@ impl Drop for StreamWriter {
     fn drop(&mut self) {
         self.transport.close();
     }
-}
-
-impl EventLoop {
-    /// Connects to `addr` and returns a stream pair (asyncio's
-    /// `open_connection`).
-    pub async fn open_connection(&self, addr: String) -> Result<(StreamReader, StreamWriter)> {
-        self.open_connection_with(addr, ConnectOptions::default())
-            .await
-    }
-
-    /// [`open_connection`](Self::open_connection) with the options of
-    /// [`create_connection_with`](Self::create_connection_with): TLS, a
-    /// local address, Happy Eyeballs.
-    pub async fn open_connection_with(
-        &self,
-        addr: String,
-        options: ConnectOptions,
-    ) -> Result<(StreamReader, StreamWriter)> {
-        let state: Shared = Rc::default();
-        let protocol = StreamProtocol::new(state.clone(), None);
-        let transport = self.create_connection_with(addr, options, protocol).await?;
-        Ok(pair(&state, transport))
-    }
-
-    /// Serves each connection with `client_connected(reader, writer)`, run as
-    /// a task on this loop (asyncio's `start_server`).
-    ///
-    /// ```
-    /// use loopcore::{EventLoop, ServerOptions};
-    /// let lp = EventLoop::new()?;
-    /// let server = lp.start_server("127.0.0.1:0", ServerOptions::default(), |mut reader, writer| async move {
-    ///     while let Ok(line) = reader.read_line().await {
-    ///         if line.is_empty() || writer.write(&line).is_err() {
-    ///             break;
-    ///         }
-    ///     }
-    ///     writer.close();
-    /// })?;
-    /// let addr = server.sockets()[0];
-    /// let echoed = lp.run_until_complete(async move {
-    ///     let lp = EventLoop::current();
-    ///     let (mut reader, writer) = lp.open_connection(addr.to_string()).await?;
-    ///     writer.write(b"hello\n")?;
-    ///     reader.read_line().await
-    /// })??;
-    /// assert_eq!(echoed, b"hello\n");
-    /// # Ok::<(), loopcore::Error>(())
-    /// ```
-    pub fn start_server<A, F, Fut>(
-        &self,
-        addr: A,
-        options: ServerOptions,
-        client_connected: F,
-    ) -> Result<Server>
-    where
-        A: std::net::ToSocketAddrs,
-        F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-        Fut: Future<Output = ()> + 'static,
-    {
-        let client_connected = Rc::new(client_connected);
-        self.create_server(addr, options, move || {
-            let client_connected = client_connected.clone();
-            spawning_protocol(move |reader, writer| client_connected(reader, writer))
-        })
-    }
-}
-
-/// The protocol of a stream server: once the connection is up, runs
-/// `client_connected(reader, writer)` as a task on the connection's loop.
-pub(crate) fn spawning_protocol<Fut>(
-    client_connected: impl FnOnce(StreamReader, StreamWriter) -> Fut + 'static,
-) -> impl Protocol
-where
-    Fut: Future<Output = ()> + 'static,
-{
-    StreamProtocol::new(
-        Rc::default(),
-        Some(Box::new(move |reader, writer| {
-            if let Some(lp) = EventLoop::try_current() {
-                lp.spawn(client_connected(reader, writer)).detach();
-            }
-        })),
-    )
 }
