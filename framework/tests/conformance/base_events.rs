@@ -442,7 +442,7 @@ fn test_create_datagram_endpoint_no_matching_family() {
 }
 
 #[test]
-#[ignore = "difference: with neither local_addr nor remote_addr, create_datagram_endpoint binds an ephemeral port on 0.0.0.0; asyncio raises ValueError (not in docs/asyncio-mapping.md)"]
+#[ignore = "difference: with neither local_addr nor remote_addr, create_datagram_endpoint binds an ephemeral port on 0.0.0.0; asyncio raises ValueError (listed in docs/asyncio-mapping.md)"]
 fn test_create_datagram_endpoint_noaddr_nofamily() {
     // CPython 3.12 test_base_events.BaseEventLoopWithSelectorTests.test_create_datagram_endpoint_noaddr_nofamily
     let lp = EventLoop::new().unwrap();
@@ -567,7 +567,6 @@ fn test_sock_sendfile_fallback_offset_and_count() {
 }
 
 #[test]
-#[ignore = "difference: sock_sendfile accepts a blocking socket; asyncio raises ValueError (must be non-blocking) (not in docs/asyncio-mapping.md)"]
 fn test_blocking_socket() {
     // CPython 3.12 test_base_events.BaseLoopSockSendfileTests.test_blocking_socket
     let data = sendfile_data();
@@ -664,7 +663,6 @@ fn connect_fails(options: loopcore::ConnectOptions) -> bool {
 }
 
 #[test]
-#[ignore = "difference: create_connection_with accepts ConnectOptions::server_hostname without tls (and ignores it); asyncio raises ValueError (not in docs/asyncio-mapping.md)"]
 fn test_create_connection_no_ssl_server_hostname_errors() {
     // CPython 3.12 test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_no_ssl_server_hostname_errors
     for name in ["", "python.org"] {
@@ -690,7 +688,6 @@ fn test_create_connection_ssl_server_hostname_errors() {
 }
 
 #[test]
-#[ignore = "difference: create_connection_with accepts ConnectOptions::tls_handshake_timeout without tls (and ignores it); asyncio raises ValueError (not in docs/asyncio-mapping.md)"]
 fn test_create_connection_ssl_timeout_for_plain_socket() {
     // CPython 3.12 test_base_events.BaseEventLoopWithSelectorTests.test_create_connection_ssl_timeout_for_plain_socket
     let options = loopcore::ConnectOptions::default().tls_handshake_timeout(Duration::from_secs(1));
@@ -698,11 +695,50 @@ fn test_create_connection_ssl_timeout_for_plain_socket() {
 }
 
 #[test]
-#[ignore = "difference: create_server accepts ServerOptions::tls_handshake_timeout without tls (and ignores it); asyncio raises ValueError (not in docs/asyncio-mapping.md)"]
+#[ignore = "difference: create_server accepts ServerOptions::tls_handshake_timeout without tls (and ignores it); asyncio raises ValueError (listed in docs/asyncio-mapping.md)"]
 fn test_create_server_ssl_timeout_for_plain_socket() {
     // CPython 3.12 test_base_events.BaseEventLoopWithSelectorTests.test_create_server_ssl_timeout_for_plain_socket
     let lp = EventLoop::new().unwrap();
     let options = loopcore::ServerOptions::default().tls_handshake_timeout(Duration::from_secs(1));
     let result = lp.create_server("127.0.0.1:0", options, || NullProto);
     assert!(result.is_err(), "tls_handshake_timeout without TLS");
+}
+
+#[test]
+fn test_env_var_debug() {
+    // CPython 3.12 test_base_events.BaseEventLoopTests.test_env_var_debug
+    // (PYTHONASYNCIODEBUG is LOOPCORE_DEBUG; the `-E` and `-X dev` cases
+    // are Python's interpreter flags and have no counterpart). Each case is
+    // this test run again in a child process, which reports its new loop's
+    // debug mode.
+    const CHILD: &str = "LOOPCORE_CONFORMANCE_DEBUG_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let lp = EventLoop::new().unwrap();
+        println!("get_debug={}", lp.get_debug());
+        return;
+    }
+    let debug_in_child = |value: Option<&str>| {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", "base_events::test_env_var_debug", "--nocapture"])
+            .env(CHILD, "1");
+        match value {
+            Some(value) => command.env(loopcore::DEBUG_ENV, value),
+            None => command.env_remove(loopcore::DEBUG_ENV),
+        };
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match (
+            stdout.contains("get_debug=true"),
+            stdout.contains("get_debug=false"),
+        ) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => panic!("the child did not report its debug mode: {stdout}"),
+        }
+    };
+    assert!(!debug_in_child(None));
+    assert!(!debug_in_child(Some("")));
+    assert!(debug_in_child(Some("1")));
 }

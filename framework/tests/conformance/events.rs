@@ -510,17 +510,18 @@ fn test_connect_accepted_socket() {
 #[test]
 fn test_create_server() {
     // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server
+    // (on 127.0.0.1, not 0.0.0.0: tests listen on loopback only).
     let lp = EventLoop::new().unwrap();
     let (proto, pr) = MyProto::new(false);
     let proto = RefCell::new(Some(proto));
     let server = lp
-        .create_server("0.0.0.0:0", ServerOptions::default(), move || {
+        .create_server("127.0.0.1:0", ServerOptions::default(), move || {
             proto.borrow_mut().take().expect("one connection only")
         })
         .unwrap();
     assert_eq!(server.sockets().len(), 1);
     let sock = server.sockets()[0];
-    assert_eq!(sock.ip().to_string(), "0.0.0.0");
+    assert_eq!(sock.ip().to_string(), "127.0.0.1");
     let mut client = TcpStream::connect(("127.0.0.1", sock.port())).unwrap();
     client.write_all(b"xxx").unwrap();
     run_until(&lp, "connected", || pr.borrow().connected);
@@ -540,8 +541,9 @@ fn test_create_server() {
 #[test]
 fn test_create_server_sock() {
     // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server_sock
+    // (on 127.0.0.1, not 0.0.0.0: tests listen on loopback only).
     let lp = EventLoop::new().unwrap();
-    let sock_ob = TcpListener::bind("0.0.0.0:0").unwrap();
+    let sock_ob = TcpListener::bind("127.0.0.1:0").unwrap();
     let bound = sock_ob.local_addr().unwrap();
     let made = Rc::new(Cell::new(false));
     let m = made.clone();
@@ -553,7 +555,7 @@ fn test_create_server_sock() {
         .unwrap();
     let sock = server.sockets()[0];
     assert_eq!(sock, bound);
-    assert_eq!(sock.ip().to_string(), "0.0.0.0");
+    assert_eq!(sock.ip().to_string(), "127.0.0.1");
     let mut client = TcpStream::connect(("127.0.0.1", sock.port())).unwrap();
     client.write_all(b"xxx").unwrap();
     drop(client);
@@ -564,8 +566,9 @@ fn test_create_server_sock() {
 #[test]
 fn test_create_server_addr_in_use() {
     // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server_addr_in_use
+    // (on 127.0.0.1, not 0.0.0.0: tests listen on loopback only).
     let lp = EventLoop::new().unwrap();
-    let sock_ob = TcpListener::bind("0.0.0.0:0").unwrap();
+    let sock_ob = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = lp
         .create_server_from_listener(sock_ob, ServerOptions::default(), || MyProto::new(false).0)
         .unwrap();
@@ -585,9 +588,10 @@ fn test_create_server_addr_in_use() {
 #[test]
 fn test_server_close() {
     // CPython 3.12 test_events.EventLoopTestsMixin.test_server_close
+    // (on 127.0.0.1, not 0.0.0.0: tests listen on loopback only).
     let lp = EventLoop::new().unwrap();
     let server = lp
-        .create_server("0.0.0.0:0", ServerOptions::default(), || {
+        .create_server("127.0.0.1:0", ServerOptions::default(), || {
             MyProto::new(false).0
         })
         .unwrap();
@@ -896,6 +900,16 @@ fn test_signal_handling_while_selecting() {
 /// socket in the temporary directory; the path is removed when the server
 /// thread is joined.
 fn run_test_unix_server(tag: &str) -> (String, std::thread::JoinHandle<()>) {
+    run_test_unix_server_with(tag, 1, |mut s| crate::answer_test_request(&mut s))
+}
+
+/// [`run_test_unix_server`] serving `connections` connections with
+/// `exchange` as the server's side (the TLS flavour passes the TLS one).
+pub fn run_test_unix_server_with(
+    tag: &str,
+    connections: usize,
+    exchange: fn(UnixStream),
+) -> (String, std::thread::JoinHandle<()>) {
     let path = std::env::temp_dir().join(format!(
         "loopcore-conformance-{}-{tag}.sock",
         std::process::id()
@@ -904,10 +918,11 @@ fn run_test_unix_server(tag: &str) -> (String, std::thread::JoinHandle<()>) {
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let name = path.to_str().unwrap().to_string();
     let thread = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        crate::answer_test_request(&mut s);
-        drop(s);
+        for _ in 0..connections {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            exchange(s);
+        }
         let _ = std::fs::remove_file(&path);
     });
     (name, thread)
@@ -936,7 +951,7 @@ fn test_create_unix_connection() {
 }
 
 #[test]
-#[ignore = "difference: Server::sockets() of a Unix server is empty (it lists SocketAddr, which a Unix path is not); asyncio's server.sockets holds the Unix socket (not in docs/asyncio-mapping.md)"]
+#[ignore = "difference: Server::sockets() of a Unix server is empty (it lists SocketAddr, which a Unix path is not); asyncio's server.sockets holds the Unix socket (listed in docs/asyncio-mapping.md, Server.sockets)"]
 fn test_create_unix_server() {
     // CPython 3.12 test_events.EventLoopTestsMixin.test_create_unix_server
     let path = std::env::temp_dir().join(format!(
@@ -1165,4 +1180,83 @@ fn test_write_pipe_disconnect_on_close() {
     drop(rsock);
     run_until(&lp, "done", || pr.borrow().done);
     assert_eq!(pr.borrow().state, "CLOSED");
+}
+
+/// CPython's `create_server_multiple_hosts`: one server for a list of
+/// hosts, each bound once, on one port.
+fn create_server_multiple_hosts(hosts: &[&str]) {
+    let lp = EventLoop::new().unwrap();
+    let addrs: Vec<std::net::SocketAddr> = hosts
+        .iter()
+        .map(|host| std::net::SocketAddr::new(host.parse().unwrap(), 0))
+        .collect();
+    let server = lp
+        .create_server(&addrs[..], ServerOptions::default(), || {
+            MyProto::new(false).0
+        })
+        .unwrap();
+    let bound: Vec<std::net::IpAddr> = server.sockets().iter().map(|a| a.ip()).collect();
+    let unique: std::collections::BTreeSet<std::net::IpAddr> =
+        addrs.iter().map(|a| a.ip()).collect();
+    assert_eq!(bound.len(), unique.len(), "each host bound once: {bound:?}");
+    assert_eq!(
+        bound.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        unique
+    );
+    let port = server.sockets()[0].port();
+    assert!(
+        server.sockets().iter().all(|a| a.port() == port),
+        "{:?}",
+        server.sockets()
+    );
+    server.close();
+}
+
+#[test]
+fn test_create_server_multiple_hosts_ipv4() {
+    // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server_multiple_hosts_ipv4
+    // (CPython mocks the sockets to bind 1.2.3.4 and 5.6.7.8; tests bind
+    // loopback only, so the repeated host is 127.0.0.1).
+    create_server_multiple_hosts(&["127.0.0.1", "127.0.0.1"]);
+}
+
+#[test]
+fn test_create_server_multiple_hosts_ipv6() {
+    // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server_multiple_hosts_ipv6
+    // (CPython's hosts are ::1, ::2, ::1 on mocked sockets; here ::1 twice,
+    // beside 127.0.0.1: the families share the port).
+    create_server_multiple_hosts(&["::1", "127.0.0.1", "::1"]);
+}
+
+#[test]
+fn test_create_server_dual_stack() {
+    // CPython 3.12 test_events.EventLoopTestsMixin.test_create_server_dual_stack
+    // (CPython's host=None binds every interface of both families; tests
+    // bind loopback only: 127.0.0.1 and ::1, one server, one port, and a
+    // client of each family reaches it).
+    let lp = EventLoop::new().unwrap();
+    let made = Rc::new(RefCell::new(Vec::new()));
+    let m = made.clone();
+    let addrs: [std::net::SocketAddr; 2] =
+        ["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+    let server = lp
+        .create_server(&addrs[..], ServerOptions::default(), move || {
+            let (proto, pr) = MyProto::new(false);
+            m.borrow_mut().push(pr);
+            proto
+        })
+        .unwrap();
+    let port = server.sockets()[0].port();
+    for (n, host) in ["127.0.0.1", "::1"].into_iter().enumerate() {
+        let mut client = TcpStream::connect((host, port)).unwrap();
+        client.write_all(b"xxx").unwrap();
+        run_until(&lp, "connection_made", || made.borrow().len() > n);
+        let pr = made.borrow()[n].clone();
+        run_until(&lp, "the bytes", || pr.borrow().nbytes == 3);
+        let transport = pr.borrow().transport.clone().unwrap();
+        assert_eq!(transport.peername().unwrap().ip().to_string(), host);
+        transport.close();
+        drop(client);
+    }
+    server.close();
 }

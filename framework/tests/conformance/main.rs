@@ -10,7 +10,10 @@
 //! are in asyncio's before the loop runs.
 
 mod base_events;
+mod certs;
 mod events;
+mod events_pty;
+mod events_ssl;
 mod server;
 mod signals;
 mod streams;

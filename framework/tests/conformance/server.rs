@@ -41,38 +41,78 @@ fn test_start_server_1() {
     // (inherited from BaseStartServer; `serve_forever` has no counterpart:
     // the test serves until the handler closes the server, which asyncio's
     // test does by cancelling `serve_forever`).
+    start_server_1(None);
+}
+
+#[test]
+fn test_start_unix_server_1() {
+    // CPython 3.12 test_server.SelectorStartServerTests.test_start_unix_server_1
+    // (as test_start_server_1, on a Unix socket).
+    let path = std::env::temp_dir().join(format!(
+        "loopcore-conformance-{}-start-unix-server-1.sock",
+        std::process::id()
+    ));
+    start_server_1(Some(path.to_str().unwrap().to_owned()));
+}
+
+/// A client's stream, TCP or Unix.
+trait ClientStream: Read + Write + Send {}
+impl<S: Read + Write + Send> ClientStream for S {}
+
+/// `test_start_server_1` on TCP (`unix_path` `None`) or a Unix socket: a
+/// server made not serving starts serving; its handler closes it while
+/// answering the one client.
+fn start_server_1(unix_path: Option<String>) {
     const HELLO_LEN: usize = 5 * 1024 + 1;
     let lp = EventLoop::new().unwrap();
     let closed_by_handler = Rc::new(Cell::new(None::<Rc<Server>>));
     let slot = closed_by_handler.clone();
+    let serve = move |mut reader: StreamReader, writer: StreamWriter| {
+        let server = slot.take();
+        async move {
+            bounded("readline", reader.read_line()).await.unwrap();
+            if let Some(server) = server {
+                server.close();
+            }
+            writer.write(b"1").unwrap();
+            writer.close();
+            bounded("wait_closed", writer.wait_closed()).await;
+        }
+    };
+    let options = ServerOptions::default().start_serving(false);
     let server = Rc::new(
-        lp.start_server(
-            "127.0.0.1:0",
-            ServerOptions::default().start_serving(false),
-            move |mut reader, writer| {
-                let server = slot.take();
-                async move {
-                    bounded("readline", reader.read_line()).await.unwrap();
-                    if let Some(server) = server {
-                        server.close();
-                    }
-                    writer.write(b"1").unwrap();
-                    writer.close();
-                    bounded("wait_closed", writer.wait_closed()).await;
-                }
-            },
-        )
+        match &unix_path {
+            None => lp.start_server("127.0.0.1:0", options, serve),
+            Some(path) => lp.start_unix_server(path, options, serve),
+        }
         .unwrap(),
     );
     closed_by_handler.set(Some(server.clone()));
     assert!(!server.is_serving());
-    let addr = server.sockets()[0];
+    let connect: Box<dyn FnOnce() -> Box<dyn ClientStream> + Send> = match &unix_path {
+        None => {
+            let addr = server.sockets()[0];
+            Box::new(move || {
+                let sock = TcpStream::connect(addr).unwrap();
+                sock.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                Box::new(sock)
+            })
+        }
+        Some(path) => {
+            let path = path.clone();
+            Box::new(move || {
+                let sock = std::os::unix::net::UnixStream::connect(path).unwrap();
+                sock.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                Box::new(sock)
+            })
+        }
+    };
     server.start_serving();
     assert!(server.is_serving());
     let client = std::thread::spawn(move || {
-        let mut sock = TcpStream::connect(addr).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let mut sock = connect();
         let mut hello = vec![b'1'; HELLO_LEN - 1];
         hello.push(b'\n');
         sock.write_all(&hello).unwrap();

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use loopcore::{EventLoop, ServerOptions};
+use loopcore::{EventLoop, ServerOptions, StreamReader, StreamWriter};
 
 use crate::{bounded, buffered, capture_exceptions, connected, read_all, run_test_server};
 
@@ -21,6 +21,66 @@ fn run<F: std::future::Future>(test: impl FnOnce() -> F) -> F::Output {
 fn test_open_connection() {
     // CPython 3.12 test_streams.StreamTests.test_open_connection
     get_test_message();
+}
+
+#[test]
+fn test_open_unix_connection() {
+    // CPython 3.12 test_streams.StreamTests.test_open_unix_connection
+    let (path, httpd) = crate::events::run_test_unix_server_with("open-unix", 1, |mut s| {
+        crate::answer_test_request(&mut s)
+    });
+    get_test_message_from(httpd, move |lp| {
+        Box::pin(async move { lp.open_unix_connection(&path).await })
+    });
+}
+
+#[test]
+fn test_open_connection_no_loop_ssl() {
+    // CPython 3.12 test_streams.StreamTests.test_open_connection_no_loop_ssl
+    let (addr, httpd) = crate::certs::run_test_server_tls(1);
+    get_test_message_from(httpd, move |lp| {
+        let options = loopcore::ConnectOptions::default().tls(crate::certs::dummy_client());
+        Box::pin(async move { lp.open_connection_with(addr.to_string(), options).await })
+    });
+}
+
+#[test]
+fn test_open_unix_connection_no_loop_ssl() {
+    // CPython 3.12 test_streams.StreamTests.test_open_unix_connection_no_loop_ssl
+    // (CPython's `server_hostname=''` turns the name check off; an empty
+    // name is an error here, and the dummy context checks nothing anyway).
+    let (path, httpd) = crate::events::run_test_unix_server_with(
+        "open-unix-ssl",
+        1,
+        crate::certs::answer_test_request_tls,
+    );
+    get_test_message_from(httpd, move |lp| {
+        let setup = loopcore::TlsSetup::client(crate::certs::dummy_client(), "localhost");
+        Box::pin(async move { lp.open_unix_connection_tls(&path, setup).await })
+    });
+}
+
+#[test]
+fn test_open_unix_connection_error() {
+    // CPython 3.12 test_streams.StreamTests.test_open_unix_connection_error
+    // (as test_open_connection_error: CPython injects the error with a
+    // mock; here nothing listens on the path).
+    let path = std::env::temp_dir().join(format!(
+        "loopcore-conformance-{}-nobody.sock",
+        std::process::id()
+    ));
+    let lp = EventLoop::new().unwrap();
+    let messages = capture_exceptions(&lp);
+    let result = lp
+        .run_until_complete(async move {
+            let lp = EventLoop::current();
+            bounded("open", lp.open_unix_connection(path.to_str().unwrap()))
+                .await
+                .map(|_| ())
+        })
+        .unwrap();
+    assert!(result.is_err());
+    assert!(messages.borrow().is_empty(), "{:?}", messages.borrow());
 }
 
 #[test]
@@ -358,14 +418,86 @@ fn test_readline_exception() {
 }
 
 #[test]
+fn test_readuntil_separator() {
+    // CPython 3.12 test_streams.StreamTests.test_readuntil_separator
+    run(|| async {
+        let (mut reader, _writer, _peer) = connected().await;
+        let error = bounded("read_until", reader.read_until(&b""[..]))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), loopcore::ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains("delimiter is empty"), "{error}");
+    })
+}
+
+/// Reads until `delimiter` while a task feeds `pieces`, each after the
+/// reader has had a turn (asyncio feeds them one `feed_data` at a time).
+async fn read_until_fed(
+    reader: &mut StreamReader,
+    peer: &crate::Peer,
+    pieces: &'static [&'static [u8]],
+    delimiter: &'static [u8],
+) -> Vec<u8> {
+    let feeder = peer.clone();
+    let feeding = EventLoop::current().spawn(async move {
+        for piece in pieces {
+            feeder.feed(piece);
+            loopcore::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    });
+    let line = bounded("read_until", reader.read_until(delimiter))
+        .await
+        .unwrap();
+    feeding.await.unwrap();
+    line
+}
+
+#[test]
+fn test_readuntil_multi_chunks() {
+    // CPython 3.12 test_streams.StreamTests.test_readuntil_multi_chunks
+    run(|| async {
+        let (mut reader, _writer, peer) = connected().await;
+        for _ in 0..2 {
+            let line = read_until_fed(&mut reader, &peer, &[b"lineAAA"], b"AAA").await;
+            assert_eq!(line, b"lineAAA");
+        }
+        let line = read_until_fed(&mut reader, &peer, &[b"lineAAAxxx"], b"AAA").await;
+        assert_eq!(line, b"lineAAA");
+        peer.feed_eof();
+        assert_eq!(read_all(&mut reader).await, b"xxx");
+    })
+}
+
+#[test]
+fn test_readuntil_multi_chunks_1() {
+    // CPython 3.12 test_streams.StreamTests.test_readuntil_multi_chunks_1
+    // (the delimiter split across pieces: what the search must not miss).
+    run(|| async {
+        let (mut reader, _writer, peer) = connected().await;
+        let cases: [(&'static [&'static [u8]], &[u8]); 5] = [
+            (&[b"QWEaa", b"XYaa", b"a"], b"QWEaaXYaaa"),
+            (&[b"QWEaa", b"XYa", b"aa"], b"QWEaaXYaaa"),
+            (&[b"aaa"], b"aaa"),
+            (&[b"Xaaa"], b"Xaaa"),
+            (&[b"XXX", b"a", b"a", b"a"], b"XXXaaa"),
+        ];
+        for (pieces, expected) in cases {
+            let line = read_until_fed(&mut reader, &peer, pieces, b"aaa").await;
+            assert_eq!(line, expected);
+        }
+        peer.feed_eof();
+        assert!(read_all(&mut reader).await.is_empty());
+    })
+}
+
+#[test]
 fn test_readuntil_eof() {
     // CPython 3.12 test_streams.StreamTests.test_readuntil_eof
-    // (CPython's separator is b'AAA'; loopcore's `read_until` takes one byte).
     run(|| async {
         let (mut reader, _writer, peer) = connected().await;
         peer.feed(b"some dataAA");
         peer.feed_eof();
-        let error = bounded("read_until", reader.read_until(b'\n'))
+        let error = bounded("read_until", reader.read_until(b"AAA"))
             .await
             .unwrap_err();
         assert!(error.is_incomplete_read(), "{error}");
@@ -377,28 +509,27 @@ fn test_readuntil_eof() {
 #[test]
 fn test_readuntil_limit_found_sep() {
     // CPython 3.12 test_streams.StreamTests.test_readuntil_limit_found_sep
-    // (CPython's separator is b'AAA'; loopcore's `read_until` takes one byte).
     run(|| async {
         let (mut reader, _writer, peer) = connected().await;
         peer.feed(b"some dataAA");
         buffered(&mut reader, 11).await;
         reader.set_limit(3);
         // Not found within the limit: the bytes stay.
-        let error = bounded("read_until", reader.read_until(b'\n'))
+        let error = bounded("read_until", reader.read_until(b"AAA"))
             .await
             .unwrap_err();
         assert!(error.is_limit_overrun(), "{error}");
         // Found, but past the limit: the bytes still stay.
-        peer.feed(b"\n");
+        peer.feed(b"A");
         reader.set_limit(64 * 1024);
         buffered(&mut reader, 12).await;
         reader.set_limit(3);
-        let error = bounded("read_until", reader.read_until(b'\n'))
+        let error = bounded("read_until", reader.read_until(b"AAA"))
             .await
             .unwrap_err();
         assert!(error.is_limit_overrun(), "{error}");
         peer.feed_eof();
-        assert_eq!(read_all(&mut reader).await, b"some dataAA\n");
+        assert_eq!(read_all(&mut reader).await, b"some dataAAA");
     })
 }
 
@@ -527,8 +658,23 @@ fn test_start_server() {
     // CPython 3.12 test_streams.StreamTests.test_start_server
     // (the `sock=` variant has no stream counterpart: both variants bind
     // an address; the second one's handler spawns its own task).
-    let lp = EventLoop::new().unwrap();
-    let messages = capture_exceptions(&lp);
+    start_server_both_variants(None);
+}
+
+#[test]
+fn test_start_unix_server() {
+    // CPython 3.12 test_streams.StreamTests.test_start_unix_server
+    let path = std::env::temp_dir().join(format!(
+        "loopcore-conformance-{}-start-unix-server.sock",
+        std::process::id()
+    ));
+    start_server_both_variants(Some(path.to_str().unwrap().to_owned()));
+}
+
+/// `test_start_server` on TCP (`unix_path` `None`) or on a Unix socket:
+/// a coroutine handler, then a callback that spawns it; a client's line
+/// comes back each time.
+fn start_server_both_variants(unix_path: Option<String>) {
     async fn handle_client(mut reader: loopcore::StreamReader, writer: loopcore::StreamWriter) {
         let data = bounded("readline", reader.read_line()).await.unwrap();
         writer.write(&data).unwrap();
@@ -536,31 +682,48 @@ fn test_start_server() {
         writer.close();
         bounded("wait_closed", writer.wait_closed()).await;
     }
-    async fn client(addr: std::net::SocketAddr) -> Vec<u8> {
+    fn start<F, Fut>(lp: &EventLoop, unix_path: &Option<String>, handler: F) -> loopcore::Server
+    where
+        F: Fn(loopcore::StreamReader, loopcore::StreamWriter) -> Fut + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        match unix_path {
+            None => lp.start_server("127.0.0.1:0", ServerOptions::default(), handler),
+            Some(path) => lp.start_unix_server(path, ServerOptions::default(), handler),
+        }
+        .unwrap()
+    }
+    async fn client(target: Result<std::net::SocketAddr, String>) -> Vec<u8> {
         let lp = EventLoop::current();
-        let (mut reader, writer) = bounded("open", lp.open_connection(addr.to_string()))
-            .await
-            .unwrap();
+        let (mut reader, writer) = match target {
+            Ok(addr) => bounded("open", lp.open_connection(addr.to_string())).await,
+            Err(path) => bounded("open", lp.open_unix_connection(&path)).await,
+        }
+        .unwrap();
         writer.write(b"hello world!\n").unwrap();
         let back = bounded("readline", reader.read_line()).await.unwrap();
         writer.close();
         bounded("wait_closed", writer.wait_closed()).await;
         back
     }
+    let lp = EventLoop::new().unwrap();
+    let messages = capture_exceptions(&lp);
     for callback_variant in [false, true] {
         let server = if callback_variant {
-            lp.start_server("127.0.0.1:0", ServerOptions::default(), |reader, writer| {
+            start(&lp, &unix_path, |reader, writer| {
                 EventLoop::current()
                     .spawn(handle_client(reader, writer))
                     .detach();
                 async {}
             })
         } else {
-            lp.start_server("127.0.0.1:0", ServerOptions::default(), handle_client)
-        }
-        .unwrap();
-        let addr = server.sockets()[0];
-        let msg = lp.run_until_complete(client(addr)).unwrap();
+            start(&lp, &unix_path, handle_client)
+        };
+        let target = match &unix_path {
+            None => Ok(server.sockets()[0]),
+            Some(path) => Err(path.clone()),
+        };
+        let msg = lp.run_until_complete(client(target)).unwrap();
         server.close();
         lp.run_until_complete(async { bounded("wait_closed", server.wait_closed()).await })
             .unwrap();
@@ -805,13 +968,28 @@ fn test_multiple_drain() {
 /// how Python spells the calls.
 fn get_test_message() {
     let (addr, httpd) = run_test_server(1);
+    get_test_message_from(httpd, move |lp| {
+        Box::pin(async move { lp.open_connection(addr.to_string()).await })
+    });
+}
+
+/// A stream pair being opened, for [`get_test_message_from`].
+type Opening = std::pin::Pin<
+    Box<dyn std::future::Future<Output = loopcore::Result<(StreamReader, StreamWriter)>>>,
+>;
+
+/// CPython's `_basetest_open_connection` (and its `_no_loop_ssl` twin):
+/// the stream pair `open` makes gets the test server's answer, and
+/// nothing reaches the exception handler.
+fn get_test_message_from(
+    httpd: std::thread::JoinHandle<()>,
+    open: impl FnOnce(EventLoop) -> Opening,
+) {
     let lp = EventLoop::new().unwrap();
     let messages = capture_exceptions(&lp);
     lp.run_until_complete(async move {
         let lp = EventLoop::current();
-        let (mut reader, writer) = bounded("open", lp.open_connection(addr.to_string()))
-            .await
-            .unwrap();
+        let (mut reader, writer) = bounded("open", open(lp)).await.unwrap();
         writer.write(b"GET / HTTP/1.0\r\n\r\n").unwrap();
         let line = bounded("readline", reader.read_line()).await.unwrap();
         assert_eq!(line, b"HTTP/1.0 200 OK\r\n");
