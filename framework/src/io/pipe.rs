@@ -125,6 +125,7 @@ fn prepare(fd: OwnedFd, write: bool) -> Result<OwnedFd> {
 /// master handed over is made non-blocking in place, as a socket is;
 /// reopening it would read a fresh pty nobody writes to. (No shell shares a
 /// master's description, so the reason to reopen does not apply.)
+#[cfg(target_os = "linux")]
 fn is_cloning_device(file: &std::fs::File) -> bool {
     use std::os::unix::fs::MetadataExt;
     const PTMX: (u32, u32) = (5, 2);
@@ -132,6 +133,13 @@ fn is_cloning_device(file: &std::fs::File) -> bool {
         let rdev = meta.rdev();
         (libc::major(rdev), libc::minor(rdev)) == PTMX
     })
+}
+
+/// Elsewhere there is no `/proc/self/fd` to reopen through (see
+/// [`prepare`]).
+#[cfg(not(target_os = "linux"))]
+fn is_cloning_device(_file: &std::fs::File) -> bool {
+    false
 }
 
 fn not_pollable(raw: RawFd) -> Error {
