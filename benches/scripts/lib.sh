@@ -65,6 +65,7 @@ LUA
 #   workload has them). Every plaintext server uses loopcore's http1 codec.
 server_command() {
   local workload="${1/pipeline/plaintext}" server=$2 port=$3
+  case "$workload" in plain | pipe-16) workload=plaintext ;; esac
   case "$workload/$server" in
     plaintext/loopcore) server_cmd=(target/release/examples/http_plaintext --loops 1 --port "$port") ;;
     plaintext/mio) server_cmd=(target/release/mio_plaintext "$port") ;;
