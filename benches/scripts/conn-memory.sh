@@ -13,7 +13,12 @@ conns="${1:-9000}"
 shift || true
 servers=("${@:-loopcore}")
 [ "${#servers[@]}" -gt 0 ] || servers=(loopcore)
-ulimit -n 65536
+# Each side holds one fd per connection: raise the soft limit to the hard one.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $(( conns + 256 )) ]; then
+  echo "the fd limit ($(ulimit -n)) is too low for $conns connections" >&2
+  exit 1
+fi
 release_build -p loopcore-examples --example http_plaintext
 release_build -p loopcore-benches --bins
 port=18485
