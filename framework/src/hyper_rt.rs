@@ -86,12 +86,16 @@ impl hyper::rt::Timer for LoopTimer {
 /// elsewhere it leaves its timer to fire and wake nobody.
 struct LoopSleep(crate::Sleep);
 
+// An exception to "unsafe only in sys/": hyper's timer trait asks for a
+// `Send + Sync` sleep, which a loop's timer is not.
+#[allow(unsafe_code)]
 // SAFETY: `Sleep` is `!Send` only through its `TimerHandle`'s marker; what
 // it holds is plain data (a deadline, a timer id, a loop id, a
 // `Cell<bool>`), and every operation on it looks the loop up by id among
 // the loops of the calling thread, so it never reaches another thread's
 // loop.
 unsafe impl Send for LoopSleep {}
+#[allow(unsafe_code)]
 // SAFETY: `&LoopSleep` gives no access to the `Sleep` (polling needs
 // `Pin<&mut>`), so sharing references cannot race on its `Cell`.
 unsafe impl Sync for LoopSleep {}

@@ -17,7 +17,6 @@
 //!    cannot be delivered from another thread is leaked, not dropped.
 
 use std::cell::RefCell;
-use std::mem::ManuallyDrop;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,34 +44,34 @@ pub(crate) enum Message {
 /// A task's `Runnable` that may only be dropped on the thread that owns it
 /// (invariant 5): a `spawn_local` future must not be dropped elsewhere.
 pub(crate) struct LocalRunnable {
-    runnable: ManuallyDrop<Runnable>,
+    /// Always `Some` until `into_inner` or `drop` takes it.
+    runnable: Option<Runnable>,
     owner: ThreadId,
 }
 
 impl LocalRunnable {
     pub(crate) fn new(runnable: Runnable, owner: ThreadId) -> Self {
         Self {
-            runnable: ManuallyDrop::new(runnable),
+            runnable: Some(runnable),
             owner,
         }
     }
 
-    pub(crate) fn into_inner(self) -> Runnable {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the runnable is
-        // moved out exactly once.
-        unsafe { ManuallyDrop::take(&mut this.runnable) }
+    pub(crate) fn into_inner(mut self) -> Runnable {
+        self.runnable
+            .take()
+            .expect("a LocalRunnable holds its runnable until taken")
     }
 }
 
 impl Drop for LocalRunnable {
     fn drop(&mut self) {
-        if std::thread::current().id() == self.owner {
-            // SAFETY: `drop` runs once; the field is not used afterwards.
-            unsafe { ManuallyDrop::drop(&mut self.runnable) };
+        if std::thread::current().id() != self.owner {
+            // Elsewhere the task is leaked: its loop is gone, and dropping
+            // its future on this thread would be unsound (async-task
+            // panics).
+            std::mem::forget(self.runnable.take());
         }
-        // Elsewhere the task is leaked: its loop is gone, and dropping its
-        // future on this thread would be unsound (async-task panics).
     }
 }
 

@@ -119,34 +119,31 @@ impl JoinError {
     }
 }
 
-/// The spawned future: catches panics and honours `abort`.
-struct TaskBody<F> {
-    future: F,
-    id: u64,
-    abort: Arc<AbortState>,
-    /// Whether the task's waker is in `abort` yet.
-    waker_registered: bool,
+pin_project_lite::pin_project! {
+    /// The spawned future: catches panics and honours `abort`.
+    struct TaskBody<F> {
+        #[pin]
+        future: F,
+        id: u64,
+        abort: Arc<AbortState>,
+        // Whether the task's waker is in `abort` yet.
+        waker_registered: bool,
+    }
 }
 
 impl<F: Future> Future for TaskBody<F> {
     type Output = Result<F::Output, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of
-        // `self`, and `TaskBody` has no Drop impl or Unpin impl of its own.
-        let this = unsafe { self.get_unchecked_mut() };
-        let id = this.id;
-        if this
-            .abort
-            .poll_aborted(&mut this.waker_registered, cx.waker())
-        {
+        let this = self.project();
+        let id = *this.id;
+        if this.abort.poll_aborted(this.waker_registered, cx.waker()) {
             return Poll::Ready(Err(JoinError {
                 id,
                 repr: JoinErrorRepr::Aborted,
             }));
         }
-        // SAFETY: see above; the pin is re-created for the same field.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let future = this.future;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),

@@ -100,36 +100,19 @@ impl Drop for Sleep {
 /// or an error of kind [`TimedOut`](ErrorKind::TimedOut), in which case the
 /// future is dropped.
 pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output> {
-    Timeout {
-        future,
-        sleep: sleep(duration),
-    }
-    .await
-}
-
-struct Timeout<F> {
-    future: F,
-    sleep: Sleep,
-}
-
-impl<F: Future> Future for Timeout<F> {
-    type Output = Result<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned (never moved out; no Drop or
-        // Unpin impl on `Timeout`); `sleep` is Unpin and not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: see above.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        if let Poll::Ready(output) = future.poll(cx) {
+    let mut future = std::pin::pin!(future);
+    let mut sleep = sleep(duration);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        match Pin::new(&mut this.sleep).poll(cx) {
+        match Pin::new(&mut sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Error::new(
                 ErrorKind::TimedOut,
                 "the operation did not complete before its timeout",
             ))),
             Poll::Pending => Poll::Pending,
         }
-    }
+    })
+    .await
 }

@@ -251,10 +251,7 @@ impl ProcessTransport {
         }
         // Without a pidfd: the child is not reaped yet (we would know), so
         // its pid is still its own.
-        // SAFETY: kill(2) with a pid we spawned and have not reaped.
-        let ret = unsafe { libc::kill(self.state.pid as libc::pid_t, signal) };
-        crate::sys::cvt(ret)
-            .map(drop)
+        crate::sys::signal::send_signal_to_pid(self.state.pid as libc::pid_t, signal)
             .map_err(|e| Error::io(format!("signalling process {}", self.state.pid), e))
     }
 

@@ -146,6 +146,13 @@ pub(crate) fn restore(signum: libc::c_int, saved: &SavedAction) -> io::Result<()
     Ok(())
 }
 
+/// Sends `signum` to process `pid` (kill(2)). The caller makes sure `pid`
+/// is still the process it means (a child not reaped yet).
+pub(crate) fn send_signal_to_pid(pid: libc::pid_t, signum: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    cvt(unsafe { libc::kill(pid, signum) }).map(drop)
+}
+
 /// Sends `signum` to this process (used by tests and examples).
 pub fn raise_in_process(signum: libc::c_int) -> io::Result<()> {
     // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
