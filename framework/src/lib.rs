@@ -508,7 +508,8 @@ pub use time::{sleep, sleep_until, timeout, Sleep};
 /// close by default.
 pub mod http1 {
     pub use crate::io::{
-        linger_close, Http1Connection, Http1Handler, Http1Options, HttpTimeouts, Reply,
+        linger_close, serve_requests, serve_requests_closing, with_date, write_head,
+        write_response, Http1Connection, Http1Handler, Http1Options, HttpTimeouts, Reply,
         CLOSE_LINGER, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, IDLE_LINGER,
     };
     pub use crate::proto::http1::*;

@@ -47,9 +47,10 @@ use std::fs::File;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::http_date::write_response;
 use crate::handle::TimerHandle;
 use crate::io::{HttpTimeouts, Protocol, Transport};
-use crate::proto::http1::{self, parse, Limits, Parsed, Persistence, Request, RequestError};
+use crate::proto::http1::{parse, Limits, Parsed, Persistence, Request, RequestError};
 use crate::EventLoop;
 
 /// How long an idle keep-alive connection stays open after a graceful
@@ -80,8 +81,8 @@ where
 }
 
 /// Where a handler writes one answer: the response bytes into
-/// [`out`](Self::out) (with [`write_response`](http1::write_response) or
-/// [`write_head`](http1::write_head)), then, if the body is a file,
+/// [`out`](Self::out) (with [`write_response`](crate::http1::write_response) or
+/// [`write_head`](crate::http1::write_head)), then, if the body is a file,
 /// [`send_file`](Self::send_file).
 #[derive(Debug)]
 pub struct Reply<'a> {
@@ -513,8 +514,8 @@ impl<H: Http1Handler> State<H> {
                     state.partial = Vec::new();
                 }
             }
-            let _ = transport
-                .write_with(|out| http1::write_response(out, 408, &[], b"", Persistence::Close));
+            let _ =
+                transport.write_with(|out| write_response(out, 408, &[], b"", Persistence::Close));
             linger_close(&transport);
         }));
     }
@@ -528,9 +529,8 @@ impl<H: Http1Handler> State<H> {
     /// Answers `status` with an empty body and closes.
     fn refuse(&mut self, status: u16, headers: &[(&str, &str)]) {
         if let Some(transport) = &self.transport {
-            let _ = transport.write_with(|out| {
-                http1::write_response(out, status, headers, b"", Persistence::Close)
-            });
+            let _ = transport
+                .write_with(|out| write_response(out, status, headers, b"", Persistence::Close));
         }
         self.finish();
     }
@@ -575,7 +575,7 @@ fn answer_batch<H: Http1Handler>(
                 if request.method == "CONNECT" {
                     // Nothing here tunnels.
                     let status = RequestError::Unsupported.status();
-                    http1::write_response(out, status, &[], b"", Persistence::Close);
+                    write_response(out, status, &[], b"", Persistence::Close);
                     return (used, Stop::Close);
                 }
                 let mut persistence = request.persistence();
@@ -620,7 +620,7 @@ fn answer_batch<H: Http1Handler>(
             }
             Ok(Parsed::AwaitingHead) => return (used, Stop::NeedMore),
             Err(error) => {
-                http1::write_response(out, error.status(), &[], b"", Persistence::Close);
+                write_response(out, error.status(), &[], b"", Persistence::Close);
                 return (input.len(), Stop::Close);
             }
         }

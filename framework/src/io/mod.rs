@@ -6,6 +6,7 @@ mod conn;
 mod connect;
 mod delimiter;
 mod http1_server;
+mod http_date;
 mod http_timeouts;
 mod idle;
 mod lent_read;
@@ -31,6 +32,9 @@ pub use connect::ConnectOptions;
 pub use delimiter::Delimiter;
 pub use http1_server::{
     linger_close, Http1Connection, Http1Handler, Http1Options, Reply, CLOSE_LINGER, IDLE_LINGER,
+};
+pub use http_date::{
+    serve_requests, serve_requests_closing, with_date, write_head, write_response,
 };
 pub use http_timeouts::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use process::{Child, ProcessTransport, SubprocessProtocol};

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use super::http1_chunked::{decode_body, ChunkedError};
 pub use super::http1_reader::{ResponseReader, MAX_HEAD};
 pub use super::http1_writer::{
-    http_date, parse_http_date, reason, with_date, write_head, write_response, Persistence,
+    http_date, parse_http_date, reason, write_head_dated, write_response_dated, Persistence,
 };
 
 /// Most headers a request may carry.
@@ -88,7 +88,7 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// What the response must say about the connection: pass it to
-    /// [`write_response`] or [`write_head`] so an HTTP/1.0 keep-alive
+    /// [`write_response_dated`] or [`write_head_dated`] so an HTTP/1.0 keep-alive
     /// client is told its connection stays open.
     ///
     /// ```
@@ -418,59 +418,67 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, ResponseE
 
 /// Answers every complete request at the front of `input`: `respond` writes
 /// the response to each into `out`; a malformed request gets its error
-/// status with `Connection: close`. Returns how many bytes of `input` were
-/// used and whether the connection must close after `out` is sent (an error,
-/// or a request without keep-alive, which ends the loop).
+/// status with `Connection: close`, dated `date` (the caller's clock: this
+/// codec reads none). Returns how many bytes of `input` were used and
+/// whether the connection must close after `out` is sent (an error, or a
+/// request without keep-alive, which ends the loop).
+/// `loopcore::http1::serve_requests` is this with the current date.
 ///
 /// ```
-/// use loopcore::http1::{serve_requests, write_response, Limits};
+/// use loopcore::http1::{serve_requests_dated, write_response_dated, Limits};
+/// let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
 /// let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c";
 /// let mut out = Vec::new();
-/// let (used, close) = serve_requests(&mut out, input, &Limits::default(), |req, out| {
-///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
+/// let (used, close) = serve_requests_dated(&mut out, input, &Limits::default(), date, |req, out| {
+///     write_response_dated(out, date, 200, &[], req.path.as_bytes(), req.keep_alive)
 /// });
 /// assert_eq!((&input[used..], close), (&b"GET /c"[..], false));
 /// assert!(String::from_utf8(out).unwrap().ends_with("/b"));
 /// ```
-pub fn serve_requests(
+pub fn serve_requests_dated(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
+    date: &[u8],
     respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
-    serve(out, input, limits, false, respond)
+    serve(out, input, limits, date, false, respond)
 }
 
-/// As [`serve_requests`], for a connection that is to close (a server
-/// shutting down): every complete request is still answered, the last one
-/// with `keep_alive` false so its response says `Connection: close`.
-/// Returns `close` true once a request was answered.
+/// As [`serve_requests_dated`], for a connection that is to close (a
+/// server shutting down): every complete request is still answered, the
+/// last one with `keep_alive` false so its response says
+/// `Connection: close`. Returns `close` true once a request was answered.
 ///
 /// ```
-/// use loopcore::http1::{serve_requests_closing, write_response, Limits};
+/// use loopcore::http1::{serve_requests_closing_dated, write_response_dated, Limits};
+/// let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
 /// let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
 /// let mut out = Vec::new();
-/// let (used, close) = serve_requests_closing(&mut out, input, &Limits::default(), |req, out| {
-///     write_response(out, 200, &[], req.path.as_bytes(), req.keep_alive)
+/// let limits = loopcore::http1::Limits::default();
+/// let (used, close) = serve_requests_closing_dated(&mut out, input, &limits, date, |req, out| {
+///     write_response_dated(out, date, 200, &[], req.path.as_bytes(), req.keep_alive)
 /// });
 /// assert_eq!((used, close), (input.len(), true));
 /// let text = String::from_utf8(out).unwrap();
 /// assert_eq!(text.matches("Connection: close").count(), 1);
 /// assert!(text.ends_with("/b"));
 /// ```
-pub fn serve_requests_closing(
+pub fn serve_requests_closing_dated(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
+    date: &[u8],
     respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
-    serve(out, input, limits, true, respond)
+    serve(out, input, limits, date, true, respond)
 }
 
 fn serve(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
+    date: &[u8],
     closing: bool,
     mut respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
@@ -503,7 +511,7 @@ fn serve(
             }
             Ok(Parsed::AwaitingHead) => return (used, false),
             Err(error) => {
-                write_response(out, error.status(), &[], b"", false);
+                write_response_dated(out, date, error.status(), &[], b"", false);
                 return (input.len(), true);
             }
         }
@@ -513,6 +521,8 @@ fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     const LIMITS: Limits = Limits {
         max_head: 8 * 1024,
@@ -553,10 +563,10 @@ mod tests {
         let head =
             b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
         let respond = |req: &Request<'_>, out: &mut Vec<u8>| {
-            write_response(out, 200, &[], &req.body, req.persistence())
+            write_response_dated(out, DATE, 200, &[], &req.body, req.persistence())
         };
         let mut out = Vec::new();
-        let (used, close) = serve_requests(&mut out, head, &LIMITS, respond);
+        let (used, close) = serve_requests_dated(&mut out, head, &LIMITS, DATE, respond);
         assert_eq!((used, close), (0, false));
         assert_eq!(out, b"HTTP/1.1 100 Continue\r\n\r\n");
         // Part of the body: nothing more to say yet.
@@ -564,12 +574,12 @@ mod tests {
         partial.extend_from_slice(b"he");
         out.clear();
         assert_eq!(
-            serve_requests(&mut out, &partial, &LIMITS, respond),
+            serve_requests_dated(&mut out, &partial, &LIMITS, DATE, respond),
             (0, false)
         );
         assert!(out.is_empty());
         partial.extend_from_slice(b"llo");
-        serve_requests(&mut out, &partial, &LIMITS, respond);
+        serve_requests_dated(&mut out, &partial, &LIMITS, DATE, respond);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("hello"),
@@ -579,7 +589,7 @@ mod tests {
         let big =
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
         let mut out = Vec::new();
-        serve_requests(&mut out, big, &LIMITS, respond);
+        serve_requests_dated(&mut out, big, &LIMITS, DATE, respond);
         assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
     }
 
@@ -694,7 +704,7 @@ mod tests {
         // Answered 400 and closed by serve_requests.
         let mut out = Vec::new();
         let input = b"GET / HTTP/1.1\r\n\r\n";
-        let (used, close) = serve_requests(&mut out, input, &LIMITS, |_, _| {
+        let (used, close) = serve_requests_dated(&mut out, input, &LIMITS, DATE, |_, _| {
             panic!("a request without Host was answered")
         });
         assert_eq!((used, close), (input.len(), true));

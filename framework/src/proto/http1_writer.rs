@@ -1,10 +1,10 @@
 //! The writing side of the HTTP/1 codec: response heads and whole
-//! responses serialized into a caller's buffer without allocating, the
-//! `Connection` header a response owes its client ([`Persistence`]), and
-//! the `Date` value, formatted once per second per thread.
+//! responses serialized into a caller's buffer without allocating, with
+//! the `Date` value the caller read from its clock (this module reads none:
+//! `io::http_date` does), and the `Connection` header a response owes its
+//! client ([`Persistence`]).
 
-use std::cell::RefCell;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// What a response says about its connection, from
 /// [`Request::persistence`](super::http1::Request::persistence) or a plain `bool` (`true`: stays open, HTTP/1.1
@@ -93,44 +93,49 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Appends a complete response to `out`: status line, `Date`,
-/// `Content-Length`, the given headers, the `Connection` header that
-/// `persistence` calls for (`false` or [`Persistence::Close`]:
-/// `Connection: close`), and the body.
+/// Appends a complete response to `out`: status line, `Date` (`date`, an
+/// IMF-fixdate such as [`http_date`] makes), `Content-Length`, the given
+/// headers, the `Connection` header that `persistence` calls for (`false`
+/// or [`Persistence::Close`]: `Connection: close`), and the body.
+/// `loopcore::http1::write_response` is this with the current date.
 ///
 /// ```
 /// let mut out = Vec::new();
-/// loopcore::http1::write_response(&mut out, 200, &[("Content-Type", "text/plain")], b"hi", true);
+/// let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+/// loopcore::http1::write_response_dated(&mut out, date, 200, &[("Content-Type", "text/plain")], b"hi", true);
 /// let text = String::from_utf8(out).unwrap();
-/// assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
 /// assert!(text.contains("Content-Length: 2\r\n"));
 /// assert!(text.ends_with("\r\n\r\nhi"));
 /// ```
-pub fn write_response(
+pub fn write_response_dated(
     out: &mut Vec<u8>,
+    date: &[u8],
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
     persistence: impl Into<Persistence>,
 ) {
-    write_head(out, status, headers, body.len() as u64, persistence);
+    write_head_dated(out, date, status, headers, body.len() as u64, persistence);
     out.extend_from_slice(body);
 }
 
 /// Appends a response head announcing `content_length` body bytes, which
 /// the caller sends next (with `Transport::sendfile`, say); otherwise as
-/// [`write_response`].
+/// [`write_response_dated`].
 ///
 /// ```
 /// let mut out = Vec::new();
-/// loopcore::http1::write_head(&mut out, 206, &[("Content-Range", "bytes 0-9/100")], 10, true);
+/// let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+/// loopcore::http1::write_head_dated(&mut out, date, 206, &[("Content-Range", "bytes 0-9/100")], 10, true);
 /// let text = String::from_utf8(out).unwrap();
 /// assert!(text.starts_with("HTTP/1.1 206 Partial Content\r\n"));
 /// assert!(text.contains("Content-Length: 10\r\n") && text.ends_with("\r\n\r\n"));
 /// ```
 #[inline]
-pub fn write_head(
+pub fn write_head_dated(
     out: &mut Vec<u8>,
+    date: &[u8],
     status: u16,
     headers: &[(&str, &str)],
     content_length: u64,
@@ -141,7 +146,7 @@ pub fn write_head(
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\nDate: ");
-    with_date(|date| out.extend_from_slice(date));
+    out.extend_from_slice(date);
     out.extend_from_slice(b"\r\n");
     // These never have a body, and RFC 9110 (8.6) forbids the header on
     // 1xx and 204; on 304 it could only mislead.
@@ -179,16 +184,6 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// The current `Date` header value, formatted once per second per thread.
-struct DateCache {
-    second: u64,
-    value: [u8; 29],
-}
-
-thread_local! {
-    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [b' '; 29] }) };
-}
-
 /// `time` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), for
 /// `Last-Modified` and the like.
 ///
@@ -218,35 +213,17 @@ pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
     httpdate::parse_http_date(text.trim()).ok()
 }
 
-/// Calls `f` with the current IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    DATE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.second != second {
-            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
-            if text.len() == cache.value.len() {
-                cache.value.copy_from_slice(text.as_bytes());
-            }
-            cache.second = second;
-        }
-        f(&cache.value)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     #[test]
     fn the_response_says_what_the_connection_does() {
         let head = |persistence: Persistence| {
             let mut out = Vec::new();
-            write_response(&mut out, 200, &[], b"", persistence);
+            write_response_dated(&mut out, DATE, 200, &[], b"", persistence);
             String::from_utf8(out).unwrap()
         };
         assert!(!head(Persistence::KeepAlive).contains("Connection:"));
@@ -255,7 +232,7 @@ mod tests {
         // Statuses that never have a body say nothing of its length.
         for status in [204, 304] {
             let mut out = Vec::new();
-            write_response(&mut out, status, &[("ETag", "\"x\"")], b"", true);
+            write_response_dated(&mut out, DATE, status, &[("ETag", "\"x\"")], b"", true);
             let text = String::from_utf8(out).unwrap();
             assert!(!text.contains("Content-Length"), "{text}");
             assert!(text.ends_with("ETag: \"x\"\r\n\r\n"), "{text}");
@@ -263,21 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn responses_are_framed_and_dated() {
+    fn responses_are_framed_and_dated_as_told() {
         let mut out = Vec::new();
-        write_response(&mut out, 431, &[], b"", false);
+        write_response_dated(&mut out, DATE, 431, &[], b"", false);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
         assert!(text.contains("Content-Length: 0\r\n"));
         assert!(text.contains("Connection: close\r\n"));
-        let date = text
-            .split("Date: ")
-            .nth(1)
-            .unwrap()
-            .split("\r\n")
-            .next()
-            .unwrap();
-        assert!(httpdate::parse_http_date(date).is_ok(), "bad date {date}");
         for n in [0u64, 7, 10, 1234567, u64::MAX] {
             let mut out = Vec::new();
             push_decimal(&mut out, n);
