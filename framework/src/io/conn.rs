@@ -227,6 +227,9 @@ impl Conn {
 pub(crate) struct Conns {
     slab: Slab<Conn>,
     next_generation: u32,
+    /// The shutdown notice went out (`notify_conns_of_shutdown`): a
+    /// connection set up later gets its own at once.
+    shutdown_notified: bool,
 }
 
 impl Conns {
@@ -405,7 +408,7 @@ impl EventLoop {
         }
         let for_protocol = transport.clone();
         self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
-        if crate::runtime::loop_is_shutting_down() {
+        if core.conns.borrow().shutdown_notified {
             // Set up after the notice went out (a hand-off, a client
             // connection): it gets its own.
             transport.request_shutdown();
@@ -510,6 +513,7 @@ impl EventLoop {
 
     /// Calls `shutdown_requested` on every open connection's protocol.
     pub(crate) fn notify_conns_of_shutdown(&self) {
+        self.core.conns.borrow_mut().shutdown_notified = true;
         for (key, generation) in self.live_conns() {
             self.notify_conn_of_shutdown(key, generation);
         }
@@ -847,7 +851,7 @@ impl EventLoop {
             let transport = Transport::from_parts(core, key, generation);
             let for_protocol = transport.clone();
             self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
-            if crate::runtime::loop_is_shutting_down() {
+            if core.conns.borrow().shutdown_notified {
                 transport.request_shutdown();
             }
         }

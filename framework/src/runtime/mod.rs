@@ -29,7 +29,6 @@ pub use context::current_loop_index;
 pub use cpus::{allowed_cpus, available_cpus, Pinning};
 pub use serve::{Balance, ServeOptions};
 pub use sharded::Sharded;
-pub(crate) use shutdown::loop_is_shutting_down;
 pub use shutdown::{ShutdownToken, ShutdownWait};
 pub use upgrade::Upgrade;
 

@@ -190,8 +190,3 @@ fn check(lp: &EventLoop) {
     }
     lp.call_later((deadline - now).min(CHECK_EVERY), check);
 }
-
-/// Whether the calling runtime loop is shutting down.
-pub(crate) fn loop_is_shutting_down() -> bool {
-    context::current().is_some_and(|c| c.deadline.get().is_some())
-}
