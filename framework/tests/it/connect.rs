@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use loopcore::{ConnectOptions, ErrorKind, EventLoop, ServerOptions};
 
-use crate::tcp::{probe_server, Probe, Seen};
+use crate::support::{probe_server, Probe, Seen};
 
 /// A listener whose accept queue is full: a SYN to it is dropped, so a
 /// connect hangs (SYN retransmits) instead of failing.
@@ -127,7 +127,7 @@ fn an_existing_unix_listener_is_served_and_its_file_left_alone() {
         stream.read_exact(&mut buf).unwrap();
         buf
     });
-    crate::tcp::run_until(&lp, || client.is_finished());
+    crate::support::run_until(&lp, || client.is_finished());
     assert_eq!(&client.join().unwrap(), b"given");
     server.close();
     assert!(path.exists(), "not ours to remove");

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use loopcore::{EventLoop, ServerOptions, Transport};
 
-use crate::tcp::{client, run_until, Probe, Seen};
+use crate::support::{client, run_until, Probe, Seen};
 
 /// A server on 127.0.0.1 whose connections run `on_data` on every read.
 fn server_with(
@@ -71,7 +71,7 @@ fn bytes_just_read_keep_their_place_among_every_kind_of_write() {
 
 #[test]
 fn a_file_sent_after_bytes_just_read_comes_after_them() {
-    let (path, content) = crate::sendfile::test_file("after-lent-read", 100_000);
+    let (path, content) = crate::support::test_file("after-lent-read", 100_000);
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
     let file_path = path.clone();

@@ -18,6 +18,7 @@ mod sendfile;
 mod signals;
 mod sock;
 mod streams;
+mod support;
 mod tasks;
 mod tcp;
 mod threadsafe;
@@ -30,18 +31,4 @@ mod upgrade;
 mod virtual_clock;
 mod writes;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-/// A shared log that callbacks append to, for checking order.
-#[derive(Clone, Default, Debug)]
-pub struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    pub fn push(&self, entry: impl Into<String>) {
-        self.0.borrow_mut().push(entry.into());
-    }
-    pub fn entries(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-}
+pub use support::Log;

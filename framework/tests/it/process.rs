@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use loopcore::{ErrorKind, EventLoop, ProcessTransport, Protocol, SubprocessProtocol, Transport};
 
-use crate::tcp::run_until;
+use crate::support::run_until;
 
 /// Records every call, in order.
 #[derive(Default, Clone)]

@@ -6,27 +6,13 @@
 //! error instead of sending a short body.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::rc::Rc;
 
 use loopcore::{ErrorKind, EventLoop, ServerOptions, Transport};
 
-use crate::tcp::{client, run_until, Probe, Seen};
-use crate::tls::{good_probe_client, make_pki};
-
-/// A file of `len` bytes that are not all alike (so an offset mistake
-/// shows), under the temporary directory.
-pub(crate) fn test_file(tag: &str, len: usize) -> (PathBuf, Vec<u8>) {
-    let content: Vec<u8> = (0..len)
-        .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
-        .collect();
-    let path = std::env::temp_dir().join(format!(
-        "loopcore-sendfile-{tag}-{}.bin",
-        std::process::id()
-    ));
-    std::fs::write(&path, &content).unwrap();
-    (path, content)
-}
+use crate::support::test_file;
+use crate::support::tls::{good_probe_client, make_pki};
+use crate::support::{client, run_until, Probe, Seen};
 
 /// On the first data: a header, the file range, owned buffers, a trailer,
 /// then close: all must arrive in this order.

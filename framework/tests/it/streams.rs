@@ -238,7 +238,7 @@ fn messages_of_every_size_around_the_read_sizes_arrive_whole() {
             );
         }
     });
-    crate::tcp::run_until(&lp, || client.is_finished());
+    crate::support::run_until(&lp, || client.is_finished());
     client.join().unwrap();
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use loopcore::{EventLoop, ServerOptions, Transport};
 
-use crate::tcp::{run_until, Probe, Seen};
+use crate::support::{run_until, Probe, Seen};
 
 fn server_with_idle_timeout(
     lp: &EventLoop,
@@ -62,7 +62,7 @@ fn a_silent_connection_is_aborted_and_a_talking_one_is_not() {
 fn an_idle_timeout_can_be_set_per_transport_and_removed() {
     let lp = EventLoop::new().unwrap();
     let seen = Rc::new(Seen::default());
-    let addr = crate::tcp::probe_server(&lp, &seen);
+    let addr = crate::support::probe_server(&lp, &seen);
     let _client = TcpStream::connect(addr).unwrap();
     run_until(&lp, || seen.made.get() == 1);
     let transport: Transport = seen.transport.borrow().clone().unwrap();

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use loopcore::{ConnectOptions, ErrorKind, EventLoop, ServerOptions, TlsSetup, Transport};
 
-use crate::tcp::{run_until, Probe, Seen};
-use crate::tls::{good_client, good_probe_client, make_pki, Pki};
+use crate::support::tls::{good_client, good_probe_client, make_pki, Pki};
+use crate::support::{run_until, Probe, Seen};
 
 type Upgraded = Rc<RefCell<Option<loopcore::Result<Transport>>>>;
 
@@ -130,7 +130,7 @@ fn a_start_tls_the_peer_never_answers_times_out_and_closes() {
     let lp = EventLoop::new().unwrap();
     let pki = make_pki("starttls-timeout");
     let server_seen = Rc::new(Seen::default());
-    let addr = crate::tcp::probe_server(&lp, &server_seen);
+    let addr = crate::support::probe_server(&lp, &server_seen);
     let client_plain = Rc::new(Seen::default());
     let plain = lp
         .run_until_complete(lp.create_connection(addr.to_string(), Probe::new(&client_plain)))
@@ -337,9 +337,10 @@ fn an_expired_certificate_is_refused_and_the_server_serves_once_renewed() {
     .unwrap();
     let config = loopcore::tls::server_config_reloadable(&cert, &[b"echo"], None).unwrap();
     let seen = Rc::new(Seen::default());
-    let addr = crate::tls::serve_with(&lp, config, &seen);
-    let error = crate::tls::connect_tls(&lp, addr, good_client(&pki).server_hostname("localhost"))
-        .unwrap_err();
+    let addr = crate::support::tls::serve_with(&lp, config, &seen);
+    let error =
+        crate::support::tls::connect_tls(&lp, addr, good_client(&pki).server_hostname("localhost"))
+            .unwrap_err();
     assert!(
         format!("{error} {:?}", error.io_error()).contains("xpired"),
         "{error} {:?}",
@@ -347,7 +348,7 @@ fn an_expired_certificate_is_refused_and_the_server_serves_once_renewed() {
     );
     // The same server, renewed, serves.
     cert.replace_from_pem(&pki.cert_pem, &pki.key_pem).unwrap();
-    crate::tls::assert_serves(&lp, addr, &pki);
+    crate::support::tls::assert_serves(&lp, addr, &pki);
 }
 
 #[test]
@@ -360,7 +361,7 @@ fn a_buffered_protocol_gets_the_plaintext_over_tls() {
     let options = ServerOptions::default().tls(pki.server.clone());
     let server = lp
         .create_server("127.0.0.1:0", options, move || {
-            loopcore::Buffered(crate::tcp::Collector {
+            loopcore::Buffered(crate::support::Collector {
                 buf: vec![0; 7],
                 got: g.clone(),
                 lost: l.clone(),
@@ -382,7 +383,7 @@ fn a_peer_gone_during_the_handshake_is_never_announced_and_start_tls_says_why() 
     let lp = EventLoop::new().unwrap();
     let pki = make_pki("gone");
     let seen = Rc::new(Seen::default());
-    let addr = crate::tls::serve_with(&lp, pki.server.clone(), &seen);
+    let addr = crate::support::tls::serve_with(&lp, pki.server.clone(), &seen);
     // A health check: connect, close, no TLS at all.
     drop(std::net::TcpStream::connect(addr).unwrap());
     let server_stats = || lp.stats();
@@ -394,7 +395,7 @@ fn a_peer_gone_during_the_handshake_is_never_announced_and_start_tls_says_why() 
         "no eof_received for a connection never announced"
     );
     assert_eq!(seen.lost.get(), 0, "no connection_lost either");
-    crate::tls::assert_serves(&lp, addr, &pki);
+    crate::support::tls::assert_serves(&lp, addr, &pki);
 
     // start_tls on a connection whose peer closes instead of answering.
     let plain_seen = Rc::new(Seen::default());

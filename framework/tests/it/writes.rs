@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use loopcore::{ErrorKind, EventLoop, ServerOptions};
 
-use crate::tcp::{client, run_until, Probe, Seen};
+use crate::support::{client, run_until, Probe, Seen};
 
 #[test]
 fn write_with_appends_in_place_in_order_with_write() {
