@@ -8,12 +8,9 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::proto::http1::{
-    serve_requests_closing_dated, serve_requests_dated, write_head_dated, write_response_dated,
-    Limits, Persistence, Request,
+    serve_requests_closing_dated, serve_requests_dated, write_head_dated, Limits, Persistence,
+    Request, HTTP_DATE_LEN as DATE_LEN,
 };
-
-/// The length of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-const DATE_LEN: usize = 29;
 
 /// The current `Date` header value, formatted once per second per thread.
 struct DateCache {
@@ -34,6 +31,13 @@ thread_local! {
 /// assert!(loopcore::http1::parse_http_date(&date).is_some());
 /// ```
 pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    with_fixed_date(|date| f(date))
+}
+
+/// [`with_date`] with the date as an array: its length is known where it
+/// is copied, which keeps the copy inline on the hot path.
+#[inline]
+fn with_fixed_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
     let now = SystemTime::now();
     let second = now
         .duration_since(UNIX_EPOCH)
@@ -54,12 +58,9 @@ pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
 
 /// The current date, copied out (for callers that write more than one
 /// response under it, and may call [`with_date`] meanwhile).
+#[inline]
 fn current_date() -> [u8; DATE_LEN] {
-    with_date(|date| {
-        let mut copy = [b' '; DATE_LEN];
-        copy.copy_from_slice(date);
-        copy
-    })
+    with_fixed_date(|date| *date)
 }
 
 /// Appends a complete response to `out`: status line, `Date` (now),
@@ -82,7 +83,8 @@ pub fn write_response(
     body: &[u8],
     persistence: impl Into<Persistence>,
 ) {
-    with_date(|date| write_response_dated(out, date, status, headers, body, persistence));
+    write_head(out, status, headers, body.len() as u64, persistence);
+    out.extend_from_slice(body);
 }
 
 /// Appends a response head announcing `content_length` body bytes, which
@@ -104,7 +106,8 @@ pub fn write_head(
     content_length: u64,
     persistence: impl Into<Persistence>,
 ) {
-    with_date(|date| write_head_dated(out, date, status, headers, content_length, persistence));
+    let date = current_date();
+    write_head_dated(out, &date, status, headers, content_length, persistence);
 }
 
 /// Answers every complete request at the front of `input`: `respond` writes

@@ -20,6 +20,7 @@ use super::http1_chunked::{decode_body, ChunkedError};
 pub use super::http1_reader::{ResponseReader, MAX_HEAD};
 pub use super::http1_writer::{
     http_date, parse_http_date, reason, write_head_dated, write_response_dated, Persistence,
+    HTTP_DATE_LEN,
 };
 
 /// Most headers a request may carry.
@@ -439,7 +440,7 @@ pub fn serve_requests_dated(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
-    date: &[u8],
+    date: &[u8; HTTP_DATE_LEN],
     respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
     serve(out, input, limits, date, false, respond)
@@ -468,7 +469,7 @@ pub fn serve_requests_closing_dated(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
-    date: &[u8],
+    date: &[u8; HTTP_DATE_LEN],
     respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
     serve(out, input, limits, date, true, respond)
@@ -478,7 +479,7 @@ fn serve(
     out: &mut Vec<u8>,
     input: &[u8],
     limits: &Limits,
-    date: &[u8],
+    date: &[u8; HTTP_DATE_LEN],
     closing: bool,
     mut respond: impl FnMut(&Request<'_>, &mut Vec<u8>),
 ) -> (usize, bool) {
@@ -522,7 +523,7 @@ fn serve(
 mod tests {
     use super::*;
 
-    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const DATE: &[u8; HTTP_DATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     const LIMITS: Limits = Limits {
         max_head: 8 * 1024,

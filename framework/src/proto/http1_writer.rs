@@ -6,6 +6,10 @@
 
 use std::time::SystemTime;
 
+/// The length of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
+/// `Date` a response carries.
+pub const HTTP_DATE_LEN: usize = 29;
+
 /// What a response says about its connection, from
 /// [`Request::persistence`](super::http1::Request::persistence) or a plain `bool` (`true`: stays open, HTTP/1.1
 /// style; `false`: closes).
@@ -110,7 +114,7 @@ pub fn reason(status: u16) -> &'static str {
 /// ```
 pub fn write_response_dated(
     out: &mut Vec<u8>,
-    date: &[u8],
+    date: &[u8; HTTP_DATE_LEN],
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -135,7 +139,7 @@ pub fn write_response_dated(
 #[inline]
 pub fn write_head_dated(
     out: &mut Vec<u8>,
-    date: &[u8],
+    date: &[u8; HTTP_DATE_LEN],
     status: u16,
     headers: &[(&str, &str)],
     content_length: u64,
@@ -217,7 +221,7 @@ pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
 mod tests {
     use super::*;
 
-    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const DATE: &[u8; HTTP_DATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     #[test]
     fn the_response_says_what_the_connection_does() {
