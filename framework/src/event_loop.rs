@@ -38,6 +38,7 @@ use crate::metrics::LoopStats;
 use crate::proto::ready_queue::{Batch, Item, ReadyQueue};
 use crate::proto::timer_heap::{TimerHeap, TimerId};
 use crate::signal::SignalHandlers;
+use crate::source_table::SourceKey;
 use crate::sys::timerfd::TimerFd;
 use crate::watch::Watches;
 use crate::{Error, ErrorKind, Result};
@@ -143,7 +144,7 @@ pub(crate) struct Core {
     /// UDP endpoints.
     pub(crate) endpoints: RefCell<Endpoints>,
     /// Connections written to since the last flush.
-    pub(crate) conn_dirty_queue: RefCell<Vec<(u32, u32)>>,
+    pub(crate) conn_dirty_queue: RefCell<Vec<SourceKey>>,
     /// `conn_dirty_queue` is not empty (checked after every ready item).
     pub(crate) conns_have_dirty: Cell<bool>,
     /// The loop's one read buffer, lent to `data_received`.

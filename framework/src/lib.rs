@@ -464,6 +464,7 @@ mod proto;
 mod remote;
 mod runtime;
 mod signal;
+mod source_table;
 mod sync;
 mod sys;
 mod task;

@@ -11,8 +11,8 @@
 //! 4. A callback is taken out of its slot while it runs (no borrow across
 //!    user code); it is put back only if nobody removed or replaced it
 //!    meanwhile (the slot's version is unchanged).
-//! 5. A queued item carries the watch's generation: items for a removed
-//!    watch whose slab key was reused are ignored.
+//! 5. A queued item carries the watch's `SourceKey`: items for a removed
+//!    watch whose slot was reused are ignored.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -20,11 +20,11 @@ use std::os::fd::RawFd;
 use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
-use slab::Slab;
 
 use crate::event_loop::{Callback, Ready};
 use crate::io::{token, SourceKind};
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{SourceKey, SourceTable};
 use crate::sys::{self, Readiness};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -33,8 +33,7 @@ type FdCallback = Box<dyn FnMut(&EventLoop)>;
 /// A queued fd callback.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IoReady {
-    key: u32,
-    generation: u32,
+    key: SourceKey,
     readiness: Readiness,
 }
 
@@ -46,7 +45,6 @@ struct Slot {
 
 struct Watch {
     fd: RawFd,
-    generation: u32,
     reader: Option<Slot>,
     writer: Option<Slot>,
     read_queued: bool,
@@ -81,9 +79,8 @@ impl Watch {
 /// The fds a loop watches.
 #[derive(Default)]
 pub(crate) struct Watches {
-    slab: Slab<Watch>,
-    by_fd: HashMap<RawFd, usize>,
-    next_generation: u32,
+    table: SourceTable<Watch>,
+    by_fd: HashMap<RawFd, SourceKey>,
     next_version: u64,
 }
 
@@ -95,7 +92,7 @@ impl Watches {
         event: &Event,
         ready: &mut ReadyQueue<Callback, Ready>,
     ) {
-        let Some(watch) = self.slab.get_mut(key) else {
+        let Some((key, watch)) = self.table.get_by_slot_mut(key) else {
             return;
         };
         let readable = event.is_readable() || event.is_read_closed() || event.is_error();
@@ -106,18 +103,14 @@ impl Watches {
         ] {
             if hit && watch.slot_mut(readiness).is_some() && !*watch.queued_mut(readiness) {
                 *watch.queued_mut(readiness) = true;
-                ready.push(Ready::Io(IoReady {
-                    key: key as u32,
-                    generation: watch.generation,
-                    readiness,
-                }));
+                ready.push(Ready::Io(IoReady { key, readiness }));
             }
         }
     }
 
     /// Forgets every watch, deregistering its fd (the fds stay open).
     pub(crate) fn deregister_all(&self, registry: &Registry) {
-        for (_, watch) in &self.slab {
+        for (_, watch) in self.table.iter() {
             let _ = registry.deregister(&mut SourceFd(&watch.fd));
         }
     }
@@ -131,32 +124,24 @@ pub(crate) fn run_io(lp: &EventLoop, io: IoReady) -> &'static str {
     };
     let taken = {
         let mut watches = lp.core.watches.borrow_mut();
-        match watches.slab.get_mut(io.key as usize) {
-            Some(watch) if watch.generation == io.generation => {
-                *watch.queued_mut(io.readiness) = false;
-                watch
-                    .slot_mut(io.readiness)
-                    .as_mut()
-                    .and_then(|slot| Some((slot.version, slot.callback.take()?)))
-            }
-            _ => None,
-        }
+        watches.table.get_mut(io.key).and_then(|watch| {
+            *watch.queued_mut(io.readiness) = false;
+            watch
+                .slot_mut(io.readiness)
+                .as_mut()
+                .and_then(|slot| Some((slot.version, slot.callback.take()?)))
+        })
     };
     let Some((version, mut callback)) = taken else {
         return source;
     };
     lp.guarded(source, || callback(lp));
     let mut watches = lp.core.watches.borrow_mut();
-    let Some(watch) = watches.slab.get_mut(io.key as usize) else {
+    let Some(watch) = watches.table.get_mut(io.key) else {
         drop(watches);
         drop(callback);
         return source;
     };
-    if watch.generation != io.generation {
-        drop(watches);
-        drop(callback);
-        return source;
-    }
     let mut leftover = None;
     match watch.slot_mut(io.readiness) {
         Some(slot) if slot.version == version && slot.callback.is_none() => {
@@ -236,7 +221,10 @@ impl EventLoop {
         };
         let replaced;
         if let Some(&key) = watches.by_fd.get(&fd) {
-            let watch = &mut watches.slab[key];
+            let watch = watches
+                .table
+                .get_mut(key)
+                .expect("by_fd names live watches");
             let before = watch.interest();
             replaced = watch.slot_mut(readiness).replace(slot);
             let after = watch.interest();
@@ -244,46 +232,46 @@ impl EventLoop {
                 let interest = after.expect("a slot was just filled");
                 let result = match registry.reregister(
                     &mut SourceFd(&fd),
-                    token(SourceKind::Watch, key),
+                    token(SourceKind::Watch, key.slot()),
                     interest,
                 ) {
                     // The fd was closed and its number reused without
                     // remove_*: epoll forgot it, so register afresh.
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => registry.register(
                         &mut SourceFd(&fd),
-                        token(SourceKind::Watch, key),
+                        token(SourceKind::Watch, key.slot()),
                         interest,
                     ),
                     other => other,
                 };
                 if let Err(e) = result {
-                    let watch = &mut watches.slab[key];
+                    let watch = watches
+                        .table
+                        .get_mut(key)
+                        .expect("by_fd names live watches");
                     let failed = std::mem::replace(watch.slot_mut(readiness), replaced);
                     drop(failed);
                     return Err(register_error(fd, e));
                 }
             }
         } else {
-            watches.next_generation = watches.next_generation.wrapping_add(1);
-            let entry = watches.slab.vacant_entry();
-            let key = entry.key();
+            let key = watches.table.next_key();
             if let Err(e) = registry.register(
                 &mut SourceFd(&fd),
-                token(SourceKind::Watch, key),
+                token(SourceKind::Watch, key.slot()),
                 readiness.interest(),
             ) {
                 return Err(register_error(fd, e));
             }
             let mut watch = Watch {
                 fd,
-                generation: watches.next_generation,
                 reader: None,
                 writer: None,
                 read_queued: false,
                 write_queued: false,
             };
             *watch.slot_mut(readiness) = Some(slot);
-            entry.insert(watch);
+            let key = watches.table.insert(watch);
             watches.by_fd.insert(fd, key);
             replaced = None;
         }
@@ -303,7 +291,10 @@ impl EventLoop {
         let Some(&key) = watches.by_fd.get(&fd) else {
             return false;
         };
-        let watch = &mut watches.slab[key];
+        let watch = watches
+            .table
+            .get_mut(key)
+            .expect("by_fd names live watches");
         let Some(removed) = watch.slot_mut(readiness).take() else {
             return false;
         };
@@ -312,14 +303,14 @@ impl EventLoop {
             Some(interest) => {
                 let _ = registry.reregister(
                     &mut SourceFd(&fd),
-                    token(SourceKind::Watch, key),
+                    token(SourceKind::Watch, key.slot()),
                     interest,
                 );
             }
             None => {
                 // EBADF/ENOENT mean the fd is already closed: nothing to undo.
                 let _ = registry.deregister(&mut SourceFd(&fd));
-                watches.slab.remove(key);
+                watches.table.remove(key);
                 watches.by_fd.remove(&fd);
             }
         }

@@ -33,7 +33,6 @@ use std::time::Duration;
 
 use mio::event::Event;
 use mio::{Interest, Registry};
-use slab::Slab;
 
 use super::idle::IdleTimer;
 use super::protocol::Protocol;
@@ -47,6 +46,7 @@ use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::proto::write_buffer::{FlowControl, FlowEvent, WriteBuffer};
+use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Size of each loop's read buffer.
@@ -57,8 +57,7 @@ const READ_BUDGET: usize = 16;
 /// A queued connection event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnReady {
-    pub(super) key: u32,
-    pub(super) generation: u32,
+    pub(super) key: SourceKey,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +78,6 @@ impl ProtoEvent {
 }
 
 pub(crate) struct Conn {
-    pub(super) generation: u32,
     pub(super) stream: Stream,
     /// `None` while one of its methods runs (invariant 5).
     pub(super) protocol: Option<Box<dyn Protocol>>,
@@ -128,7 +126,7 @@ pub(crate) struct Conn {
 impl Conn {
     /// Moves what the TLS session wants to send into the write buffer and
     /// puts the connection on the dirty list.
-    pub(super) fn flush_tls(&mut self, core: &Rc<Core>, key: u32) {
+    pub(super) fn flush_tls(&mut self, core: &Rc<Core>, key: SourceKey) {
         let Some(tls) = self.tls.as_mut() else {
             return;
         };
@@ -151,21 +149,20 @@ impl Conn {
         };
         if tls.drain_into(&mut self.write) && !self.dirty {
             self.dirty = true;
-            core.conns_dirty_push(key, self.generation);
+            core.conns_dirty_push(key);
         }
     }
 
     /// Bounds a TLS close: a peer that stops reading must not hold the
     /// connection forever (invariant 3 of `io::tls`).
-    pub(super) fn start_tls_shutdown_timer(&mut self, core: &Rc<Core>, key: u32) {
-        let generation = self.generation;
+    pub(super) fn start_tls_shutdown_timer(&mut self, core: &Rc<Core>, key: SourceKey) {
         let Some(tls) = self.tls.as_mut() else {
             return;
         };
         if tls.timer.is_none() {
             tls.timer = Some(
                 EventLoop::from_core(core.clone()).call_later(tls.shutdown_timeout, move |lp| {
-                    Transport::from_parts(&lp.core, key, generation).abort()
+                    Transport::from_parts(&lp.core, key).abort()
                 }),
             );
         }
@@ -181,7 +178,7 @@ impl Conn {
 
     /// A write failed: nothing more can be sent, the connection is lost
     /// with the error.
-    pub(super) fn write_failed(&mut self, core: &Core, key: u32, error: io::Error) {
+    pub(super) fn write_failed(&mut self, core: &Core, key: SourceKey, error: io::Error) {
         self.drop_pending();
         self.closing = true;
         schedule_lost(core, self, key, Some(error));
@@ -225,31 +222,22 @@ impl Conn {
 /// The connections of one loop.
 #[derive(Default)]
 pub(crate) struct Conns {
-    slab: Slab<Conn>,
-    next_generation: u32,
+    table: SourceTable<Conn>,
     /// The shutdown notice went out (`notify_conns_of_shutdown`): a
     /// connection set up later gets its own at once.
     shutdown_notified: bool,
 }
 
 impl Conns {
-    /// Gives the connection at `key` a new generation (`start_tls`), so
-    /// every handle to the old one goes stale; `None` if it is gone.
-    pub(super) fn renumber(&mut self, key: u32, generation: u32) -> Option<(u32, &mut Conn)> {
-        let next = self.next_generation.wrapping_add(1);
-        let conn = self
-            .slab
-            .get_mut(key as usize)
-            .filter(|c| c.generation == generation)?;
-        conn.generation = next;
-        self.next_generation = next;
-        Some((next, conn))
+    /// Gives the connection `key` names a new key (`start_tls`), so every
+    /// handle to the old one goes stale; `None` if it is gone.
+    pub(super) fn renumber(&mut self, key: SourceKey) -> Option<(SourceKey, &mut Conn)> {
+        self.table.renumber(key)
     }
 
-    pub(super) fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Conn> {
-        self.slab
-            .get_mut(key as usize)
-            .filter(|c| c.generation == generation)
+    #[inline]
+    pub(super) fn get_mut(&mut self, key: SourceKey) -> Option<&mut Conn> {
+        self.table.get_mut(key)
     }
 
     /// Notes an epoll event and queues the connection if it has work.
@@ -259,7 +247,7 @@ impl Conns {
         event: &Event,
         ready: &mut ReadyQueue<Callback, Ready>,
     ) {
-        let Some(conn) = self.slab.get_mut(key) else {
+        let Some((key, conn)) = self.table.get_by_slot_mut(key) else {
             return;
         };
         if conn.stream.is_pipe_writer() && (event.is_error() || event.is_write_closed()) {
@@ -269,10 +257,7 @@ impl Conns {
                 conn.reading = false;
                 conn.drop_pending();
                 conn.lost_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
-                ready.push(Ready::ConnLost(ConnReady {
-                    key: key as u32,
-                    generation: conn.generation,
-                }));
+                ready.push(Ready::ConnLost(ConnReady { key }));
             }
             return;
         }
@@ -289,41 +274,42 @@ impl Conns {
             || (conn.writable && !conn.write.is_empty());
         if has_work && !conn.queued && !conn.lost {
             conn.queued = true;
-            ready.push(Ready::Conn(ConnReady {
-                key: key as u32,
-                generation: conn.generation,
-            }));
+            ready.push(Ready::Conn(ConnReady { key }));
         }
     }
 
     /// Deregisters and drops every connection without callbacks (loop close).
     pub(crate) fn deregister_all(&mut self, registry: &Registry) {
-        for (_, conn) in self.slab.iter_mut() {
+        for (_, conn) in self.table.iter_mut() {
             let _ = registry.deregister(&mut conn.stream);
         }
     }
 }
 
 impl Core {
-    pub(super) fn conns_dirty_push(&self, key: u32, generation: u32) {
+    pub(super) fn conns_dirty_push(&self, key: SourceKey) {
         // The caller holds `conns`, so the dirty list is a RefCell of its own.
         self.conns_have_dirty.set(true);
-        self.conn_dirty_queue.borrow_mut().push((key, generation));
+        self.conn_dirty_queue.borrow_mut().push(key);
     }
 }
 
 /// Queues `connection_lost` once (invariant 5).
-pub(super) fn schedule_lost(core: &Core, conn: &mut Conn, key: u32, error: Option<io::Error>) {
+pub(super) fn schedule_lost(
+    core: &Core,
+    conn: &mut Conn,
+    key: SourceKey,
+    error: Option<io::Error>,
+) {
     if conn.lost {
         return;
     }
     conn.lost = true;
     conn.reading = false;
     conn.lost_error = error;
-    core.ready.borrow_mut().push(Ready::ConnLost(ConnReady {
-        key,
-        generation: conn.generation,
-    }));
+    core.ready
+        .borrow_mut()
+        .push(Ready::ConnLost(ConnReady { key }));
 }
 
 impl EventLoop {
@@ -353,23 +339,18 @@ impl EventLoop {
             None => (None, None),
         };
         let stream_is_pipe_writer = stream.is_pipe_writer();
-        let (key, generation) = {
+        let key = {
             let mut conns = core.conns.borrow_mut();
-            let conns = &mut *conns;
-            conns.next_generation = conns.next_generation.wrapping_add(1);
-            let generation = conns.next_generation;
-            let entry = conns.slab.vacant_entry();
-            let key = entry.key();
+            let key = conns.table.next_key();
             self.registry_poll()
                 .registry()
                 .register(
                     &mut stream,
-                    token(SourceKind::Conn, key),
+                    token(SourceKind::Conn, key.slot()),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(|e| Error::io("registering a connection with epoll", e))?;
-            entry.insert(Conn {
-                generation,
+            conns.table.insert(Conn {
                 stream,
                 // TLS decrypts into the loop's buffer first: a
                 // `BufferedProtocol` gets the plaintext copied in.
@@ -394,20 +375,19 @@ impl EventLoop {
                 server: server.clone(),
                 tls,
                 idle: None,
-            });
-            (key as u32, generation)
+            })
         };
         if let Some(server) = &server {
-            server.client_added(key, generation);
+            server.client_added(key);
         }
         core.shared.counters.connections_opened.add(1);
-        let transport = Transport::from_parts(core, key, generation);
+        let transport = Transport::from_parts(core, key);
         if let Some(timeout) = handshake_timeout {
-            self.start_handshake(key, generation, timeout);
+            self.start_handshake(key, timeout);
             return Ok(transport);
         }
         let for_protocol = transport.clone();
-        self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
+        self.call_protocol(key, move |p| p.connection_made(for_protocol));
         if core.conns.borrow().shutdown_notified {
             // Set up after the notice went out (a hand-off, a client
             // connection): it gets its own.
@@ -419,19 +399,18 @@ impl EventLoop {
     /// Sends what the TLS session has to say first (a client's hello) and
     /// arms the handshake's time limit; `connection_made` waits for the
     /// handshake (`tls_received`).
-    pub(super) fn start_handshake(&self, key: u32, generation: u32, timeout: Duration) {
+    pub(super) fn start_handshake(&self, key: SourceKey, timeout: Duration) {
         let core = &self.core;
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
             conn.flush_tls(core, key);
         }
         let timer = self.call_later(timeout, move |lp| {
             lp.tls_failed(
                 key,
-                generation,
                 io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
             );
         });
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
             if let Some(tls) = conn.tls.as_mut() {
                 tls.timer = Some(timer);
             }
@@ -440,17 +419,12 @@ impl EventLoop {
 
     /// Runs `f` on the connection's protocol (invariant 5), then delivers
     /// what queued up meanwhile. A panic aborts the connection (invariant 6).
-    pub(super) fn call_protocol(
-        &self,
-        key: u32,
-        generation: u32,
-        f: impl FnOnce(&mut dyn Protocol),
-    ) {
+    pub(super) fn call_protocol(&self, key: SourceKey, f: impl FnOnce(&mut dyn Protocol)) {
         let core = &self.core;
         let taken = core
             .conns
             .borrow_mut()
-            .get_mut(key, generation)
+            .get_mut(key)
             .and_then(|c| c.protocol.take());
         let Some(mut protocol) = taken else {
             return;
@@ -459,11 +433,11 @@ impl EventLoop {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *protocol)));
         loop {
             if let Err(payload) = outcome {
-                self.protocol_panicked(key, generation, CaughtPanic::from_payload(payload));
+                self.protocol_panicked(key, CaughtPanic::from_payload(payload));
             }
             let next = {
                 let mut conns = core.conns.borrow_mut();
-                let Some(conn) = conns.get_mut(key, generation) else {
+                let Some(conn) = conns.get_mut(key) else {
                     return;
                 };
                 if conn.pending.is_empty() {
@@ -478,12 +452,12 @@ impl EventLoop {
         }
     }
 
-    fn protocol_panicked(&self, key: u32, generation: u32, panic: CaughtPanic) {
+    fn protocol_panicked(&self, key: SourceKey, panic: CaughtPanic) {
         let message = panic.message.clone();
         self.report_panic(ExceptionContext::from_panic("protocol", panic));
         let core = &self.core;
         let mut conns = core.conns.borrow_mut();
-        if let Some(conn) = conns.get_mut(key, generation) {
+        if let Some(conn) = conns.get_mut(key) {
             conn.drop_pending();
             conn.closing = true;
             let error = io::Error::other(format!("the protocol panicked: {message}"));
@@ -492,10 +466,10 @@ impl EventLoop {
     }
 
     /// Delivers a flow-control event now, or after the running method.
-    fn deliver(&self, key: u32, generation: u32, event: ProtoEvent) {
+    fn deliver(&self, key: SourceKey, event: ProtoEvent) {
         {
             let mut conns = self.core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return;
             };
             if conn.tls.as_ref().is_some_and(|tls| tls.handshaking) {
@@ -508,43 +482,43 @@ impl EventLoop {
                 return;
             }
         }
-        self.call_protocol(key, generation, |p| event.deliver_to(p));
+        self.call_protocol(key, |p| event.deliver_to(p));
     }
 
     /// Calls `shutdown_requested` on every open connection's protocol.
     pub(crate) fn notify_conns_of_shutdown(&self) {
         self.core.conns.borrow_mut().shutdown_notified = true;
-        for (key, generation) in self.live_conns() {
-            self.notify_conn_of_shutdown(key, generation);
+        for key in self.live_conns() {
+            self.notify_conn_of_shutdown(key);
         }
     }
 
-    pub(crate) fn notify_conn_of_shutdown(&self, key: u32, generation: u32) {
-        self.deliver(key, generation, ProtoEvent::ShutdownRequested);
+    pub(crate) fn notify_conn_of_shutdown(&self, key: SourceKey) {
+        self.deliver(key, ProtoEvent::ShutdownRequested);
     }
 
     /// Aborts every open connection (the shutdown deadline passed).
     pub(crate) fn abort_all_conns(&self) {
-        for (key, generation) in self.live_conns() {
-            Transport::from_parts(&self.core, key, generation).abort();
+        for key in self.live_conns() {
+            Transport::from_parts(&self.core, key).abort();
         }
     }
 
     /// Open connections whose `connection_lost` is not yet queued.
-    pub(crate) fn live_conns(&self) -> Vec<(u32, u32)> {
+    pub(crate) fn live_conns(&self) -> Vec<SourceKey> {
         self.core
             .conns
             .borrow()
-            .slab
+            .table
             .iter()
             .filter(|(_, conn)| !conn.lost)
-            .map(|(key, conn)| (key as u32, conn.generation))
+            .map(|(key, _)| key)
             .collect()
     }
 
     /// How many connections this loop has, `connection_lost` pending or not.
     pub(crate) fn conn_count(&self) -> usize {
-        self.core.conns.borrow().slab.len()
+        self.core.conns.borrow().table.len()
     }
 
     /// Flushes every connection written to since the last flush (invariant 2).
@@ -552,9 +526,9 @@ impl EventLoop {
         let core = &self.core;
         core.conns_have_dirty.set(false);
         let dirty = std::mem::take(&mut *core.conn_dirty_queue.borrow_mut());
-        for &(key, generation) in &dirty {
+        for &key in &dirty {
             // `flush_conn` clears the connection's `dirty` flag.
-            self.flush_conn(key, generation);
+            self.flush_conn(key);
         }
         let mut queue = core.conn_dirty_queue.borrow_mut();
         if queue.is_empty() {
@@ -566,11 +540,11 @@ impl EventLoop {
 
     /// Writes what the kernel takes, finishes a requested EOF or close, and
     /// checks flow control (invariant 3).
-    pub(super) fn flush_conn(&self, key: u32, generation: u32) {
+    pub(super) fn flush_conn(&self, key: SourceKey) {
         let core = &self.core;
         let flow_event = {
             let mut conns = core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return;
             };
             conn.dirty = false;
@@ -639,13 +613,13 @@ impl EventLoop {
             }
         };
         match flow_event {
-            Some(FlowEvent::Pause) => self.deliver(key, generation, ProtoEvent::PauseWriting),
-            Some(FlowEvent::Resume) => self.deliver(key, generation, ProtoEvent::ResumeWriting),
+            Some(FlowEvent::Pause) => self.deliver(key, ProtoEvent::PauseWriting),
+            Some(FlowEvent::Resume) => self.deliver(key, ProtoEvent::ResumeWriting),
             None => {}
         }
     }
 
-    fn read_conn(&self, key: u32, generation: u32) {
+    fn read_conn(&self, key: SourceKey) {
         let core = &self.core;
         let mut buf = core
             .read_buffer
@@ -661,7 +635,7 @@ impl EventLoop {
             let tls;
             let result = {
                 let mut conns = core.conns.borrow_mut();
-                let Some(conn) = conns.get_mut(key, generation) else {
+                let Some(conn) = conns.get_mut(key) else {
                     break;
                 };
                 if !conn.reading || conn.closing || conn.lost || !conn.readable {
@@ -678,11 +652,9 @@ impl EventLoop {
                     // not a whole budget's (a pipelining client that reads
                     // back). A protocol that does not pause reads on.
                     drop(conns);
-                    self.flush_conn(key, generation);
+                    self.flush_conn(key);
                     let mut conns = core.conns.borrow_mut();
-                    pending_after_flush = conns
-                        .get_mut(key, generation)
-                        .map_or(0, |conn| conn.pending_len());
+                    pending_after_flush = conns.get_mut(key).map_or(0, |conn| conn.pending_len());
                     continue;
                 }
                 if budget == 0 {
@@ -690,9 +662,7 @@ impl EventLoop {
                     // iteration (invariant 4).
                     if !conn.queued {
                         conn.queued = true;
-                        core.ready
-                            .borrow_mut()
-                            .push(Ready::Conn(ConnReady { key, generation }));
+                        core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
                     }
                     break;
                 }
@@ -713,35 +683,34 @@ impl EventLoop {
             let (result, buffered) = match result {
                 Some(result) => (result, false),
                 None => {
-                    let (result, now_drained) = self.read_buffered(key, generation);
+                    let (result, now_drained) = self.read_buffered(key);
                     drained = now_drained;
                     (result, true)
                 }
             };
             match result {
                 Ok(0) => {
-                    if tls && self.tls_handshaking(key, generation) {
+                    if tls && self.tls_handshaking(key) {
                         self.tls_failed(
                             key,
-                            generation,
                             io::Error::new(
                                 io::ErrorKind::UnexpectedEof,
                                 "the peer closed during the TLS handshake",
                             ),
                         );
                     } else {
-                        self.peer_eof(key, generation);
+                        self.peer_eof(key);
                     }
                     break;
                 }
                 Ok(n) => {
                     core.shared.counters.bytes_received.add(n as u64);
                     if tls {
-                        if !self.tls_received(key, generation, &buf[..n]) {
+                        if !self.tls_received(key, &buf[..n]) {
                             break;
                         }
                     } else if !buffered {
-                        self.deliver_read(key, generation, &buf[..n]);
+                        self.deliver_read(key, &buf[..n]);
                     }
                     if drained {
                         // The socket is empty until its next edge: no need
@@ -751,13 +720,13 @@ impl EventLoop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if tls && self.tls_handshaking(key, generation) => {
-                    self.tls_failed(key, generation, e);
+                Err(e) if tls && self.tls_handshaking(key) => {
+                    self.tls_failed(key, e);
                     break;
                 }
                 Err(e) => {
                     let mut conns = core.conns.borrow_mut();
-                    if let Some(conn) = conns.get_mut(key, generation) {
+                    if let Some(conn) = conns.get_mut(key) {
                         conn.drop_pending();
                         conn.closing = true;
                         schedule_lost(core, conn, key, Some(e));
@@ -771,12 +740,12 @@ impl EventLoop {
 
     /// One read straight into a `BufferedProtocol`'s own buffer; also
     /// whether the socket is now known to be drained.
-    fn read_buffered(&self, key: u32, generation: u32) -> (io::Result<usize>, bool) {
+    fn read_buffered(&self, key: SourceKey) -> (io::Result<usize>, bool) {
         let core = &self.core;
         // Built only if needed: an io::Error with a message allocates.
         let mut result = None;
         let mut drained = false;
-        self.call_protocol(key, generation, |p| {
+        self.call_protocol(key, |p| {
             let Some(protocol) = p.as_buffered() else {
                 return;
             };
@@ -790,7 +759,7 @@ impl EventLoop {
             }
             let read = {
                 let mut conns = core.conns.borrow_mut();
-                match conns.get_mut(key, generation) {
+                match conns.get_mut(key) {
                     Some(conn) => {
                         let read = conn.stream.read(buf);
                         conn.note_read(&read, buf.len());
@@ -818,13 +787,13 @@ impl EventLoop {
     /// Ciphertext arrived on a TLS connection: decrypt it, finish the
     /// handshake (`connection_made`), deliver the plaintext. False when the
     /// connection is done reading.
-    fn tls_received(&self, key: u32, generation: u32, cipher: &[u8]) -> bool {
+    fn tls_received(&self, key: SourceKey, cipher: &[u8]) -> bool {
         let core = &self.core;
         let mut plain = core.tls_plaintext.take();
         plain.clear();
         let (input, waiter) = {
             let mut conns = core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return false;
             };
             let Some(tls) = conn.tls.as_mut() else {
@@ -841,37 +810,37 @@ impl EventLoop {
         };
         if let Some(error) = input.error {
             core.tls_plaintext.set(plain);
-            self.tls_failed(key, generation, error);
+            self.tls_failed(key, error);
             return false;
         }
         if input.handshake_done {
             if let Some(waiter) = waiter {
                 let _ = waiter.resolve(Ok(()));
             }
-            let transport = Transport::from_parts(core, key, generation);
+            let transport = Transport::from_parts(core, key);
             let for_protocol = transport.clone();
-            self.call_protocol(key, generation, move |p| p.connection_made(for_protocol));
+            self.call_protocol(key, move |p| p.connection_made(for_protocol));
             if core.conns.borrow().shutdown_notified {
                 transport.request_shutdown();
             }
         }
         if !plain.is_empty() {
-            self.call_protocol(key, generation, |p| p.data_received(&plain));
+            self.call_protocol(key, |p| p.data_received(&plain));
         }
         core.tls_plaintext.set(plain);
         if input.peer_closed {
-            self.peer_eof(key, generation);
+            self.peer_eof(key);
             return false;
         }
         true
     }
 
     /// The connection speaks TLS and its handshake is not done.
-    fn tls_handshaking(&self, key: u32, generation: u32) -> bool {
+    fn tls_handshaking(&self, key: SourceKey) -> bool {
         self.core
             .conns
             .borrow_mut()
-            .get_mut(key, generation)
+            .get_mut(key)
             .and_then(|c| c.tls.as_ref())
             .is_some_and(|tls| tls.handshaking)
     }
@@ -880,11 +849,11 @@ impl EventLoop {
     /// leaves and the connection closes. Before `connection_made` the
     /// protocol is dropped unheard and the failure only logged (invariant 2
     /// of `io::tls`); after it, `connection_lost` gets the error.
-    pub(crate) fn tls_failed(&self, key: u32, generation: u32, error: io::Error) {
+    pub(crate) fn tls_failed(&self, key: SourceKey, error: io::Error) {
         let core = &self.core;
         let (handshaking, waiter, peer, shutdown_timeout) = {
             let mut conns = core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return;
             };
             let Some(tls) = conn.tls.as_mut() else {
@@ -912,7 +881,7 @@ impl EventLoop {
             conn.closing = true;
             if !conn.dirty {
                 conn.dirty = true;
-                core.conns_dirty_push(key, conn.generation);
+                core.conns_dirty_push(key);
             }
             conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
             (handshaking, waiter, peer, shutdown_timeout)
@@ -920,12 +889,12 @@ impl EventLoop {
         // The alert and what was buffered get the shutdown timeout to
         // leave; a peer that reads nothing does not keep the connection.
         let timer = self.call_later(shutdown_timeout, move |lp| {
-            Transport::from_parts(&lp.core, key, generation).abort();
+            Transport::from_parts(&lp.core, key).abort();
         });
         match core
             .conns
             .borrow_mut()
-            .get_mut(key, generation)
+            .get_mut(key)
             .and_then(|c| c.tls.as_mut())
         {
             Some(tls) => tls.timer = Some(timer),
@@ -959,16 +928,16 @@ impl EventLoop {
         }
     }
 
-    fn peer_eof(&self, key: u32, generation: u32) {
+    fn peer_eof(&self, key: SourceKey) {
         let core = &self.core;
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key, generation) {
+        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
             conn.reading = false;
             conn.readable = false;
         }
         let mut keep_open = false;
-        self.call_protocol(key, generation, |p| keep_open = p.eof_received());
+        self.call_protocol(key, |p| keep_open = p.eof_received());
         if !keep_open {
-            let transport = Transport::from_parts(core, key, generation);
+            let transport = Transport::from_parts(core, key);
             transport.close();
         }
     }
@@ -979,7 +948,7 @@ impl EventLoop {
 pub(crate) fn run_conn(lp: &EventLoop, ready: ConnReady) {
     let (flush, read) = {
         let mut conns = lp.core.conns.borrow_mut();
-        let Some(conn) = conns.get_mut(ready.key, ready.generation) else {
+        let Some(conn) = conns.get_mut(ready.key) else {
             return;
         };
         conn.queued = false;
@@ -989,10 +958,10 @@ pub(crate) fn run_conn(lp: &EventLoop, ready: ConnReady) {
         )
     };
     if flush {
-        lp.flush_conn(ready.key, ready.generation);
+        lp.flush_conn(ready.key);
     }
     if read {
-        lp.read_conn(ready.key, ready.generation);
+        lp.read_conn(ready.key);
     }
 }
 
@@ -1001,10 +970,10 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
     let core = &lp.core;
     let removed = {
         let mut conns = core.conns.borrow_mut();
-        if conns.get_mut(ready.key, ready.generation).is_none() {
+        let Some(removed) = conns.table.remove(ready.key) else {
             return;
-        }
-        conns.slab.remove(ready.key as usize)
+        };
+        removed
     };
     let Conn {
         mut stream,
@@ -1054,6 +1023,6 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
         lp.guarded("protocol", || protocol.connection_lost(lost_error));
     }
     if let Some(server) = server {
-        server.client_gone(ready.key, ready.generation);
+        server.client_gone(ready.key);
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::conn::schedule_lost;
 use crate::event_loop::Core;
 use crate::handle::TimerHandle;
+use crate::source_table::SourceKey;
 use crate::EventLoop;
 
 /// One connection's idle timeout.
@@ -47,11 +48,11 @@ impl IdleTimer {
 
 impl EventLoop {
     /// Sets, replaces or (with `None`) removes a connection's idle timeout.
-    pub(crate) fn set_idle_timeout(&self, key: u32, generation: u32, timeout: Option<Duration>) {
+    pub(crate) fn set_idle_timeout(&self, key: SourceKey, timeout: Option<Duration>) {
         let now = self.time();
         let due = {
             let mut conns = self.core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return;
             };
             if let Some(mut idle) = conn.idle.take() {
@@ -67,24 +68,24 @@ impl EventLoop {
             }));
             now + timeout
         };
-        self.arm_idle(key, generation, due);
+        self.arm_idle(key, due);
     }
 
-    fn arm_idle(&self, key: u32, generation: u32, at: Instant) {
-        let timer = self.call_at(at, move |lp| lp.idle_timer_fired(key, generation));
+    fn arm_idle(&self, key: SourceKey, at: Instant) {
+        let timer = self.call_at(at, move |lp| lp.idle_timer_fired(key));
         let mut conns = self.core.conns.borrow_mut();
-        match conns.get_mut(key, generation).and_then(|c| c.idle.as_mut()) {
+        match conns.get_mut(key).and_then(|c| c.idle.as_mut()) {
             Some(idle) => idle.timer = Some(timer),
             None => timer.cancel(),
         }
     }
 
-    fn idle_timer_fired(&self, key: u32, generation: u32) {
+    fn idle_timer_fired(&self, key: SourceKey) {
         let core = &self.core;
         let now = self.time();
         let rearm = {
             let mut conns = core.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key, generation) else {
+            let Some(conn) = conns.get_mut(key) else {
                 return;
             };
             let Some(idle) = conn.idle.as_mut() else {
@@ -110,7 +111,7 @@ impl EventLoop {
             }
         };
         if let Some(due) = rearm {
-            self.arm_idle(key, generation, due);
+            self.arm_idle(key, due);
         }
     }
 }

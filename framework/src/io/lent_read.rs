@@ -19,6 +19,7 @@ use std::io;
 use std::ops::Range;
 
 use crate::proto::write_buffer::WriteBuffer;
+use crate::source_table::SourceKey;
 use crate::EventLoop;
 
 /// The slice lent to `data_received`, if any, and the connections holding
@@ -29,8 +30,8 @@ pub(crate) struct LentRead {
     /// [`Lend`] sets it, and its drop clears it.
     start: Cell<*const u8>,
     len: Cell<usize>,
-    /// `(key, generation)` of every connection that borrowed a range.
-    borrowers: RefCell<Vec<(u32, u32)>>,
+    /// `(key)` of every connection that borrowed a range.
+    borrowers: RefCell<Vec<SourceKey>>,
 }
 
 impl Default for LentRead {
@@ -46,13 +47,13 @@ impl Default for LentRead {
 /// A lend in progress (inside [`LentRead::lend`] only): ends it when
 /// dropped, on return or unwinding alike, settling every borrowed range
 /// before the lent bytes can be touched again.
-struct Lend<'a, S: Fn(&[u8], &[(u32, u32)])> {
+struct Lend<'a, S: Fn(&[u8], &[SourceKey])> {
     owner: &'a LentRead,
     data: &'a [u8],
     settle: S,
 }
 
-impl<S: Fn(&[u8], &[(u32, u32)])> Drop for Lend<'_, S> {
+impl<S: Fn(&[u8], &[SourceKey])> Drop for Lend<'_, S> {
     fn drop(&mut self) {
         // Nothing can borrow from here on.
         self.owner.len.set(0);
@@ -78,7 +79,7 @@ impl LentRead {
         &self,
         data: &[u8],
         deliver: impl FnOnce(),
-        settle: impl Fn(&[u8], &[(u32, u32)]),
+        settle: impl Fn(&[u8], &[SourceKey]),
     ) {
         if !self.start.get().is_null() || data.is_empty() {
             deliver();
@@ -109,8 +110,8 @@ impl LentRead {
 
     /// Remembers that a connection borrowed a range, to be sent (or
     /// copied) when the lend ends.
-    pub(crate) fn note_borrower(&self, key: u32, generation: u32) {
-        self.borrowers.borrow_mut().push((key, generation));
+    pub(crate) fn note_borrower(&self, key: SourceKey) {
+        self.borrowers.borrow_mut().push(key);
     }
 
     /// Appends the bytes of `range` of the lent slice to `out`.
@@ -144,10 +145,10 @@ impl EventLoop {
     /// Lends `data` to the protocol's `data_received`, then sends what
     /// writes borrowed from it (`io::lent_read`) before the buffer is used
     /// again.
-    pub(super) fn deliver_read(&self, key: u32, generation: u32, data: &[u8]) {
+    pub(super) fn deliver_read(&self, key: SourceKey, data: &[u8]) {
         self.core.lent_read.lend(
             data,
-            || self.call_protocol(key, generation, |p| p.data_received(data)),
+            || self.call_protocol(key, |p| p.data_received(data)),
             |lent, borrowers| self.send_borrowed(lent, borrowers),
         );
     }
@@ -156,15 +157,15 @@ impl EventLoop {
     /// kernel does not take is copied into the connection's buffer. Each
     /// connection is already on the dirty list, whose flush then finishes
     /// an EOF or close and checks flow control (invariants 2 and 3).
-    fn send_borrowed(&self, lent: &[u8], borrowers: &[(u32, u32)]) {
+    fn send_borrowed(&self, lent: &[u8], borrowers: &[SourceKey]) {
         let core = &self.core;
         // Free unless a panic escaped while the table was in use; its
         // connections' output is then lost with them.
         let Ok(mut conns) = core.conns.try_borrow_mut() else {
             return;
         };
-        for &(key, generation) in borrowers {
-            let Some(conn) = conns.get_mut(key, generation) else {
+        for &key in borrowers {
+            let Some(conn) = conns.get_mut(key) else {
                 continue;
             };
             let Some(range) = conn.borrowed.take() else {
@@ -204,9 +205,16 @@ impl EventLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source_table::SourceTable;
+
+    /// A key such as a connection table gives.
+    fn some_key() -> SourceKey {
+        SourceTable::default().insert(())
+    }
 
     #[test]
     fn only_slices_of_the_lent_bytes_are_found_and_only_while_lent() {
+        let borrower = some_key();
         let lent_read = LentRead::default();
         let buffer = [7u8; 100];
         let other = [7u8; 100];
@@ -231,7 +239,7 @@ mod tests {
                 let mut copied = WriteBuffer::default();
                 lent_read.copy_into(10..20, &mut copied);
                 assert_eq!(copied.pending(), &buffer[10..20]);
-                lent_read.note_borrower(3, 1);
+                lent_read.note_borrower(borrower);
             },
             |data, borrowers| {
                 assert_eq!(data.len(), 50);
@@ -244,7 +252,7 @@ mod tests {
             },
         );
         assert!(delivered);
-        assert_eq!(*settled.borrow(), [(3, 1)]);
+        assert_eq!(*settled.borrow(), [borrower]);
         assert_eq!(lent_read.range_of(&buffer[10..20]), None);
         // The next lend starts with no borrowers.
         lent_read.lend(&other, || {}, |_, _| panic!("nobody borrowed"));
@@ -252,6 +260,7 @@ mod tests {
 
     #[test]
     fn an_unwinding_delivery_still_settles_and_ends_the_lend() {
+        let borrower = some_key();
         let lent_read = LentRead::default();
         let buffer = [1u8; 10];
         let settled = Cell::new(0);
@@ -259,7 +268,7 @@ mod tests {
             lent_read.lend(
                 &buffer,
                 || {
-                    lent_read.note_borrower(1, 1);
+                    lent_read.note_borrower(borrower);
                     panic!("a panic escaped");
                 },
                 |_, borrowers| settled.set(borrowers.len()),

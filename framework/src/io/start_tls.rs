@@ -44,9 +44,9 @@ impl EventLoop {
     ) -> Result<Transport> {
         let (handshake, waiter) = self.create_future::<Result<()>>();
         let (layer, timeout) = setup.into_layer(Some(waiter))?;
-        let (core, key, old) = transport
+        let (core, old) = transport
             .parts()
-            .filter(|(core, _, _)| Rc::ptr_eq(core, &self.core))
+            .filter(|(core, _)| Rc::ptr_eq(core, &self.core))
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidInput,
@@ -54,7 +54,7 @@ impl EventLoop {
                 )
             })?;
         let protocol: Box<dyn Protocol> = Box::new(protocol);
-        let (generation, replaced, idle_timeout) = {
+        let (key, replaced, idle_timeout) = {
             let Ok(mut conns) = core.conns.try_borrow_mut() else {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
@@ -62,7 +62,7 @@ impl EventLoop {
                 ));
             };
             let conn = conns
-                .get_mut(key, old)
+                .get_mut(old)
                 .filter(|c| !c.lost && !c.closing)
                 .ok_or_else(|| Error::new(ErrorKind::Closed, "the transport is closed"))?;
             if conn.tls.is_some() {
@@ -83,7 +83,7 @@ impl EventLoop {
                     "start_tls after write_eof: the write side is shut",
                 ));
             }
-            let (generation, conn) = conns.renumber(key, old).expect("looked up above");
+            let (key, conn) = conns.renumber(old).expect("looked up above");
             // Plaintext written before the switch goes out first, from the
             // buffer (a range of a lent read is keyed by the old number).
             conn.unborrow(&core);
@@ -107,26 +107,24 @@ impl EventLoop {
             // Entries queued under the old generation are skipped: queue
             // them again under the new one.
             if conn.dirty {
-                core.conns_dirty_push(key, generation);
+                core.conns_dirty_push(key);
             }
             if conn.queued || conn.readable {
                 conn.queued = true;
-                core.ready
-                    .borrow_mut()
-                    .push(Ready::Conn(ConnReady { key, generation }));
+                core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
             }
             if let Some(server) = &conn.server {
-                server.client_renumbered(key, old, generation);
+                server.client_renumbered(old, key);
             }
-            (generation, replaced, idle_timeout)
+            (key, replaced, idle_timeout)
         };
         drop(replaced);
         if idle_timeout.is_some() {
-            self.set_idle_timeout(key, generation, idle_timeout);
+            self.set_idle_timeout(key, idle_timeout);
         }
-        self.start_handshake(key, generation, timeout);
+        self.start_handshake(key, timeout);
         handshake.await??;
-        Ok(Transport::from_parts(&core, key, generation))
+        Ok(Transport::from_parts(&core, key))
     }
 
     /// [`connect_accepted_socket`](Self::connect_accepted_socket) speaking

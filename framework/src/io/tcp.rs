@@ -29,7 +29,6 @@ use mio::net::{TcpListener, TcpStream};
 
 use super::stream::{ListenSocket, Stream};
 use mio::{Interest, Registry};
-use slab::Slab;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use super::protocol::Protocol;
@@ -38,6 +37,7 @@ use super::{token, SourceKind};
 use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 pub use super::server_options::ServerOptions;
@@ -154,32 +154,32 @@ pub(crate) fn serve_accepted(
 
 /// State shared by a [`Server`], its listeners and its connections.
 pub(crate) struct ServerShared {
-    listeners: RefCell<Vec<(u32, u32)>>,
+    listeners: RefCell<Vec<SourceKey>>,
     addresses: Vec<SocketAddr>,
     /// The socket file of a Unix server, removed on close if still ours.
     unix_path: Option<UnixPath>,
     serving: Cell<bool>,
     closed: Cell<bool>,
-    clients: RefCell<HashSet<(u32, u32)>>,
+    clients: RefCell<HashSet<SourceKey>>,
     waiters: RefCell<Vec<Waker>>,
     loop_core: std::rc::Weak<crate::event_loop::Core>,
 }
 
 impl ServerShared {
-    pub(crate) fn client_added(&self, key: u32, generation: u32) {
-        self.clients.borrow_mut().insert((key, generation));
+    pub(crate) fn client_added(&self, key: SourceKey) {
+        self.clients.borrow_mut().insert(key);
     }
 
-    /// The client took a new generation (`start_tls`).
-    pub(crate) fn client_renumbered(&self, key: u32, old: u32, new: u32) {
+    /// The client took a new key (`start_tls`).
+    pub(crate) fn client_renumbered(&self, old: SourceKey, new: SourceKey) {
         let mut clients = self.clients.borrow_mut();
-        if clients.remove(&(key, old)) {
-            clients.insert((key, new));
+        if clients.remove(&old) {
+            clients.insert(new);
         }
     }
 
-    pub(crate) fn client_gone(&self, key: u32, generation: u32) {
-        self.clients.borrow_mut().remove(&(key, generation));
+    pub(crate) fn client_gone(&self, key: SourceKey) {
+        self.clients.borrow_mut().remove(&key);
         self.wake_waiters();
     }
 
@@ -198,7 +198,7 @@ impl ServerShared {
         self.clients
             .borrow()
             .iter()
-            .map(|&(key, generation)| Transport::from_parts(&core, key, generation))
+            .map(|&key| Transport::from_parts(&core, key))
             .collect()
     }
 }
@@ -221,7 +221,6 @@ impl fmt::Debug for Server {
 }
 
 struct Listener {
-    generation: u32,
     socket: ListenSocket,
     server: Rc<ServerShared>,
     sink: AcceptSink,
@@ -239,22 +238,18 @@ struct Listener {
 /// The listening sockets of one loop.
 #[derive(Default)]
 pub(crate) struct Listeners {
-    slab: Slab<Listener>,
-    next_generation: u32,
+    table: SourceTable<Listener>,
 }
 
 /// A queued accept.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AcceptReady {
-    key: u32,
-    generation: u32,
+    key: SourceKey,
 }
 
 impl Listeners {
-    fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Listener> {
-        self.slab
-            .get_mut(key as usize)
-            .filter(|l| l.generation == generation)
+    fn get_mut(&mut self, key: SourceKey) -> Option<&mut Listener> {
+        self.table.get_mut(key)
     }
 
     pub(crate) fn on_event(
@@ -263,23 +258,23 @@ impl Listeners {
         event: &Event,
         ready: &mut ReadyQueue<Callback, Ready>,
     ) {
-        let Some(listener) = self.slab.get_mut(key) else {
+        let Some((key, listener)) = self.table.get_by_slot_mut(key) else {
             return;
         };
         if event.is_readable() || event.is_error() {
             listener.readable = true;
         }
-        queue_accept(listener, key as u32, ready);
+        queue_accept(listener, key, ready);
     }
 
     pub(crate) fn deregister_all(&mut self, registry: &Registry) {
-        for (_, listener) in self.slab.iter_mut() {
+        for (_, listener) in self.table.iter_mut() {
             let _ = registry.deregister(&mut listener.socket);
         }
     }
 }
 
-fn queue_accept(listener: &mut Listener, key: u32, ready: &mut ReadyQueue<Callback, Ready>) {
+fn queue_accept(listener: &mut Listener, key: SourceKey, ready: &mut ReadyQueue<Callback, Ready>) {
     if listener.readable
         && !listener.queued
         && !listener.paused
@@ -287,10 +282,7 @@ fn queue_accept(listener: &mut Listener, key: u32, ready: &mut ReadyQueue<Callba
         && listener.server.serving.get()
     {
         listener.queued = true;
-        ready.push(Ready::Accept(AcceptReady {
-            key,
-            generation: listener.generation,
-        }));
+        ready.push(Ready::Accept(AcceptReady { key }));
     }
 }
 
@@ -307,7 +299,7 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
         // Budget spent: come back next iteration if there may be more.
         let core = &lp.core;
         let mut listeners = core.listeners.borrow_mut();
-        if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
+        if let Some(listener) = listeners.get_mut(ready.key) {
             queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
         }
     }
@@ -319,7 +311,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
     for _ in 0..budget {
         let accepted = {
             let mut listeners = core.listeners.borrow_mut();
-            let Some(listener) = listeners.get_mut(ready.key, ready.generation) else {
+            let Some(listener) = listeners.get_mut(ready.key) else {
                 return false;
             };
             listener.queued = false;
@@ -421,18 +413,13 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
         .with_error(error)
         .with_source("accept"),
     );
-    if let Some(listener) = lp
-        .core
-        .listeners
-        .borrow_mut()
-        .get_mut(ready.key, ready.generation)
-    {
+    if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(ready.key) {
         listener.paused = true;
     }
     lp.call_later(ACCEPT_PAUSE, move |lp| {
         let core = &lp.core;
         let mut listeners = core.listeners.borrow_mut();
-        if let Some(listener) = listeners.get_mut(ready.key, ready.generation) {
+        if let Some(listener) = listeners.get_mut(ready.key) {
             listener.paused = false;
             // No edge will come for connections already queued: assume
             // there are some (an accept finds out).
@@ -449,7 +436,7 @@ fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Room) {
     lp.call_later(ROOM_CHECK_EVERY, move |lp| {
         let core = &lp.core;
         let mut listeners = core.listeners.borrow_mut();
-        let Some(entry) = listeners.get_mut(listener.key, listener.generation) else {
+        let Some(entry) = listeners.get_mut(listener.key) else {
             // Closed meanwhile: nothing to resume.
             return;
         };
@@ -474,7 +461,7 @@ pub(crate) fn resume_full_listeners(lp: &EventLoop) {
     let live = lp.conn_count();
     let mut listeners = core.listeners.borrow_mut();
     let mut ready = core.ready.borrow_mut();
-    for (key, listener) in listeners.slab.iter_mut() {
+    for (key, listener) in listeners.table.iter_mut() {
         let Some(max) = listener.options.max_connections else {
             continue;
         };
@@ -484,7 +471,7 @@ pub(crate) fn resume_full_listeners(lp: &EventLoop) {
             core.full_listeners.set(core.full_listeners.get() - 1);
             // Connections waited in the backlog without a new edge.
             listener.readable = true;
-            queue_accept(listener, key as u32, &mut ready);
+            queue_accept(listener, key, &mut ready);
         }
     }
 }
@@ -545,7 +532,7 @@ impl EventLoop {
     /// all at shutdown).
     pub(crate) fn servers(&self) -> Vec<Server> {
         let mut servers: Vec<Server> = Vec::new();
-        for (_, listener) in self.core.listeners.borrow().slab.iter() {
+        for (_, listener) in self.core.listeners.borrow().table.iter() {
             if !servers
                 .iter()
                 .any(|s| Rc::ptr_eq(&s.shared, &listener.server))
@@ -708,21 +695,16 @@ impl EventLoop {
         });
         for mut socket in sockets {
             let mut listeners = self.core.listeners.borrow_mut();
-            let listeners = &mut *listeners;
-            listeners.next_generation = listeners.next_generation.wrapping_add(1);
-            let generation = listeners.next_generation;
-            let entry = listeners.slab.vacant_entry();
-            let key = entry.key();
+            let key = listeners.table.next_key();
             self.registry_poll()
                 .registry()
                 .register(
                     &mut socket,
-                    token(SourceKind::Listener, key),
+                    token(SourceKind::Listener, key.slot()),
                     Interest::READABLE,
                 )
                 .map_err(|e| Error::io("registering a listener with epoll", e))?;
-            entry.insert(Listener {
-                generation,
+            let key = listeners.table.insert(Listener {
                 socket,
                 server: shared.clone(),
                 sink: sink.clone(),
@@ -733,7 +715,7 @@ impl EventLoop {
                 paused: false,
                 full: false,
             });
-            shared.listeners.borrow_mut().push((key as u32, generation));
+            shared.listeners.borrow_mut().push(key);
         }
         let server = Server { shared };
         if options.start_serving {
@@ -794,8 +776,8 @@ impl Server {
             return;
         };
         let mut listeners = core.listeners.borrow_mut();
-        for &(key, generation) in self.shared.listeners.borrow().iter() {
-            if let Some(listener) = listeners.get_mut(key, generation) {
+        for &key in self.shared.listeners.borrow().iter() {
+            if let Some(listener) = listeners.get_mut(key) {
                 queue_accept(listener, key, &mut core.ready.borrow_mut());
             }
         }
@@ -811,9 +793,8 @@ impl Server {
         if let Some(core) = self.shared.loop_core.upgrade() {
             let keys = std::mem::take(&mut *self.shared.listeners.borrow_mut());
             let mut listeners = core.listeners.borrow_mut();
-            for (key, generation) in keys {
-                if listeners.get_mut(key, generation).is_some() {
-                    let mut listener = listeners.slab.remove(key as usize);
+            for key in keys {
+                if let Some(mut listener) = listeners.table.remove(key) {
                     let _ = core
                         .poll
                         .borrow()
@@ -834,12 +815,12 @@ impl Server {
     /// socket and no other. Must run on the server's loop.
     pub(crate) fn drain_and_close(&self, lp: &EventLoop) {
         let keys = self.shared.listeners.borrow().clone();
-        for (key, generation) in keys {
-            if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(key, generation) {
+        for key in keys {
+            if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(key) {
                 listener.readable = true;
                 listener.paused = false;
             }
-            accept_some(lp, AcceptReady { key, generation }, usize::MAX);
+            accept_some(lp, AcceptReady { key }, usize::MAX);
         }
         self.close();
     }

@@ -11,6 +11,7 @@ use super::conn::{schedule_lost, Conn, ConnReady};
 use super::stream::Stream;
 use crate::event_loop::{Core, Ready};
 use crate::proto::write_buffer::FileRange;
+use crate::source_table::SourceKey;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// A handle to one stream connection, for the protocol and any callback on
@@ -19,16 +20,12 @@ use crate::{Error, ErrorKind, EventLoop, Result};
 #[derive(Clone)]
 pub struct Transport {
     core: Weak<Core>,
-    key: u32,
-    generation: u32,
+    key: SourceKey,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport")
-            .field("key", &self.key)
-            .field("generation", &self.generation)
-            .finish()
+        f.debug_struct("Transport").field("key", &self.key).finish()
     }
 }
 
@@ -72,9 +69,7 @@ impl Transport {
                  (from inside a write_with closure or a Drop of a protocol); call it afterwards",
             ));
         };
-        let conn = conns
-            .get_mut(self.key, self.generation)
-            .ok_or_else(closed_transport)?;
+        let conn = conns.get_mut(self.key).ok_or_else(closed_transport)?;
         if conn.lost {
             return Err(closed_transport());
         }
@@ -83,10 +78,10 @@ impl Transport {
         Ok(result)
     }
 
-    fn mark_dirty(core: &Core, conn: &mut Conn, key: u32) {
+    fn mark_dirty(core: &Core, conn: &mut Conn, key: SourceKey) {
         if !conn.dirty {
             conn.dirty = true;
-            core.conns_dirty_push(key, conn.generation);
+            core.conns_dirty_push(key);
         }
     }
 
@@ -118,7 +113,7 @@ impl Transport {
                 // from where they are when the callback returns.
                 if let Some(range) = core.lent_read.range_of(data) {
                     conn.borrowed = Some(range);
-                    core.lent_read.note_borrower(key, conn.generation);
+                    core.lent_read.note_borrower(key);
                     Self::mark_dirty(core, conn, key);
                     return Ok(());
                 }
@@ -428,7 +423,7 @@ impl Transport {
     pub fn set_idle_timeout(&self, timeout: Option<std::time::Duration>) -> Result<()> {
         self.with_conn(|_, _| ())?;
         if let Some(core) = self.core.upgrade() {
-            EventLoop::from_core(core).set_idle_timeout(self.key, self.generation, timeout);
+            EventLoop::from_core(core).set_idle_timeout(self.key, timeout);
         }
         Ok(())
     }
@@ -462,10 +457,7 @@ impl Transport {
             conn.reading = true;
             if conn.readable && !conn.queued {
                 conn.queued = true;
-                core.ready.borrow_mut().push(Ready::Conn(ConnReady {
-                    key,
-                    generation: conn.generation,
-                }));
+                core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
             }
         });
     }
@@ -523,7 +515,7 @@ impl Transport {
     /// callback (for `StreamWriter::drain`).
     pub(crate) fn flush_now(&self) {
         if let Some(core) = self.core.upgrade() {
-            EventLoop::from_core(core).flush_conn(self.key, self.generation);
+            EventLoop::from_core(core).flush_conn(self.key);
         }
     }
 
@@ -596,20 +588,19 @@ impl Transport {
     /// that is running).
     pub(crate) fn request_shutdown(&self) {
         if let Some(core) = self.core.upgrade() {
-            EventLoop::from_core(core).notify_conn_of_shutdown(self.key, self.generation);
+            EventLoop::from_core(core).notify_conn_of_shutdown(self.key);
         }
     }
 
-    /// The loop, key and generation of a transport whose loop is alive.
-    pub(crate) fn parts(&self) -> Option<(Rc<Core>, u32, u32)> {
-        Some((self.core.upgrade()?, self.key, self.generation))
+    /// The loop and key of a transport whose loop is alive.
+    pub(crate) fn parts(&self) -> Option<(Rc<Core>, SourceKey)> {
+        Some((self.core.upgrade()?, self.key))
     }
 
-    pub(crate) fn from_parts(core: &Rc<Core>, key: u32, generation: u32) -> Self {
+    pub(crate) fn from_parts(core: &Rc<Core>, key: SourceKey) -> Self {
         Self {
             core: Rc::downgrade(core),
             key,
-            generation,
         }
     }
 }

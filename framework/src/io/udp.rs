@@ -20,13 +20,13 @@ use std::rc::{Rc, Weak};
 use mio::event::Event;
 use mio::net::UdpSocket;
 use mio::{Interest, Registry};
-use slab::Slab;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use super::{token, SourceKind};
 use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Reads per ready item before the endpoint yields to others.
@@ -98,12 +98,10 @@ impl DatagramOptions {
 /// A queued endpoint event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DatagramReady {
-    key: u32,
-    generation: u32,
+    key: SourceKey,
 }
 
 pub(crate) struct Endpoint {
-    generation: u32,
     socket: UdpSocket,
     protocol: Option<Box<dyn DatagramProtocol>>,
     /// Datagrams the kernel refused, oldest first (invariant 1).
@@ -121,15 +119,12 @@ pub(crate) struct Endpoint {
 /// The UDP endpoints of one loop.
 #[derive(Default)]
 pub(crate) struct Endpoints {
-    slab: Slab<Endpoint>,
-    next_generation: u32,
+    table: SourceTable<Endpoint>,
 }
 
 impl Endpoints {
-    fn get_mut(&mut self, key: u32, generation: u32) -> Option<&mut Endpoint> {
-        self.slab
-            .get_mut(key as usize)
-            .filter(|e| e.generation == generation)
+    fn get_mut(&mut self, key: SourceKey) -> Option<&mut Endpoint> {
+        self.table.get_mut(key)
     }
 
     pub(crate) fn on_event(
@@ -138,7 +133,7 @@ impl Endpoints {
         event: &Event,
         ready: &mut ReadyQueue<Callback, Ready>,
     ) {
-        let Some(endpoint) = self.slab.get_mut(key) else {
+        let Some((key, endpoint)) = self.table.get_by_slot_mut(key) else {
             return;
         };
         if event.is_readable() || event.is_error() {
@@ -147,26 +142,23 @@ impl Endpoints {
         if event.is_writable() {
             endpoint.writable = true;
         }
-        queue(endpoint, key as u32, ready);
+        queue(endpoint, key, ready);
     }
 
     pub(crate) fn deregister_all(&mut self, registry: &Registry) {
-        for (_, endpoint) in self.slab.iter_mut() {
+        for (_, endpoint) in self.table.iter_mut() {
             let _ = registry.deregister(&mut endpoint.socket);
         }
     }
 }
 
-fn queue(endpoint: &mut Endpoint, key: u32, ready: &mut ReadyQueue<Callback, Ready>) {
+fn queue(endpoint: &mut Endpoint, key: SourceKey, ready: &mut ReadyQueue<Callback, Ready>) {
     let work = (endpoint.readable && !endpoint.closing)
         || !endpoint.errors.is_empty()
         || (endpoint.writable && !endpoint.unsent.is_empty());
     if work && !endpoint.queued && !endpoint.lost {
         endpoint.queued = true;
-        ready.push(Ready::Datagram(DatagramReady {
-            key,
-            generation: endpoint.generation,
-        }));
+        ready.push(Ready::Datagram(DatagramReady { key }));
     }
 }
 
@@ -175,8 +167,7 @@ fn queue(endpoint: &mut Endpoint, key: u32, ready: &mut ReadyQueue<Callback, Rea
 #[derive(Clone)]
 pub struct DatagramTransport {
     core: Weak<Core>,
-    key: u32,
-    generation: u32,
+    key: SourceKey,
 }
 
 impl std::fmt::Debug for DatagramTransport {
@@ -196,7 +187,7 @@ impl DatagramTransport {
         let core = self.core.upgrade().ok_or_else(closed_endpoint)?;
         let mut endpoints = core.endpoints.borrow_mut();
         let endpoint = endpoints
-            .get_mut(self.key, self.generation)
+            .get_mut(self.key)
             .filter(|e| !e.lost)
             .ok_or_else(closed_endpoint)?;
         let result = f(&core, endpoint);
@@ -290,17 +281,14 @@ impl DatagramTransport {
     }
 }
 
-fn schedule_lost(core: &Core, endpoint: &mut Endpoint, key: u32) {
+fn schedule_lost(core: &Core, endpoint: &mut Endpoint, key: SourceKey) {
     if endpoint.lost {
         return;
     }
     endpoint.lost = true;
     core.ready
         .borrow_mut()
-        .push(Ready::DatagramLost(DatagramReady {
-            key,
-            generation: endpoint.generation,
-        }));
+        .push(Ready::DatagramLost(DatagramReady { key }));
 }
 
 fn bind_socket(options: &DatagramOptions) -> io::Result<UdpSocket> {
@@ -391,23 +379,18 @@ impl EventLoop {
         connected: bool,
         protocol: Box<dyn DatagramProtocol>,
     ) -> Result<DatagramTransport> {
-        let (key, generation) = {
+        let key = {
             let mut endpoints = self.core.endpoints.borrow_mut();
-            let endpoints = &mut *endpoints;
-            endpoints.next_generation = endpoints.next_generation.wrapping_add(1);
-            let generation = endpoints.next_generation;
-            let entry = endpoints.slab.vacant_entry();
-            let key = entry.key();
+            let key = endpoints.table.next_key();
             self.registry_poll()
                 .registry()
                 .register(
                     &mut socket,
-                    token(SourceKind::Datagram, key),
+                    token(SourceKind::Datagram, key.slot()),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(|e| Error::io("registering a UDP endpoint with epoll", e))?;
-            entry.insert(Endpoint {
-                generation,
+            endpoints.table.insert(Endpoint {
                 socket,
                 protocol: Some(protocol),
                 unsent: VecDeque::new(),
@@ -418,16 +401,14 @@ impl EventLoop {
                 closing: false,
                 lost: false,
                 connected,
-            });
-            (key as u32, generation)
+            })
         };
         let transport = DatagramTransport {
             core: Rc::downgrade(&self.core),
             key,
-            generation,
         };
         let for_protocol = transport.clone();
-        self.call_datagram_protocol(key, generation, move |p| p.connection_made(for_protocol));
+        self.call_datagram_protocol(key, move |p| p.connection_made(for_protocol));
         Ok(transport)
     }
 
@@ -448,24 +429,19 @@ impl EventLoop {
         self.create_datagram_endpoint(DatagramOptions::default().remote_addr(remote), protocol)
     }
 
-    fn call_datagram_protocol(
-        &self,
-        key: u32,
-        generation: u32,
-        f: impl FnOnce(&mut dyn DatagramProtocol),
-    ) {
+    fn call_datagram_protocol(&self, key: SourceKey, f: impl FnOnce(&mut dyn DatagramProtocol)) {
         let core = &self.core;
         let taken = core
             .endpoints
             .borrow_mut()
-            .get_mut(key, generation)
+            .get_mut(key)
             .and_then(|e| e.protocol.take());
         let Some(mut protocol) = taken else {
             return;
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *protocol)));
         let mut endpoints = core.endpoints.borrow_mut();
-        let Some(endpoint) = endpoints.get_mut(key, generation) else {
+        let Some(endpoint) = endpoints.get_mut(key) else {
             return;
         };
         endpoint.protocol = Some(protocol);
@@ -485,10 +461,10 @@ impl EventLoop {
 /// Delivers errors, sends what was queued, and reads (invariants 1-3).
 pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
     let core = &lp.core;
-    let (key, generation) = (ready.key, ready.generation);
+    let key = ready.key;
     let errors = {
         let mut endpoints = core.endpoints.borrow_mut();
-        let Some(endpoint) = endpoints.get_mut(key, generation) else {
+        let Some(endpoint) = endpoints.get_mut(key) else {
             return;
         };
         endpoint.queued = false;
@@ -517,7 +493,7 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
         std::mem::take(&mut endpoint.errors)
     };
     for error in errors {
-        lp.call_datagram_protocol(key, generation, |p| p.error_received(error));
+        lp.call_datagram_protocol(key, |p| p.error_received(error));
     }
     let mut buf = core
         .read_buffer
@@ -526,7 +502,7 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
     for _ in 0..READ_BUDGET {
         let received = {
             let mut endpoints = core.endpoints.borrow_mut();
-            let Some(endpoint) = endpoints.get_mut(key, generation) else {
+            let Some(endpoint) = endpoints.get_mut(key) else {
                 break;
             };
             if !endpoint.readable || endpoint.closing {
@@ -540,16 +516,16 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
         };
         match received {
             Ok((n, addr)) => {
-                lp.call_datagram_protocol(key, generation, |p| p.datagram_received(&buf[..n], addr))
+                lp.call_datagram_protocol(key, |p| p.datagram_received(&buf[..n], addr))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => lp.call_datagram_protocol(key, generation, |p| p.error_received(e)),
+            Err(e) => lp.call_datagram_protocol(key, |p| p.error_received(e)),
         }
     }
     core.read_buffer.set(Some(buf));
     let mut endpoints = core.endpoints.borrow_mut();
-    if let Some(endpoint) = endpoints.get_mut(key, generation) {
+    if let Some(endpoint) = endpoints.get_mut(key) {
         queue(endpoint, key, &mut core.ready.borrow_mut());
     }
 }
@@ -559,10 +535,10 @@ pub(crate) fn run_datagram_lost(lp: &EventLoop, ready: DatagramReady) {
     let core = &lp.core;
     let removed = {
         let mut endpoints = core.endpoints.borrow_mut();
-        if endpoints.get_mut(ready.key, ready.generation).is_none() {
+        let Some(removed) = endpoints.table.remove(ready.key) else {
             return;
-        }
-        endpoints.slab.remove(ready.key as usize)
+        };
+        removed
     };
     let Endpoint {
         mut socket,
