@@ -32,15 +32,14 @@ use mio::{Events, Interest, Token};
 use crate::exception::{self, CatchScope, ExceptionContext, ExceptionHandler};
 use crate::executor::ExecutorState;
 use crate::handle::{Handle, TimerHandle};
-use crate::io::{Conns, Endpoints, Listeners, SourceKind};
+use crate::io::{IoDriver, IoReady};
 use crate::mailbox::{self, LoopHandle, Message, SendCallback, Shared};
 use crate::metrics::LoopStats;
 use crate::proto::ready_queue::{Batch, Item, ReadyQueue};
 use crate::proto::timer_heap::{TimerHeap, TimerId};
 use crate::signal::SignalHandlers;
-use crate::source_table::SourceKey;
 use crate::sys::timerfd::TimerFd;
-use crate::watch::Watches;
+use crate::watch::{WatchReady, Watches};
 use crate::{Error, ErrorKind, Result};
 
 /// A callback on the loop's own thread.
@@ -68,17 +67,9 @@ pub(crate) enum Ready {
     /// it can still be cancelled.
     Timer(TimerId),
     /// A ready fd watched with `add_reader`/`add_writer`.
-    Io(crate::watch::IoReady),
-    /// A connection with something to read or flush.
-    Conn(crate::io::ConnReady),
-    /// A connection whose `connection_lost` is due.
-    ConnLost(crate::io::ConnReady),
-    /// A listener with connections to accept.
-    Accept(crate::io::AcceptReady),
-    /// A UDP endpoint with datagrams or errors to deliver.
-    Datagram(crate::io::DatagramReady),
-    /// A UDP endpoint whose `connection_lost` is due.
-    DatagramLost(crate::io::DatagramReady),
+    Watch(WatchReady),
+    /// Work of the I/O layer (a connection, a listener, an endpoint).
+    Io(IoReady),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,9 +106,6 @@ pub(crate) struct Core {
     pub(crate) clock: crate::clock::Clock,
     /// Items of the running batch not yet run (`EventLoop::load`).
     pub(crate) batch_left: Cell<usize>,
-    /// Listeners not accepting because the loop is at their
-    /// `max_connections` (`io::tcp` invariant 4).
-    pub(crate) full_listeners: Cell<usize>,
     /// The mailbox's receiving half.
     receiver: Receiver<Message>,
     /// The mio poll (epoll).
@@ -137,26 +125,8 @@ pub(crate) struct Core {
     pub(crate) busy_since: Cell<Option<Instant>>,
     /// Fds watched with `add_reader`/`add_writer`.
     pub(crate) watches: RefCell<Watches>,
-    /// Stream connections (transports).
-    pub(crate) conns: RefCell<Conns>,
-    /// Listening sockets.
-    pub(crate) listeners: RefCell<Listeners>,
-    /// UDP endpoints.
-    pub(crate) endpoints: RefCell<Endpoints>,
-    /// Connections written to since the last flush.
-    pub(crate) conn_dirty_queue: RefCell<Vec<SourceKey>>,
-    /// `conn_dirty_queue` is not empty (checked after every ready item).
-    pub(crate) conns_have_dirty: Cell<bool>,
-    /// The loop's one read buffer, lent to `data_received`.
-    pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
-    /// The read being lent to `data_received`, and the writes that borrow
-    /// from it instead of copying (`io::lent_read`).
-    pub(crate) lent_read: crate::io::LentRead,
-    /// Decrypted bytes of the TLS read in progress, lent to `data_received`.
-    pub(crate) tls_plaintext: Cell<Vec<u8>>,
-    /// Where `Transport::write_with` builds plaintext for a TLS
-    /// connection, kept to save an allocation per call.
-    pub(crate) tls_scratch: Cell<Vec<u8>>,
+    /// Connections, listeners and UDP endpoints: the I/O layer's state.
+    pub(crate) io: IoDriver,
     /// Idle, running or closed.
     state: Cell<State>,
     /// `stop()` was called; the current iteration is the last.
@@ -313,19 +283,10 @@ impl EventLoop {
             timerfd,
             armed_deadline: Cell::new(None),
             clock: crate::clock::Clock::default(),
-            full_listeners: Cell::new(0),
             batch_left: Cell::new(0),
             busy_since: Cell::new(None),
             watches: RefCell::new(Watches::default()),
-            conns: RefCell::new(Conns::default()),
-            listeners: RefCell::new(Listeners::default()),
-            endpoints: RefCell::new(Endpoints::default()),
-            conn_dirty_queue: RefCell::new(Vec::new()),
-            conns_have_dirty: Cell::new(false),
-            read_buffer: Cell::new(None),
-            lent_read: crate::io::LentRead::default(),
-            tls_plaintext: Cell::new(Vec::new()),
-            tls_scratch: Cell::new(Vec::new()),
+            io: IoDriver::default(),
             state: Cell::new(State::Idle),
             stopping: Cell::new(false),
             debug: Cell::new(debug),
@@ -459,13 +420,7 @@ impl EventLoop {
         core.executor.borrow_mut().detach();
         let watched = std::mem::take(&mut *core.watches.borrow_mut());
         watched.deregister_all(core.poll.borrow().registry());
-        let mut conns = std::mem::take(&mut *core.conns.borrow_mut());
-        conns.deregister_all(core.poll.borrow().registry());
-        let mut listeners = std::mem::take(&mut *core.listeners.borrow_mut());
-        listeners.deregister_all(core.poll.borrow().registry());
-        let mut endpoints = std::mem::take(&mut *core.endpoints.borrow_mut());
-        endpoints.deregister_all(core.poll.borrow().registry());
-        drop((conns, listeners, endpoints));
+        core.io.close(core.poll.borrow().registry());
         // Dropping tasks and callbacks may wake other tasks or drop wakers
         // whose tasks reschedule: repeat until everything is gone, dropping
         // outside any borrow (invariant 1).
@@ -558,7 +513,7 @@ impl EventLoop {
         counters.iterations.add(1);
         // Writes made outside a ready item (by the future of
         // `run_until_complete`, or before the loop ran) leave now.
-        if core.conns_have_dirty.get() {
+        if core.io.has_dirty() {
             self.flush_dirty();
         }
         let timeout = self.poll_timeout()?;
@@ -619,21 +574,11 @@ impl EventLoop {
                     core.timerfd.clear();
                     core.armed_deadline.set(None);
                 }
-                token => match crate::io::split_token(token) {
-                    Some((SourceKind::Conn, key)) => {
-                        core.conns.borrow_mut().on_event(key, event, &mut ready)
+                token => {
+                    if let Some(slot) = core.io.on_event(token, event, &mut ready) {
+                        core.watches.borrow_mut().on_event(slot, event, &mut ready)
                     }
-                    Some((SourceKind::Watch, key)) => {
-                        core.watches.borrow_mut().on_event(key, event, &mut ready)
-                    }
-                    Some((SourceKind::Listener, key)) => {
-                        core.listeners.borrow_mut().on_event(key, event, &mut ready)
-                    }
-                    Some((SourceKind::Datagram, key)) => {
-                        core.endpoints.borrow_mut().on_event(key, event, &mut ready)
-                    }
-                    None => {}
-                },
+                }
             }
         }
         core.shared.counters.io_events.add(count);
@@ -706,7 +651,7 @@ impl EventLoop {
             }
             // Writes made by that item leave now, one system call per
             // connection (see `io::conn`).
-            if core.conns_have_dirty.get() {
+            if core.io.has_dirty() {
                 self.flush_dirty();
             }
         }
@@ -740,31 +685,19 @@ impl EventLoop {
                     None => {}
                 }
             }
-            Ready::Io(io) => {
-                let source = crate::watch::run_io(self, io);
+            Ready::Watch(watch) => {
+                let source = crate::watch::run_watch(self, watch);
                 core.running_source.set(source);
             }
-            Ready::Conn(conn) => {
-                core.running_source.set("protocol");
-                crate::io::run_conn(self, conn);
-            }
-            Ready::ConnLost(conn) => {
-                core.running_source.set("protocol");
-                crate::io::run_conn_lost(self, conn);
-            }
-            Ready::Accept(accept) => {
-                core.running_source.set("accept");
-                crate::io::run_accept(self, accept);
-            }
-            Ready::Datagram(endpoint) => {
-                core.running_source.set("datagram protocol");
-                crate::io::run_datagram(self, endpoint);
-            }
-            Ready::DatagramLost(endpoint) => {
-                core.running_source.set("datagram protocol");
-                crate::io::run_datagram_lost(self, endpoint);
-            }
+            Ready::Io(io) => crate::io::run(self, io),
         }
+    }
+
+    /// Says what kind of code runs now, for panic reports and slow
+    /// warnings (the I/O layer's items say it themselves).
+    #[inline]
+    pub(crate) fn set_running_source(&self, source: &'static str) {
+        self.core.running_source.set(source);
     }
 
     fn check_slow(&self, what: &'static str, took: Duration) {

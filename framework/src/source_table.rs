@@ -3,8 +3,10 @@
 //! endpoints, watched fds), and [`SourceKey`], the typed key that names
 //! one source for its whole life. A slot is reused after a removal; the
 //! generation tells the new occupant from the old, so a stale handle or
-//! a queued item for a source that is gone finds nothing.
+//! a queued item for a source that is gone finds nothing. The epoll token
+//! of a source is its kind ([`SourceKind`]) and its slot.
 
+use mio::Token;
 use slab::Slab;
 
 /// One registered source: its slot in the table (what an epoll token
@@ -140,6 +142,39 @@ impl<T> SourceTable<T> {
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }
+}
+
+/// What an epoll token names; the kind sits in the token's top 16 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    /// An fd watched with `add_reader`/`add_writer`.
+    Watch = 1,
+    /// A connected stream transport.
+    Conn = 2,
+    /// A listening socket.
+    Listener = 3,
+    /// A UDP endpoint.
+    Datagram = 4,
+}
+
+const KIND_SHIFT: u32 = 48;
+
+/// The epoll token of source `key` of `kind`.
+pub(crate) fn token(kind: SourceKind, key: usize) -> Token {
+    Token(((kind as usize) << KIND_SHIFT) | key)
+}
+
+/// Splits a token made by [`token`]; `None` for the loop's own tokens.
+pub(crate) fn split_token(token: Token) -> Option<(SourceKind, usize)> {
+    let key = token.0 & ((1 << KIND_SHIFT) - 1);
+    let kind = match token.0 >> KIND_SHIFT {
+        1 => SourceKind::Watch,
+        2 => SourceKind::Conn,
+        3 => SourceKind::Listener,
+        4 => SourceKind::Datagram,
+        _ => return None,
+    };
+    Some((kind, key))
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry};
 
 use crate::event_loop::{Callback, Ready};
-use crate::io::{token, SourceKind};
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{token, SourceKind};
 use crate::source_table::{SourceKey, SourceTable};
 use crate::sys::{self, Readiness};
 use crate::{Error, ErrorKind, EventLoop, Result};
@@ -32,7 +32,7 @@ type FdCallback = Box<dyn FnMut(&EventLoop)>;
 
 /// A queued fd callback.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct IoReady {
+pub(crate) struct WatchReady {
     key: SourceKey,
     readiness: Readiness,
 }
@@ -103,7 +103,7 @@ impl Watches {
         ] {
             if hit && watch.slot_mut(readiness).is_some() && !*watch.queued_mut(readiness) {
                 *watch.queued_mut(readiness) = true;
-                ready.push(Ready::Io(IoReady { key, readiness }));
+                ready.push(Ready::Watch(WatchReady { key, readiness }));
             }
         }
     }
@@ -117,7 +117,7 @@ impl Watches {
 }
 
 /// Runs one queued fd callback, then re-checks the level (invariant 2).
-pub(crate) fn run_io(lp: &EventLoop, io: IoReady) -> &'static str {
+pub(crate) fn run_watch(lp: &EventLoop, io: WatchReady) -> &'static str {
     let source = match io.readiness {
         Readiness::Readable => "reader callback",
         Readiness::Writable => "writer callback",
@@ -155,7 +155,7 @@ pub(crate) fn run_io(lp: &EventLoop, io: IoReady) -> &'static str {
         && sys::is_ready(fd, io.readiness)
     {
         *watch.queued_mut(io.readiness) = true;
-        let again = Ready::Io(io);
+        let again = Ready::Watch(io);
         drop(watches);
         lp.core.ready.borrow_mut().push(again);
     } else {

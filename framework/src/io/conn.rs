@@ -34,6 +34,7 @@ use std::time::Duration;
 use mio::event::Event;
 use mio::{Interest, Registry};
 
+use super::driver::IoReady;
 use super::idle::IdleTimer;
 use super::protocol::Protocol;
 use super::queued_write::write_queued;
@@ -41,11 +42,11 @@ use super::stream::Stream;
 use super::tcp::ServerShared;
 use super::tls::TlsLayer;
 use super::transport::Transport;
-use super::{token, SourceKind};
 use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::proto::write_buffer::{FlowControl, FlowEvent, WriteBuffer};
+use crate::source_table::{token, SourceKind};
 use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -149,7 +150,7 @@ impl Conn {
         };
         if tls.drain_into(&mut self.write) && !self.dirty {
             self.dirty = true;
-            core.conns_dirty_push(key);
+            core.io.conns_dirty_push(key);
         }
     }
 
@@ -172,7 +173,7 @@ impl Conn {
     /// before anything is added after it (`io::lent_read`).
     pub(super) fn unborrow(&mut self, core: &Core) {
         if let Some(range) = self.borrowed.take() {
-            core.lent_read.copy_into(range, &mut self.write);
+            core.io.lent_read.copy_into(range, &mut self.write);
         }
     }
 
@@ -257,7 +258,7 @@ impl Conns {
                 conn.reading = false;
                 conn.drop_pending();
                 conn.lost_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
-                ready.push(Ready::ConnLost(ConnReady { key }));
+                ready.push(Ready::Io(IoReady::ConnLost(ConnReady { key })));
             }
             return;
         }
@@ -274,7 +275,7 @@ impl Conns {
             || (conn.writable && !conn.write.is_empty());
         if has_work && !conn.queued && !conn.lost {
             conn.queued = true;
-            ready.push(Ready::Conn(ConnReady { key }));
+            ready.push(Ready::Io(IoReady::Conn(ConnReady { key })));
         }
     }
 
@@ -283,14 +284,6 @@ impl Conns {
         for (_, conn) in self.table.iter_mut() {
             let _ = registry.deregister(&mut conn.stream);
         }
-    }
-}
-
-impl Core {
-    pub(super) fn conns_dirty_push(&self, key: SourceKey) {
-        // The caller holds `conns`, so the dirty list is a RefCell of its own.
-        self.conns_have_dirty.set(true);
-        self.conn_dirty_queue.borrow_mut().push(key);
     }
 }
 
@@ -309,7 +302,7 @@ pub(super) fn schedule_lost(
     conn.lost_error = error;
     core.ready
         .borrow_mut()
-        .push(Ready::ConnLost(ConnReady { key }));
+        .push(Ready::Io(IoReady::ConnLost(ConnReady { key })));
 }
 
 impl EventLoop {
@@ -340,7 +333,7 @@ impl EventLoop {
         };
         let stream_is_pipe_writer = stream.is_pipe_writer();
         let key = {
-            let mut conns = core.conns.borrow_mut();
+            let mut conns = core.io.conns.borrow_mut();
             let key = conns.table.next_key();
             self.registry_poll()
                 .registry()
@@ -388,7 +381,7 @@ impl EventLoop {
         }
         let for_protocol = transport.clone();
         self.call_protocol(key, move |p| p.connection_made(for_protocol));
-        if core.conns.borrow().shutdown_notified {
+        if core.io.conns.borrow().shutdown_notified {
             // Set up after the notice went out (a hand-off, a client
             // connection): it gets its own.
             transport.request_shutdown();
@@ -401,7 +394,7 @@ impl EventLoop {
     /// handshake (`tls_received`).
     pub(super) fn start_handshake(&self, key: SourceKey, timeout: Duration) {
         let core = &self.core;
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
+        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
             conn.flush_tls(core, key);
         }
         let timer = self.call_later(timeout, move |lp| {
@@ -410,7 +403,7 @@ impl EventLoop {
                 io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
             );
         });
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
+        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
             if let Some(tls) = conn.tls.as_mut() {
                 tls.timer = Some(timer);
             }
@@ -422,6 +415,7 @@ impl EventLoop {
     pub(super) fn call_protocol(&self, key: SourceKey, f: impl FnOnce(&mut dyn Protocol)) {
         let core = &self.core;
         let taken = core
+            .io
             .conns
             .borrow_mut()
             .get_mut(key)
@@ -436,7 +430,7 @@ impl EventLoop {
                 self.protocol_panicked(key, CaughtPanic::from_payload(payload));
             }
             let next = {
-                let mut conns = core.conns.borrow_mut();
+                let mut conns = core.io.conns.borrow_mut();
                 let Some(conn) = conns.get_mut(key) else {
                     return;
                 };
@@ -456,7 +450,7 @@ impl EventLoop {
         let message = panic.message.clone();
         self.report_panic(ExceptionContext::from_panic("protocol", panic));
         let core = &self.core;
-        let mut conns = core.conns.borrow_mut();
+        let mut conns = core.io.conns.borrow_mut();
         if let Some(conn) = conns.get_mut(key) {
             conn.drop_pending();
             conn.closing = true;
@@ -468,7 +462,7 @@ impl EventLoop {
     /// Delivers a flow-control event now, or after the running method.
     fn deliver(&self, key: SourceKey, event: ProtoEvent) {
         {
-            let mut conns = self.core.conns.borrow_mut();
+            let mut conns = self.core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
@@ -487,7 +481,7 @@ impl EventLoop {
 
     /// Calls `shutdown_requested` on every open connection's protocol.
     pub(crate) fn notify_conns_of_shutdown(&self) {
-        self.core.conns.borrow_mut().shutdown_notified = true;
+        self.core.io.conns.borrow_mut().shutdown_notified = true;
         for key in self.live_conns() {
             self.notify_conn_of_shutdown(key);
         }
@@ -507,6 +501,7 @@ impl EventLoop {
     /// Open connections whose `connection_lost` is not yet queued.
     pub(crate) fn live_conns(&self) -> Vec<SourceKey> {
         self.core
+            .io
             .conns
             .borrow()
             .table
@@ -518,19 +513,19 @@ impl EventLoop {
 
     /// How many connections this loop has, `connection_lost` pending or not.
     pub(crate) fn conn_count(&self) -> usize {
-        self.core.conns.borrow().table.len()
+        self.core.io.conns.borrow().table.len()
     }
 
     /// Flushes every connection written to since the last flush (invariant 2).
     pub(crate) fn flush_dirty(&self) {
         let core = &self.core;
-        core.conns_have_dirty.set(false);
-        let dirty = std::mem::take(&mut *core.conn_dirty_queue.borrow_mut());
+        core.io.conns_have_dirty.set(false);
+        let dirty = std::mem::take(&mut *core.io.conn_dirty_queue.borrow_mut());
         for &key in &dirty {
             // `flush_conn` clears the connection's `dirty` flag.
             self.flush_conn(key);
         }
-        let mut queue = core.conn_dirty_queue.borrow_mut();
+        let mut queue = core.io.conn_dirty_queue.borrow_mut();
         if queue.is_empty() {
             let mut dirty = dirty;
             dirty.clear();
@@ -543,7 +538,7 @@ impl EventLoop {
     pub(super) fn flush_conn(&self, key: SourceKey) {
         let core = &self.core;
         let flow_event = {
-            let mut conns = core.conns.borrow_mut();
+            let mut conns = core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
@@ -622,6 +617,7 @@ impl EventLoop {
     fn read_conn(&self, key: SourceKey) {
         let core = &self.core;
         let mut buf = core
+            .io
             .read_buffer
             .take()
             .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice());
@@ -634,7 +630,7 @@ impl EventLoop {
             let mut drained = false;
             let tls;
             let result = {
-                let mut conns = core.conns.borrow_mut();
+                let mut conns = core.io.conns.borrow_mut();
                 let Some(conn) = conns.get_mut(key) else {
                     break;
                 };
@@ -653,7 +649,7 @@ impl EventLoop {
                     // back). A protocol that does not pause reads on.
                     drop(conns);
                     self.flush_conn(key);
-                    let mut conns = core.conns.borrow_mut();
+                    let mut conns = core.io.conns.borrow_mut();
                     pending_after_flush = conns.get_mut(key).map_or(0, |conn| conn.pending_len());
                     continue;
                 }
@@ -662,7 +658,9 @@ impl EventLoop {
                     // iteration (invariant 4).
                     if !conn.queued {
                         conn.queued = true;
-                        core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
+                        core.ready
+                            .borrow_mut()
+                            .push(Ready::Io(IoReady::Conn(ConnReady { key })));
                     }
                     break;
                 }
@@ -725,7 +723,7 @@ impl EventLoop {
                     break;
                 }
                 Err(e) => {
-                    let mut conns = core.conns.borrow_mut();
+                    let mut conns = core.io.conns.borrow_mut();
                     if let Some(conn) = conns.get_mut(key) {
                         conn.drop_pending();
                         conn.closing = true;
@@ -735,7 +733,7 @@ impl EventLoop {
                 }
             }
         }
-        core.read_buffer.set(Some(buf));
+        core.io.read_buffer.set(Some(buf));
     }
 
     /// One read straight into a `BufferedProtocol`'s own buffer; also
@@ -758,7 +756,7 @@ impl EventLoop {
                 return;
             }
             let read = {
-                let mut conns = core.conns.borrow_mut();
+                let mut conns = core.io.conns.borrow_mut();
                 match conns.get_mut(key) {
                     Some(conn) => {
                         let read = conn.stream.read(buf);
@@ -789,10 +787,10 @@ impl EventLoop {
     /// connection is done reading.
     fn tls_received(&self, key: SourceKey, cipher: &[u8]) -> bool {
         let core = &self.core;
-        let mut plain = core.tls_plaintext.take();
+        let mut plain = core.io.tls_plaintext.take();
         plain.clear();
         let (input, waiter) = {
-            let mut conns = core.conns.borrow_mut();
+            let mut conns = core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return false;
             };
@@ -809,7 +807,7 @@ impl EventLoop {
             (input, waiter)
         };
         if let Some(error) = input.error {
-            core.tls_plaintext.set(plain);
+            core.io.tls_plaintext.set(plain);
             self.tls_failed(key, error);
             return false;
         }
@@ -820,14 +818,14 @@ impl EventLoop {
             let transport = Transport::from_parts(core, key);
             let for_protocol = transport.clone();
             self.call_protocol(key, move |p| p.connection_made(for_protocol));
-            if core.conns.borrow().shutdown_notified {
+            if core.io.conns.borrow().shutdown_notified {
                 transport.request_shutdown();
             }
         }
         if !plain.is_empty() {
             self.call_protocol(key, |p| p.data_received(&plain));
         }
-        core.tls_plaintext.set(plain);
+        core.io.tls_plaintext.set(plain);
         if input.peer_closed {
             self.peer_eof(key);
             return false;
@@ -838,6 +836,7 @@ impl EventLoop {
     /// The connection speaks TLS and its handshake is not done.
     fn tls_handshaking(&self, key: SourceKey) -> bool {
         self.core
+            .io
             .conns
             .borrow_mut()
             .get_mut(key)
@@ -852,7 +851,7 @@ impl EventLoop {
     pub(crate) fn tls_failed(&self, key: SourceKey, error: io::Error) {
         let core = &self.core;
         let (handshaking, waiter, peer, shutdown_timeout) = {
-            let mut conns = core.conns.borrow_mut();
+            let mut conns = core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
@@ -881,7 +880,7 @@ impl EventLoop {
             conn.closing = true;
             if !conn.dirty {
                 conn.dirty = true;
-                core.conns_dirty_push(key);
+                core.io.conns_dirty_push(key);
             }
             conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
             (handshaking, waiter, peer, shutdown_timeout)
@@ -892,6 +891,7 @@ impl EventLoop {
             Transport::from_parts(&lp.core, key).abort();
         });
         match core
+            .io
             .conns
             .borrow_mut()
             .get_mut(key)
@@ -930,7 +930,7 @@ impl EventLoop {
 
     fn peer_eof(&self, key: SourceKey) {
         let core = &self.core;
-        if let Some(conn) = core.conns.borrow_mut().get_mut(key) {
+        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
             conn.reading = false;
             conn.readable = false;
         }
@@ -947,7 +947,7 @@ impl EventLoop {
 /// readable one.
 pub(crate) fn run_conn(lp: &EventLoop, ready: ConnReady) {
     let (flush, read) = {
-        let mut conns = lp.core.conns.borrow_mut();
+        let mut conns = lp.core.io.conns.borrow_mut();
         let Some(conn) = conns.get_mut(ready.key) else {
             return;
         };
@@ -969,7 +969,7 @@ pub(crate) fn run_conn(lp: &EventLoop, ready: ConnReady) {
 pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
     let core = &lp.core;
     let removed = {
-        let mut conns = core.conns.borrow_mut();
+        let mut conns = core.io.conns.borrow_mut();
         let Some(removed) = conns.table.remove(ready.key) else {
             return;
         };
@@ -1016,7 +1016,7 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
     let _ = lp.registry_poll().registry().deregister(&mut stream);
     drop(stream);
     core.shared.counters.connections_closed.add(1);
-    if core.full_listeners.get() > 0 {
+    if core.io.full_listeners.get() > 0 {
         super::tcp::resume_full_listeners(lp);
     }
     if let Some(mut protocol) = protocol {

@@ -51,7 +51,7 @@ impl EventLoop {
     pub(crate) fn set_idle_timeout(&self, key: SourceKey, timeout: Option<Duration>) {
         let now = self.time();
         let due = {
-            let mut conns = self.core.conns.borrow_mut();
+            let mut conns = self.core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
@@ -73,7 +73,7 @@ impl EventLoop {
 
     fn arm_idle(&self, key: SourceKey, at: Instant) {
         let timer = self.call_at(at, move |lp| lp.idle_timer_fired(key));
-        let mut conns = self.core.conns.borrow_mut();
+        let mut conns = self.core.io.conns.borrow_mut();
         match conns.get_mut(key).and_then(|c| c.idle.as_mut()) {
             Some(idle) => idle.timer = Some(timer),
             None => timer.cancel(),
@@ -84,7 +84,7 @@ impl EventLoop {
         let core = &self.core;
         let now = self.time();
         let rearm = {
-            let mut conns = core.conns.borrow_mut();
+            let mut conns = core.io.conns.borrow_mut();
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };

@@ -146,7 +146,7 @@ impl EventLoop {
     /// writes borrowed from it (`io::lent_read`) before the buffer is used
     /// again.
     pub(super) fn deliver_read(&self, key: SourceKey, data: &[u8]) {
-        self.core.lent_read.lend(
+        self.core.io.lent_read.lend(
             data,
             || self.call_protocol(key, |p| p.data_received(data)),
             |lent, borrowers| self.send_borrowed(lent, borrowers),
@@ -161,7 +161,7 @@ impl EventLoop {
         let core = &self.core;
         // Free unless a panic escaped while the table was in use; its
         // connections' output is then lost with them.
-        let Ok(mut conns) = core.conns.try_borrow_mut() else {
+        let Ok(mut conns) = core.io.conns.try_borrow_mut() else {
             return;
         };
         for &key in borrowers {

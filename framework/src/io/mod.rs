@@ -5,6 +5,7 @@
 mod conn;
 mod connect;
 mod delimiter;
+mod driver;
 mod http1_server;
 mod http_date;
 mod http_timeouts;
@@ -45,47 +46,9 @@ pub use tcp::{Server, ServerOptions};
 pub use transport::{Transport, WriteBufferLimits};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
-pub(crate) use conn::{run_conn, run_conn_lost, ConnReady, Conns};
-pub(crate) use lent_read::LentRead;
+pub(crate) use driver::{run, IoDriver, IoReady};
 pub(crate) use stream::Stream;
 pub(crate) use stream_open::spawning_protocol;
 pub(crate) use tcp::{
-    bind_listener, probe_port_free, run_accept, serve_accepted, AcceptReady, AcceptSink, Admission,
-    Factory, HandOff, Listeners,
+    bind_listener, probe_port_free, serve_accepted, AcceptSink, Admission, Factory, HandOff,
 };
-pub(crate) use udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
-
-use mio::Token;
-
-/// What an epoll token names; the kind sits in the token's top 16 bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SourceKind {
-    /// An fd watched with `add_reader`/`add_writer`.
-    Watch = 1,
-    /// A connected stream transport.
-    Conn = 2,
-    /// A listening socket.
-    Listener = 3,
-    /// A UDP endpoint.
-    Datagram = 4,
-}
-
-const KIND_SHIFT: u32 = 48;
-
-/// The epoll token of source `key` of `kind`.
-pub(crate) fn token(kind: SourceKind, key: usize) -> Token {
-    Token(((kind as usize) << KIND_SHIFT) | key)
-}
-
-/// Splits a token made by [`token`]; `None` for the loop's own tokens.
-pub(crate) fn split_token(token: Token) -> Option<(SourceKind, usize)> {
-    let key = token.0 & ((1 << KIND_SHIFT) - 1);
-    let kind = match token.0 >> KIND_SHIFT {
-        1 => SourceKind::Watch,
-        2 => SourceKind::Conn,
-        3 => SourceKind::Listener,
-        4 => SourceKind::Datagram,
-        _ => return None,
-    };
-    Some((kind, key))
-}

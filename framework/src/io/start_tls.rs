@@ -9,6 +9,7 @@
 
 use std::rc::Rc;
 
+use super::driver::IoReady;
 use super::protocol::Protocol;
 use super::stream::Stream;
 use super::transport::Transport;
@@ -55,7 +56,7 @@ impl EventLoop {
             })?;
         let protocol: Box<dyn Protocol> = Box::new(protocol);
         let (key, replaced, idle_timeout) = {
-            let Ok(mut conns) = core.conns.try_borrow_mut() else {
+            let Ok(mut conns) = core.io.conns.try_borrow_mut() else {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
                     "start_tls was polled while the loop's connection table is in use",
@@ -107,11 +108,13 @@ impl EventLoop {
             // Entries queued under the old generation are skipped: queue
             // them again under the new one.
             if conn.dirty {
-                core.conns_dirty_push(key);
+                core.io.conns_dirty_push(key);
             }
             if conn.queued || conn.readable {
                 conn.queued = true;
-                core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
+                core.ready
+                    .borrow_mut()
+                    .push(Ready::Io(IoReady::Conn(ConnReady { key })));
             }
             if let Some(server) = &conn.server {
                 server.client_renumbered(old, key);

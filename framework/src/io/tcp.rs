@@ -31,12 +31,13 @@ use super::stream::{ListenSocket, Stream};
 use mio::{Interest, Registry};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
+use super::driver::IoReady;
 use super::protocol::Protocol;
 use super::transport::Transport;
-use super::{token, SourceKind};
 use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{token, SourceKind};
 use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -282,7 +283,7 @@ fn queue_accept(listener: &mut Listener, key: SourceKey, ready: &mut ReadyQueue<
         && listener.server.serving.get()
     {
         listener.queued = true;
-        ready.push(Ready::Accept(AcceptReady { key }));
+        ready.push(Ready::Io(IoReady::Accept(AcceptReady { key })));
     }
 }
 
@@ -298,7 +299,7 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
     if accept_some(lp, ready, ACCEPT_BUDGET) {
         // Budget spent: come back next iteration if there may be more.
         let core = &lp.core;
-        let mut listeners = core.listeners.borrow_mut();
+        let mut listeners = core.io.listeners.borrow_mut();
         if let Some(listener) = listeners.get_mut(ready.key) {
             queue_accept(listener, ready.key, &mut core.ready.borrow_mut());
         }
@@ -310,7 +311,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
     let core = &lp.core;
     for _ in 0..budget {
         let accepted = {
-            let mut listeners = core.listeners.borrow_mut();
+            let mut listeners = core.io.listeners.borrow_mut();
             let Some(listener) = listeners.get_mut(ready.key) else {
                 return false;
             };
@@ -321,7 +322,7 @@ fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
             if let Some(max) = listener.options.max_connections {
                 if lp.conn_count() >= max {
                     listener.full = true;
-                    core.full_listeners.set(core.full_listeners.get() + 1);
+                    core.io.full_listeners.set(core.io.full_listeners.get() + 1);
                     core.shared.counters.admission_pauses.add(1);
                     return false;
                 }
@@ -413,12 +414,12 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
         .with_error(error)
         .with_source("accept"),
     );
-    if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(ready.key) {
+    if let Some(listener) = lp.core.io.listeners.borrow_mut().get_mut(ready.key) {
         listener.paused = true;
     }
     lp.call_later(ACCEPT_PAUSE, move |lp| {
         let core = &lp.core;
-        let mut listeners = core.listeners.borrow_mut();
+        let mut listeners = core.io.listeners.borrow_mut();
         if let Some(listener) = listeners.get_mut(ready.key) {
             listener.paused = false;
             // No edge will come for connections already queued: assume
@@ -435,7 +436,7 @@ fn pause_accepting(lp: &EventLoop, ready: AcceptReady, error: io::Error) {
 fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Room) {
     lp.call_later(ROOM_CHECK_EVERY, move |lp| {
         let core = &lp.core;
-        let mut listeners = core.listeners.borrow_mut();
+        let mut listeners = core.io.listeners.borrow_mut();
         let Some(entry) = listeners.get_mut(listener.key) else {
             // Closed meanwhile: nothing to resume.
             return;
@@ -459,7 +460,7 @@ fn watch_for_room(lp: &EventLoop, listener: AcceptReady, has_room: Room) {
 pub(crate) fn resume_full_listeners(lp: &EventLoop) {
     let core = &lp.core;
     let live = lp.conn_count();
-    let mut listeners = core.listeners.borrow_mut();
+    let mut listeners = core.io.listeners.borrow_mut();
     let mut ready = core.ready.borrow_mut();
     for (key, listener) in listeners.table.iter_mut() {
         let Some(max) = listener.options.max_connections else {
@@ -468,7 +469,7 @@ pub(crate) fn resume_full_listeners(lp: &EventLoop) {
         let low_mark = super::server_options::admission_low_mark(max as u64);
         if listener.full && live as u64 <= low_mark {
             listener.full = false;
-            core.full_listeners.set(core.full_listeners.get() - 1);
+            core.io.full_listeners.set(core.io.full_listeners.get() - 1);
             // Connections waited in the backlog without a new edge.
             listener.readable = true;
             queue_accept(listener, key, &mut ready);
@@ -532,7 +533,7 @@ impl EventLoop {
     /// all at shutdown).
     pub(crate) fn servers(&self) -> Vec<Server> {
         let mut servers: Vec<Server> = Vec::new();
-        for (_, listener) in self.core.listeners.borrow().table.iter() {
+        for (_, listener) in self.core.io.listeners.borrow().table.iter() {
             if !servers
                 .iter()
                 .any(|s| Rc::ptr_eq(&s.shared, &listener.server))
@@ -694,7 +695,7 @@ impl EventLoop {
             loop_core: Rc::downgrade(&self.core),
         });
         for mut socket in sockets {
-            let mut listeners = self.core.listeners.borrow_mut();
+            let mut listeners = self.core.io.listeners.borrow_mut();
             let key = listeners.table.next_key();
             self.registry_poll()
                 .registry()
@@ -775,7 +776,7 @@ impl Server {
         let Some(core) = self.shared.loop_core.upgrade() else {
             return;
         };
-        let mut listeners = core.listeners.borrow_mut();
+        let mut listeners = core.io.listeners.borrow_mut();
         for &key in self.shared.listeners.borrow().iter() {
             if let Some(listener) = listeners.get_mut(key) {
                 queue_accept(listener, key, &mut core.ready.borrow_mut());
@@ -792,7 +793,7 @@ impl Server {
         self.shared.serving.set(false);
         if let Some(core) = self.shared.loop_core.upgrade() {
             let keys = std::mem::take(&mut *self.shared.listeners.borrow_mut());
-            let mut listeners = core.listeners.borrow_mut();
+            let mut listeners = core.io.listeners.borrow_mut();
             for key in keys {
                 if let Some(mut listener) = listeners.table.remove(key) {
                     let _ = core
@@ -816,7 +817,7 @@ impl Server {
     pub(crate) fn drain_and_close(&self, lp: &EventLoop) {
         let keys = self.shared.listeners.borrow().clone();
         for key in keys {
-            if let Some(listener) = lp.core.listeners.borrow_mut().get_mut(key) {
+            if let Some(listener) = lp.core.io.listeners.borrow_mut().get_mut(key) {
                 listener.readable = true;
                 listener.paused = false;
             }

@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
 use super::conn::{schedule_lost, Conn, ConnReady};
+use super::driver::IoReady;
 use super::stream::Stream;
 use crate::event_loop::{Core, Ready};
 use crate::proto::write_buffer::FileRange;
@@ -60,7 +61,7 @@ fn closed_transport() -> Error {
 impl Transport {
     fn with_conn<R>(&self, f: impl FnOnce(&Rc<Core>, &mut Conn) -> R) -> Result<R> {
         let core = self.core.upgrade().ok_or_else(closed_transport)?;
-        let Ok(mut conns) = core.conns.try_borrow_mut() else {
+        let Ok(mut conns) = core.io.conns.try_borrow_mut() else {
             // Only a transport call made while the loop itself holds the
             // table: from a `write_with` closure or a protocol's `Drop`.
             return Err(Error::new(
@@ -81,7 +82,7 @@ impl Transport {
     fn mark_dirty(core: &Core, conn: &mut Conn, key: SourceKey) {
         if !conn.dirty {
             conn.dirty = true;
-            core.conns_dirty_push(key);
+            core.io.conns_dirty_push(key);
         }
     }
 
@@ -111,9 +112,9 @@ impl Transport {
             if conn.write.is_empty() && conn.borrowed.is_none() {
                 // Bytes of the read being handled (an echo, a proxy): sent
                 // from where they are when the callback returns.
-                if let Some(range) = core.lent_read.range_of(data) {
+                if let Some(range) = core.io.lent_read.range_of(data) {
                     conn.borrowed = Some(range);
-                    core.lent_read.note_borrower(key);
+                    core.io.lent_read.note_borrower(key);
                     Self::mark_dirty(core, conn, key);
                     return Ok(());
                 }
@@ -152,12 +153,12 @@ impl Transport {
             Self::check_writable(conn)?;
             if let Some(tls) = conn.tls.as_mut() {
                 // The plaintext is built aside, then encrypted.
-                let mut plain = core.tls_scratch.take();
+                let mut plain = core.io.tls_scratch.take();
                 plain.clear();
                 let result = fill(&mut plain);
                 let sent = tls.send_or_queue(&plain);
                 if plain.capacity() <= 64 * 1024 {
-                    core.tls_scratch.set(plain);
+                    core.io.tls_scratch.set(plain);
                 }
                 sent.map_err(|e| Error::io("encrypting for TLS", e))?;
                 conn.flush_tls(core, key);
@@ -457,7 +458,9 @@ impl Transport {
             conn.reading = true;
             if conn.readable && !conn.queued {
                 conn.queued = true;
-                core.ready.borrow_mut().push(Ready::Conn(ConnReady { key }));
+                core.ready
+                    .borrow_mut()
+                    .push(Ready::Io(IoReady::Conn(ConnReady { key })));
             }
         });
     }

@@ -22,10 +22,11 @@ use mio::net::UdpSocket;
 use mio::{Interest, Registry};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
-use super::{token, SourceKind};
+use super::driver::IoReady;
 use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
+use crate::source_table::{token, SourceKind};
 use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -158,7 +159,7 @@ fn queue(endpoint: &mut Endpoint, key: SourceKey, ready: &mut ReadyQueue<Callbac
         || (endpoint.writable && !endpoint.unsent.is_empty());
     if work && !endpoint.queued && !endpoint.lost {
         endpoint.queued = true;
-        ready.push(Ready::Datagram(DatagramReady { key }));
+        ready.push(Ready::Io(IoReady::Datagram(DatagramReady { key })));
     }
 }
 
@@ -185,7 +186,7 @@ fn closed_endpoint() -> Error {
 impl DatagramTransport {
     fn with_endpoint<R>(&self, f: impl FnOnce(&Core, &mut Endpoint) -> R) -> Result<R> {
         let core = self.core.upgrade().ok_or_else(closed_endpoint)?;
-        let mut endpoints = core.endpoints.borrow_mut();
+        let mut endpoints = core.io.endpoints.borrow_mut();
         let endpoint = endpoints
             .get_mut(self.key)
             .filter(|e| !e.lost)
@@ -288,7 +289,7 @@ fn schedule_lost(core: &Core, endpoint: &mut Endpoint, key: SourceKey) {
     endpoint.lost = true;
     core.ready
         .borrow_mut()
-        .push(Ready::DatagramLost(DatagramReady { key }));
+        .push(Ready::Io(IoReady::DatagramLost(DatagramReady { key })));
 }
 
 fn bind_socket(options: &DatagramOptions) -> io::Result<UdpSocket> {
@@ -380,7 +381,7 @@ impl EventLoop {
         protocol: Box<dyn DatagramProtocol>,
     ) -> Result<DatagramTransport> {
         let key = {
-            let mut endpoints = self.core.endpoints.borrow_mut();
+            let mut endpoints = self.core.io.endpoints.borrow_mut();
             let key = endpoints.table.next_key();
             self.registry_poll()
                 .registry()
@@ -432,6 +433,7 @@ impl EventLoop {
     fn call_datagram_protocol(&self, key: SourceKey, f: impl FnOnce(&mut dyn DatagramProtocol)) {
         let core = &self.core;
         let taken = core
+            .io
             .endpoints
             .borrow_mut()
             .get_mut(key)
@@ -440,7 +442,7 @@ impl EventLoop {
             return;
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *protocol)));
-        let mut endpoints = core.endpoints.borrow_mut();
+        let mut endpoints = core.io.endpoints.borrow_mut();
         let Some(endpoint) = endpoints.get_mut(key) else {
             return;
         };
@@ -463,7 +465,7 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
     let core = &lp.core;
     let key = ready.key;
     let errors = {
-        let mut endpoints = core.endpoints.borrow_mut();
+        let mut endpoints = core.io.endpoints.borrow_mut();
         let Some(endpoint) = endpoints.get_mut(key) else {
             return;
         };
@@ -496,12 +498,13 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
         lp.call_datagram_protocol(key, |p| p.error_received(error));
     }
     let mut buf = core
+        .io
         .read_buffer
         .take()
         .unwrap_or_else(|| vec![0; 64 * 1024].into_boxed_slice());
     for _ in 0..READ_BUDGET {
         let received = {
-            let mut endpoints = core.endpoints.borrow_mut();
+            let mut endpoints = core.io.endpoints.borrow_mut();
             let Some(endpoint) = endpoints.get_mut(key) else {
                 break;
             };
@@ -523,8 +526,8 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
             Err(e) => lp.call_datagram_protocol(key, |p| p.error_received(e)),
         }
     }
-    core.read_buffer.set(Some(buf));
-    let mut endpoints = core.endpoints.borrow_mut();
+    core.io.read_buffer.set(Some(buf));
+    let mut endpoints = core.io.endpoints.borrow_mut();
     if let Some(endpoint) = endpoints.get_mut(key) {
         queue(endpoint, key, &mut core.ready.borrow_mut());
     }
@@ -534,7 +537,7 @@ pub(crate) fn run_datagram(lp: &EventLoop, ready: DatagramReady) {
 pub(crate) fn run_datagram_lost(lp: &EventLoop, ready: DatagramReady) {
     let core = &lp.core;
     let removed = {
-        let mut endpoints = core.endpoints.borrow_mut();
+        let mut endpoints = core.io.endpoints.borrow_mut();
         let Some(removed) = endpoints.table.remove(ready.key) else {
             return;
         };
