@@ -38,8 +38,8 @@ use super::driver::IoReady;
 use super::idle::IdleTimer;
 use super::protocol::Protocol;
 use super::queued_write::write_queued;
+use super::server::ServerShared;
 use super::stream::Stream;
-use super::tcp::ServerShared;
 use super::tls::TlsLayer;
 use super::transport::Transport;
 use crate::event_loop::{Callback, Core, Ready};
@@ -51,9 +51,9 @@ use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// Size of each loop's read buffer.
-const READ_BUFFER: usize = 64 * 1024;
+pub(super) const READ_BUFFER: usize = 64 * 1024;
 /// Reads per ready item before the connection yields to others.
-const READ_BUDGET: usize = 16;
+pub(super) const READ_BUDGET: usize = 16;
 
 /// A queued connection event.
 #[derive(Debug, Clone, Copy)]
@@ -125,50 +125,6 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Moves what the TLS session wants to send into the write buffer and
-    /// puts the connection on the dirty list.
-    pub(super) fn flush_tls(&mut self, core: &Rc<Core>, key: SourceKey) {
-        let Some(tls) = self.tls.as_mut() else {
-            return;
-        };
-        if !tls.plain.is_empty() && self.write.len() < super::tls::PUMP_BELOW {
-            if let Err(e) = tls.pump(super::tls::PUMP_BELOW - self.write.len()) {
-                tls.plain.clear();
-                self.write.clear();
-                self.closing = true;
-                schedule_lost(core, self, key, Some(e));
-                return;
-            }
-            if tls.plain.is_empty() && tls.close_notify_after_plain {
-                tls.close_notify_after_plain = false;
-                tls.session.send_close_notify();
-                self.start_tls_shutdown_timer(core, key);
-            }
-        }
-        let Some(tls) = self.tls.as_mut() else {
-            return;
-        };
-        if tls.drain_into(&mut self.write) && !self.dirty {
-            self.dirty = true;
-            core.io.conns_dirty_push(key);
-        }
-    }
-
-    /// Bounds a TLS close: a peer that stops reading must not hold the
-    /// connection forever (invariant 3 of `io::tls`).
-    pub(super) fn start_tls_shutdown_timer(&mut self, core: &Rc<Core>, key: SourceKey) {
-        let Some(tls) = self.tls.as_mut() else {
-            return;
-        };
-        if tls.timer.is_none() {
-            tls.timer = Some(
-                EventLoop::from_core(core.clone()).call_later(tls.shutdown_timeout, move |lp| {
-                    Transport::from_parts(&lp.core, key).abort()
-                }),
-            );
-        }
-    }
-
     /// Copies a range borrowed from the lent read into the write buffer,
     /// before anything is added after it (`io::lent_read`).
     pub(super) fn unborrow(&mut self, core: &Core) {
@@ -226,7 +182,7 @@ pub(crate) struct Conns {
     table: SourceTable<Conn>,
     /// The shutdown notice went out (`notify_conns_of_shutdown`): a
     /// connection set up later gets its own at once.
-    shutdown_notified: bool,
+    pub(super) shutdown_notified: bool,
 }
 
 impl Conns {
@@ -387,27 +343,6 @@ impl EventLoop {
             transport.request_shutdown();
         }
         Ok(transport)
-    }
-
-    /// Sends what the TLS session has to say first (a client's hello) and
-    /// arms the handshake's time limit; `connection_made` waits for the
-    /// handshake (`tls_received`).
-    pub(super) fn start_handshake(&self, key: SourceKey, timeout: Duration) {
-        let core = &self.core;
-        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
-            conn.flush_tls(core, key);
-        }
-        let timer = self.call_later(timeout, move |lp| {
-            lp.tls_failed(
-                key,
-                io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
-            );
-        });
-        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
-            if let Some(tls) = conn.tls.as_mut() {
-                tls.timer = Some(timer);
-            }
-        }
     }
 
     /// Runs `f` on the connection's protocol (invariant 5), then delivers
@@ -611,334 +546,6 @@ impl EventLoop {
             Some(FlowEvent::Pause) => self.deliver(key, ProtoEvent::PauseWriting),
             Some(FlowEvent::Resume) => self.deliver(key, ProtoEvent::ResumeWriting),
             None => {}
-        }
-    }
-
-    fn read_conn(&self, key: SourceKey) {
-        let core = &self.core;
-        let mut buf = core
-            .io
-            .read_buffer
-            .take()
-            .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice());
-        let mut budget = READ_BUDGET;
-        // What was pending after the last early flush: only answers made
-        // since then call for another (a full kernel buffer does not
-        // make this loop flush in vain).
-        let mut pending_after_flush = 0;
-        loop {
-            let mut drained = false;
-            let tls;
-            let result = {
-                let mut conns = core.io.conns.borrow_mut();
-                let Some(conn) = conns.get_mut(key) else {
-                    break;
-                };
-                if !conn.reading || conn.closing || conn.lost || !conn.readable {
-                    break;
-                }
-                if budget < READ_BUDGET
-                    && conn.pending_len() > pending_after_flush
-                    && conn.flow.is_above_high(conn.pending_len())
-                {
-                    // The answers to the reads so far passed the high-water
-                    // mark: they are flushed and flow control checked
-                    // before the next read, so a protocol that pauses
-                    // reading on `pause_writing` holds one read's answers,
-                    // not a whole budget's (a pipelining client that reads
-                    // back). A protocol that does not pause reads on.
-                    drop(conns);
-                    self.flush_conn(key);
-                    let mut conns = core.io.conns.borrow_mut();
-                    pending_after_flush = conns.get_mut(key).map_or(0, |conn| conn.pending_len());
-                    continue;
-                }
-                if budget == 0 {
-                    // Still readable: yield to the others, come back next
-                    // iteration (invariant 4).
-                    if !conn.queued {
-                        conn.queued = true;
-                        core.ready
-                            .borrow_mut()
-                            .push(Ready::Io(IoReady::Conn(ConnReady { key })));
-                    }
-                    break;
-                }
-                budget -= 1;
-                tls = conn.tls.is_some();
-                if conn.buffered {
-                    None
-                } else {
-                    let result = conn.stream.read(&mut buf);
-                    conn.note_read(&result, buf.len());
-                    if let Some(idle) = conn.idle.as_mut() {
-                        idle.touch(core);
-                    }
-                    drained = !conn.readable;
-                    Some(result)
-                }
-            };
-            let (result, buffered) = match result {
-                Some(result) => (result, false),
-                None => {
-                    let (result, now_drained) = self.read_buffered(key);
-                    drained = now_drained;
-                    (result, true)
-                }
-            };
-            match result {
-                Ok(0) => {
-                    if tls && self.tls_handshaking(key) {
-                        self.tls_failed(
-                            key,
-                            io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the peer closed during the TLS handshake",
-                            ),
-                        );
-                    } else {
-                        self.peer_eof(key);
-                    }
-                    break;
-                }
-                Ok(n) => {
-                    core.shared.counters.bytes_received.add(n as u64);
-                    if tls {
-                        if !self.tls_received(key, &buf[..n]) {
-                            break;
-                        }
-                    } else if !buffered {
-                        self.deliver_read(key, &buf[..n]);
-                    }
-                    if drained {
-                        // The socket is empty until its next edge: no need
-                        // to look the connection up again to find that out.
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if tls && self.tls_handshaking(key) => {
-                    self.tls_failed(key, e);
-                    break;
-                }
-                Err(e) => {
-                    let mut conns = core.io.conns.borrow_mut();
-                    if let Some(conn) = conns.get_mut(key) {
-                        conn.drop_pending();
-                        conn.closing = true;
-                        schedule_lost(core, conn, key, Some(e));
-                    }
-                    break;
-                }
-            }
-        }
-        core.io.read_buffer.set(Some(buf));
-    }
-
-    /// One read straight into a `BufferedProtocol`'s own buffer; also
-    /// whether the socket is now known to be drained.
-    fn read_buffered(&self, key: SourceKey) -> (io::Result<usize>, bool) {
-        let core = &self.core;
-        // Built only if needed: an io::Error with a message allocates.
-        let mut result = None;
-        let mut drained = false;
-        self.call_protocol(key, |p| {
-            let Some(protocol) = p.as_buffered() else {
-                return;
-            };
-            let buf = protocol.get_buffer(READ_BUFFER);
-            if buf.is_empty() {
-                result = Some(Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "BufferedProtocol::get_buffer returned an empty buffer",
-                )));
-                return;
-            }
-            let read = {
-                let mut conns = core.io.conns.borrow_mut();
-                match conns.get_mut(key) {
-                    Some(conn) => {
-                        let read = conn.stream.read(buf);
-                        conn.note_read(&read, buf.len());
-                        if let Some(idle) = conn.idle.as_mut() {
-                            idle.touch(core);
-                        }
-                        drained = !conn.readable;
-                        read
-                    }
-                    None => return,
-                }
-            };
-            if let Ok(n) = read {
-                if n > 0 {
-                    protocol.buffer_updated(n);
-                }
-            }
-            result = Some(read);
-        });
-        let result = result
-            .unwrap_or_else(|| Err(io::Error::other("the connection went away during a read")));
-        (result, drained)
-    }
-
-    /// Ciphertext arrived on a TLS connection: decrypt it, finish the
-    /// handshake (`connection_made`), deliver the plaintext. False when the
-    /// connection is done reading.
-    fn tls_received(&self, key: SourceKey, cipher: &[u8]) -> bool {
-        let core = &self.core;
-        let mut plain = core.io.tls_plaintext.take();
-        plain.clear();
-        let (input, waiter) = {
-            let mut conns = core.io.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key) else {
-                return false;
-            };
-            let Some(tls) = conn.tls.as_mut() else {
-                return false;
-            };
-            let input = tls.receive(cipher, &mut plain);
-            let waiter = if input.handshake_done {
-                tls.waiter.take()
-            } else {
-                None
-            };
-            conn.flush_tls(core, key);
-            (input, waiter)
-        };
-        if let Some(error) = input.error {
-            core.io.tls_plaintext.set(plain);
-            self.tls_failed(key, error);
-            return false;
-        }
-        if input.handshake_done {
-            if let Some(waiter) = waiter {
-                let _ = waiter.resolve(Ok(()));
-            }
-            let transport = Transport::from_parts(core, key);
-            let for_protocol = transport.clone();
-            self.call_protocol(key, move |p| p.connection_made(for_protocol));
-            if core.io.conns.borrow().shutdown_notified {
-                transport.request_shutdown();
-            }
-        }
-        if !plain.is_empty() {
-            self.call_protocol(key, |p| p.data_received(&plain));
-        }
-        core.io.tls_plaintext.set(plain);
-        if input.peer_closed {
-            self.peer_eof(key);
-            return false;
-        }
-        true
-    }
-
-    /// The connection speaks TLS and its handshake is not done.
-    fn tls_handshaking(&self, key: SourceKey) -> bool {
-        self.core
-            .io
-            .conns
-            .borrow_mut()
-            .get_mut(key)
-            .and_then(|c| c.tls.as_ref())
-            .is_some_and(|tls| tls.handshaking)
-    }
-
-    /// A TLS error, or the handshake ran out of time: the alert (if any)
-    /// leaves and the connection closes. Before `connection_made` the
-    /// protocol is dropped unheard and the failure only logged (invariant 2
-    /// of `io::tls`); after it, `connection_lost` gets the error.
-    pub(crate) fn tls_failed(&self, key: SourceKey, error: io::Error) {
-        let core = &self.core;
-        let (handshaking, waiter, peer, shutdown_timeout) = {
-            let mut conns = core.io.conns.borrow_mut();
-            let Some(conn) = conns.get_mut(key) else {
-                return;
-            };
-            let Some(tls) = conn.tls.as_mut() else {
-                return;
-            };
-            if conn.lost {
-                return;
-            }
-            let handshaking = tls.handshaking;
-            let shutdown_timeout = tls.shutdown_timeout;
-            let waiter = tls.waiter.take();
-            if let Some(timer) = tls.timer.take() {
-                timer.cancel();
-            }
-            conn.flush_tls(core, key);
-            if handshaking {
-                // Never announced: nobody to tell.
-                conn.protocol = None;
-            }
-            let peer = match &conn.stream {
-                Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
-                _ => None,
-            };
-            conn.reading = false;
-            conn.closing = true;
-            if !conn.dirty {
-                conn.dirty = true;
-                core.io.conns_dirty_push(key);
-            }
-            conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
-            (handshaking, waiter, peer, shutdown_timeout)
-        };
-        // The alert and what was buffered get the shutdown timeout to
-        // leave; a peer that reads nothing does not keep the connection.
-        let timer = self.call_later(shutdown_timeout, move |lp| {
-            Transport::from_parts(&lp.core, key).abort();
-        });
-        match core
-            .io
-            .conns
-            .borrow_mut()
-            .get_mut(key)
-            .and_then(|c| c.tls.as_mut())
-        {
-            Some(tls) => tls.timer = Some(timer),
-            None => timer.cancel(),
-        }
-        let peer = peer.unwrap_or_else(|| "a peer".to_owned());
-        tracing::debug!(loop_id = core.shared.id, %peer, "loopcore: TLS failed: {error}");
-        if core.debug.get() {
-            self.call_exception_handler(
-                &ExceptionContext::new(if handshaking {
-                    format!("the TLS handshake with {peer} failed: {error}")
-                } else {
-                    format!("TLS with {peer} failed: {error}")
-                })
-                .with_error(Error::io(
-                    "TLS",
-                    io::Error::new(error.kind(), error.to_string()),
-                ))
-                .with_source("tls"),
-            );
-        }
-        if let Some(waiter) = waiter {
-            let error = if error.kind() == io::ErrorKind::TimedOut {
-                Error::new(ErrorKind::TimedOut, error.to_string())
-            } else if handshaking {
-                Error::io("the TLS handshake failed", error)
-            } else {
-                Error::io("TLS failed", error)
-            };
-            let _ = waiter.resolve(Err(error));
-        }
-    }
-
-    fn peer_eof(&self, key: SourceKey) {
-        let core = &self.core;
-        if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
-            conn.reading = false;
-            conn.readable = false;
-        }
-        let mut keep_open = false;
-        self.call_protocol(key, |p| keep_open = p.eof_received());
-        if !keep_open {
-            let transport = Transport::from_parts(core, key);
-            transport.close();
         }
     }
 }

@@ -3,6 +3,7 @@
 //! handle a protocol writes through. TCP servers and clients live in `tcp`.
 
 mod conn;
+mod conn_read;
 mod connect;
 mod delimiter;
 mod driver;
@@ -15,6 +16,7 @@ mod pipe;
 mod process;
 mod protocol;
 mod queued_write;
+mod server;
 mod server_options;
 pub(crate) use server_options::admission_low_mark;
 mod sock;
@@ -22,6 +24,7 @@ mod start_tls;
 mod stream;
 mod stream_io;
 mod stream_open;
+mod stream_writer;
 mod streams;
 mod tcp;
 pub mod tls;
@@ -40,9 +43,11 @@ pub use http_date::{
 pub use http_timeouts::{HttpTimeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use process::{Child, ProcessTransport, SubprocessProtocol};
 pub use protocol::{Buffered, BufferedProtocol, Protocol};
+pub use server::Server;
 pub use stream_io::IoStream;
-pub use streams::{StreamReader, StreamWriter};
-pub use tcp::{Server, ServerOptions};
+pub use stream_writer::StreamWriter;
+pub use streams::StreamReader;
+pub use tcp::ServerOptions;
 pub use transport::{Transport, WriteBufferLimits};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 

@@ -14,7 +14,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::streams::{StreamReader, StreamWriter};
+use super::stream_writer::StreamWriter;
+use super::streams::StreamReader;
 use super::transport::Transport;
 
 /// A stream connection's reader and writer as one IO object.

@@ -8,8 +8,10 @@ use std::rc::Rc;
 
 use super::connect::ConnectOptions;
 use super::protocol::Protocol;
-use super::streams::{pair, Shared, StreamProtocol, StreamReader, StreamWriter};
-use super::tcp::{Server, ServerOptions};
+use super::server::Server;
+use super::stream_writer::StreamWriter;
+use super::streams::{pair, Shared, StreamProtocol, StreamReader};
+use super::tcp::ServerOptions;
 use super::tls::TlsSetup;
 use crate::{EventLoop, Result};
 

@@ -1,5 +1,6 @@
-//! TCP servers: `create_server`, `connect_accepted_socket`, and
-//! [`Server`]. Outgoing connections are in `io::connect`.
+//! TCP servers: `create_server`, `connect_accepted_socket`, the listeners
+//! and their accepts. The [`Server`] handle is in `io::server`, outgoing
+//! connections in `io::connect`.
 //!
 //! Invariants:
 //! 1. A listener accepts until `WouldBlock`, at most `ACCEPT_BUDGET` per
@@ -7,26 +8,25 @@
 //! 2. EMFILE/ENFILE/ENOBUFS/ENOMEM go to the exception handler and pause
 //!    that listener for `ACCEPT_PAUSE`; it then tries again by itself, with
 //!    no busy loop, and existing connections are not touched.
-//! 3. `Server::wait_closed` completes once the server is closed *and* every
-//!    connection it accepted is gone.
+//! 3. `Server::wait_closed` (`io::server`) completes once the server is
+//!    closed *and* every connection it accepted is gone.
 //! 4. Admission control: a listener with `max_connections` stops accepting
 //!    when the loop has that many live connections (the backlog holds the
 //!    rest) and is queued again when a close brings the loop to the low
-//!    mark; `Core::full_listeners` counts the listeners waiting, so a close
+//!    mark; `IoDriver::full_listeners` counts the listeners waiting, so a close
 //!    costs nothing when none is.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 
+use super::server::{Server, ServerShared};
 use super::stream::{ListenSocket, Stream};
 use mio::{Interest, Registry};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
@@ -153,84 +153,16 @@ pub(crate) fn serve_accepted(
     Ok(())
 }
 
-/// State shared by a [`Server`], its listeners and its connections.
-pub(crate) struct ServerShared {
-    listeners: RefCell<Vec<SourceKey>>,
-    addresses: Vec<SocketAddr>,
-    /// The socket file of a Unix server, removed on close if still ours.
-    unix_path: Option<UnixPath>,
-    serving: Cell<bool>,
-    closed: Cell<bool>,
-    clients: RefCell<HashSet<SourceKey>>,
-    waiters: RefCell<Vec<Waker>>,
-    loop_core: std::rc::Weak<crate::event_loop::Core>,
-}
-
-impl ServerShared {
-    pub(crate) fn client_added(&self, key: SourceKey) {
-        self.clients.borrow_mut().insert(key);
-    }
-
-    /// The client took a new key (`start_tls`).
-    pub(crate) fn client_renumbered(&self, old: SourceKey, new: SourceKey) {
-        let mut clients = self.clients.borrow_mut();
-        if clients.remove(&old) {
-            clients.insert(new);
-        }
-    }
-
-    pub(crate) fn client_gone(&self, key: SourceKey) {
-        self.clients.borrow_mut().remove(&key);
-        self.wake_waiters();
-    }
-
-    fn wake_waiters(&self) {
-        if self.closed.get() && self.clients.borrow().is_empty() {
-            for waker in std::mem::take(&mut *self.waiters.borrow_mut()) {
-                waker.wake();
-            }
-        }
-    }
-
-    fn transports(&self) -> Vec<Transport> {
-        let Some(core) = self.loop_core.upgrade() else {
-            return Vec::new();
-        };
-        self.clients
-            .borrow()
-            .iter()
-            .map(|&key| Transport::from_parts(&core, key))
-            .collect()
-    }
-}
-
-/// A listening server (asyncio's `Server`), returned by
-/// [`EventLoop::create_server`].
-#[derive(Clone)]
-pub struct Server {
-    shared: Rc<ServerShared>,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("addresses", &self.shared.addresses)
-            .field("serving", &self.shared.serving.get())
-            .field("clients", &self.shared.clients.borrow().len())
-            .finish()
-    }
-}
-
-struct Listener {
-    socket: ListenSocket,
+pub(super) struct Listener {
+    pub(super) socket: ListenSocket,
     server: Rc<ServerShared>,
     sink: AcceptSink,
     options: ServerOptions,
     /// An edge said acceptable and no accept has hit `WouldBlock` since.
-    readable: bool,
+    pub(super) readable: bool,
     queued: bool,
     /// Accepting is paused after EMFILE and the like (invariant 2).
-    paused: bool,
+    pub(super) paused: bool,
     /// The loop is at `max_connections`: not accepting until it is down
     /// to the low mark (invariant 4).
     full: bool,
@@ -239,17 +171,17 @@ struct Listener {
 /// The listening sockets of one loop.
 #[derive(Default)]
 pub(crate) struct Listeners {
-    table: SourceTable<Listener>,
+    pub(super) table: SourceTable<Listener>,
 }
 
 /// A queued accept.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AcceptReady {
-    key: SourceKey,
+    pub(super) key: SourceKey,
 }
 
 impl Listeners {
-    fn get_mut(&mut self, key: SourceKey) -> Option<&mut Listener> {
+    pub(super) fn get_mut(&mut self, key: SourceKey) -> Option<&mut Listener> {
         self.table.get_mut(key)
     }
 
@@ -275,7 +207,11 @@ impl Listeners {
     }
 }
 
-fn queue_accept(listener: &mut Listener, key: SourceKey, ready: &mut ReadyQueue<Callback, Ready>) {
+pub(super) fn queue_accept(
+    listener: &mut Listener,
+    key: SourceKey,
+    ready: &mut ReadyQueue<Callback, Ready>,
+) {
     if listener.readable
         && !listener.queued
         && !listener.paused
@@ -307,7 +243,7 @@ pub(crate) fn run_accept(lp: &EventLoop, ready: AcceptReady) {
 }
 
 /// Accepts up to `budget` connections; true if the budget ran out first.
-fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
+pub(super) fn accept_some(lp: &EventLoop, ready: AcceptReady, budget: usize) -> bool {
     let core = &lp.core;
     for _ in 0..budget {
         let accepted = {
@@ -745,116 +681,5 @@ impl EventLoop {
             .set_nonblocking(true)
             .map_err(|e| Error::io("making the stream non-blocking", e))?;
         Ok(Stream::Tcp(TcpStream::from_std(stream)))
-    }
-}
-
-impl Server {
-    /// The addresses listened on (asyncio's `sockets`); the bound port when 0
-    /// was asked for. Empty once the server is closed, as asyncio's.
-    pub fn sockets(&self) -> Vec<SocketAddr> {
-        if self.shared.closed.get() {
-            return Vec::new();
-        }
-        self.shared.addresses.clone()
-    }
-
-    /// The socket path of a Unix server (`None` for TCP or abstract names).
-    pub fn unix_path(&self) -> Option<std::path::PathBuf> {
-        self.shared.unix_path.as_ref().map(|p| p.path().to_owned())
-    }
-
-    /// True while accepting connections.
-    pub fn is_serving(&self) -> bool {
-        self.shared.serving.get()
-    }
-
-    /// Starts accepting (when created with `start_serving: false`).
-    pub fn start_serving(&self) {
-        if self.shared.closed.get() || self.shared.serving.replace(true) {
-            return;
-        }
-        let Some(core) = self.shared.loop_core.upgrade() else {
-            return;
-        };
-        let mut listeners = core.io.listeners.borrow_mut();
-        for &key in self.shared.listeners.borrow().iter() {
-            if let Some(listener) = listeners.get_mut(key) {
-                queue_accept(listener, key, &mut core.ready.borrow_mut());
-            }
-        }
-    }
-
-    /// Stops listening and closes the listening sockets; connections already
-    /// accepted go on. Idempotent.
-    pub fn close(&self) {
-        if self.shared.closed.replace(true) {
-            return;
-        }
-        self.shared.serving.set(false);
-        if let Some(core) = self.shared.loop_core.upgrade() {
-            let keys = std::mem::take(&mut *self.shared.listeners.borrow_mut());
-            let mut listeners = core.io.listeners.borrow_mut();
-            for key in keys {
-                if let Some(mut listener) = listeners.table.remove(key) {
-                    let _ = core
-                        .poll
-                        .borrow()
-                        .registry()
-                        .deregister(&mut listener.socket);
-                }
-            }
-        }
-        if let Some(path) = &self.shared.unix_path {
-            path.remove_if_ours();
-        }
-        self.shared.wake_waiters();
-    }
-
-    /// Accepts every connection already queued on the listeners, then
-    /// closes them: closing a listener resets the connections still in its
-    /// accept queue, and with `SO_REUSEPORT` those were routed to this
-    /// socket and no other. Must run on the server's loop.
-    pub(crate) fn drain_and_close(&self, lp: &EventLoop) {
-        let keys = self.shared.listeners.borrow().clone();
-        for key in keys {
-            if let Some(listener) = lp.core.io.listeners.borrow_mut().get_mut(key) {
-                listener.readable = true;
-                listener.paused = false;
-            }
-            accept_some(lp, AcceptReady { key }, usize::MAX);
-        }
-        self.close();
-    }
-
-    /// Closes every connection this server accepted (flushing first).
-    pub fn close_clients(&self) {
-        for transport in self.shared.transports() {
-            transport.close();
-        }
-    }
-
-    /// Aborts every connection this server accepted.
-    pub fn abort_clients(&self) {
-        for transport in self.shared.transports() {
-            transport.abort();
-        }
-    }
-
-    /// Connections accepted and not yet lost.
-    pub fn client_count(&self) -> usize {
-        self.shared.clients.borrow().len()
-    }
-
-    /// Completes once the server is closed and every connection it accepted
-    /// is gone (invariant 3).
-    pub async fn wait_closed(&self) {
-        std::future::poll_fn(|cx| {
-            if self.shared.closed.get() && self.shared.clients.borrow().is_empty() {
-                return Poll::Ready(());
-            }
-            self.shared.waiters.borrow_mut().push(cx.waker().clone());
-            Poll::Pending
-        })
-        .await
     }
 }

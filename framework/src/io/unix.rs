@@ -16,8 +16,9 @@ use std::rc::Rc;
 use mio::net::{UnixListener, UnixStream};
 
 use super::protocol::Protocol;
+use super::server::Server;
 use super::stream::{ListenSocket, Stream};
-use super::tcp::{AcceptSink, Factory, Server, ServerOptions};
+use super::tcp::{AcceptSink, Factory, ServerOptions};
 use super::transport::Transport;
 use crate::{Error, EventLoop, Result};
 

@@ -15,6 +15,7 @@
 //!    into an abort.
 
 mod config;
+mod conn;
 pub mod dangerous;
 mod pinned;
 mod setup;
