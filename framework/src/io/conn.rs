@@ -55,6 +55,16 @@ pub(super) const READ_BUFFER: usize = 64 * 1024;
 /// Reads per ready item before the connection yields to others.
 pub(super) const READ_BUDGET: usize = 16;
 
+/// The outcome of one write of a connection's bytes ([`Conn::wrote`]).
+pub(super) enum WriteStep {
+    /// This many bytes left (0 after an interrupted call: try again).
+    Sent(usize),
+    /// The kernel's buffer is full: wait for the next writable edge.
+    Blocked,
+    /// The connection is lost with the error.
+    Failed,
+}
+
 /// A queued connection event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnReady {
@@ -130,6 +140,39 @@ impl Conn {
     pub(super) fn unborrow(&mut self, core: &Core) {
         if let Some(range) = self.borrowed.take() {
             core.io.lent_read.copy_into(range, &mut self.write);
+        }
+    }
+
+    /// What one `write(2)` of this connection's bytes comes to, wherever
+    /// the bytes are (the write buffer in `flush_conn`, a lent read in
+    /// `io::lent_read`): sent bytes are counted and keep the idle timer
+    /// from firing (a slow download is not idle), `WouldBlock` ends the
+    /// writable edge, an error loses the connection. The one place a
+    /// connection's write result is handled.
+    #[inline]
+    pub(super) fn wrote(
+        &mut self,
+        core: &Core,
+        key: SourceKey,
+        result: io::Result<usize>,
+    ) -> WriteStep {
+        match result {
+            Ok(n) => {
+                core.shared.counters.bytes_sent.add(n as u64);
+                if let Some(idle) = self.idle.as_mut() {
+                    idle.touch(core);
+                }
+                WriteStep::Sent(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                WriteStep::Blocked
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => WriteStep::Sent(0),
+            Err(e) => {
+                self.write_failed(core, key, e);
+                WriteStep::Failed
+            }
         }
     }
 
@@ -490,25 +533,10 @@ impl EventLoop {
                     } else {
                         write_queued(&conn.stream, &mut conn.write)
                     };
-                    match written {
-                        Ok(n) => {
-                            core.shared.counters.bytes_sent.add(n as u64);
-                            conn.write.consume(n);
-                            // Bytes leaving count as activity (a slow
-                            // download is not idle).
-                            if let Some(idle) = conn.idle.as_mut() {
-                                idle.touch(core);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            conn.writable = false;
-                            break;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            conn.write_failed(core, key, e);
-                            return;
-                        }
+                    match conn.wrote(core, key, written) {
+                        WriteStep::Sent(n) => conn.write.consume(n),
+                        WriteStep::Blocked => break,
+                        WriteStep::Failed => return,
                     }
                 }
                 // TLS sending a file: encrypt the next part once the

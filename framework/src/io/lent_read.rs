@@ -15,9 +15,9 @@
 //! (rule 3).
 
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::ops::Range;
 
+use super::conn::WriteStep;
 use crate::proto::write_buffer::WriteBuffer;
 use crate::source_table::SourceKey;
 use crate::EventLoop;
@@ -176,23 +176,10 @@ impl EventLoop {
             }
             let mut unsent = &lent[range];
             while !unsent.is_empty() {
-                match conn.stream.write(unsent) {
-                    Ok(n) => {
-                        core.shared.counters.bytes_sent.add(n as u64);
-                        unsent = &unsent[n..];
-                        if let Some(idle) = conn.idle.as_mut() {
-                            idle.touch(core);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        conn.writable = false;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        conn.write_failed(core, key, e);
-                        break;
-                    }
+                let written = conn.stream.write(unsent);
+                match conn.wrote(core, key, written) {
+                    WriteStep::Sent(n) => unsent = &unsent[n..],
+                    WriteStep::Blocked | WriteStep::Failed => break,
                 }
             }
             if !conn.lost {
