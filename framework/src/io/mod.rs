@@ -4,6 +4,7 @@
 
 mod conn;
 mod conn_read;
+mod conn_write;
 mod connect;
 mod delimiter;
 mod driver;

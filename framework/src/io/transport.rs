@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use super::conn::{schedule_lost, Conn, ConnReady};
+use super::conn::{Conn, ConnReady};
 use super::driver::IoReady;
 use super::stream::Stream;
 use crate::event_loop::{Core, Ready};
@@ -79,13 +79,6 @@ impl Transport {
         Ok(result)
     }
 
-    fn mark_dirty(core: &Core, conn: &mut Conn, key: SourceKey) {
-        if !conn.dirty {
-            conn.dirty = true;
-            core.io.conns_dirty_push(key);
-        }
-    }
-
     /// Queues `data` to be sent. Writes made while one callback runs go out
     /// together, in one system call, when it returns.
     ///
@@ -98,32 +91,7 @@ impl Transport {
     /// and on a lost connection.
     pub fn write(&self, data: &[u8]) -> Result<()> {
         let key = self.key;
-        self.with_conn(|core, conn| {
-            Self::check_writable(conn)?;
-            if data.is_empty() {
-                return Ok(());
-            }
-            if let Some(tls) = conn.tls.as_mut() {
-                tls.send_or_queue(data)
-                    .map_err(|e| Error::io("encrypting for TLS", e))?;
-                conn.flush_tls(core, key);
-                return Ok(());
-            }
-            if conn.write.is_empty() && conn.borrowed.is_none() {
-                // Bytes of the read being handled (an echo, a proxy): sent
-                // from where they are when the callback returns.
-                if let Some(range) = core.io.lent_read.range_of(data) {
-                    conn.borrowed = Some(range);
-                    core.io.lent_read.note_borrower(key);
-                    Self::mark_dirty(core, conn, key);
-                    return Ok(());
-                }
-            }
-            conn.unborrow(core);
-            conn.write.append(data);
-            Self::mark_dirty(core, conn, key);
-            Ok(())
-        })?
+        self.with_conn(|core, conn| conn.queue(core, key, data))?
     }
 
     /// Queues bytes that `fill` appends straight into the transport's
@@ -149,54 +117,7 @@ impl Transport {
     /// If `fill` shortens the vector (that would drop pending bytes).
     pub fn write_with<R>(&self, fill: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
         let key = self.key;
-        self.with_conn(|core, conn| {
-            Self::check_writable(conn)?;
-            if let Some(tls) = conn.tls.as_mut() {
-                // The plaintext is built aside, then encrypted.
-                let mut plain = core.io.tls_scratch.take();
-                plain.clear();
-                let result = fill(&mut plain);
-                let sent = tls.send_or_queue(&plain);
-                if plain.capacity() <= 64 * 1024 {
-                    core.io.tls_scratch.set(plain);
-                }
-                sent.map_err(|e| Error::io("encrypting for TLS", e))?;
-                conn.flush_tls(core, key);
-                return Ok(result);
-            }
-            conn.unborrow(core);
-            let (before, result) = conn.write.append_with(fill);
-            assert!(
-                conn.write.len() >= before,
-                "Transport::write_with: the closure removed pending bytes; it may only append"
-            );
-            if conn.write.len() > before {
-                Self::mark_dirty(core, conn, key);
-            }
-            Ok(result)
-        })?
-    }
-
-    fn check_writable(conn: &Conn) -> Result<()> {
-        if conn.stream.is_pipe_reader() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cannot write to a read pipe transport",
-            ));
-        }
-        if conn.eof_requested {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cannot write after write_eof()",
-            ));
-        }
-        if conn.closing {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                "cannot write to a closing transport",
-            ));
-        }
-        Ok(())
+        self.with_conn(|core, conn| conn.queue_with(core, key, fill))?
     }
 
     /// Queues `data` without copying it: the transport keeps the buffer
@@ -220,23 +141,7 @@ impl Transport {
             return self.write(bytes);
         }
         let key = self.key;
-        self.with_conn(move |core, conn| {
-            Self::check_writable(conn)?;
-            if let Some(tls) = conn.tls.as_mut() {
-                if tls.plain.is_empty() {
-                    tls.send(data.as_ref())
-                        .map_err(|e| Error::io("encrypting for TLS", e))?;
-                } else {
-                    tls.plain.push_owned(Box::new(data));
-                }
-                conn.flush_tls(core, key);
-                return Ok(());
-            }
-            conn.unborrow(core);
-            conn.write.push_owned(Box::new(data));
-            Self::mark_dirty(core, conn, key);
-            Ok(())
-        })?
+        self.with_conn(move |core, conn| conn.queue_owned(core, key, data))?
     }
 
     /// Queues `count` bytes of `file` from `offset` (to its end with
@@ -297,24 +202,14 @@ impl Transport {
             ));
         }
         let key = self.key;
-        self.with_conn(move |core, conn| {
-            Self::check_writable(conn)?;
-            let range = FileRange {
-                file,
-                offset,
-                remaining: count,
-                read_fallback: false,
-            };
-            if let Some(tls) = conn.tls.as_mut() {
-                tls.plain.push_file(range);
-                conn.flush_tls(core, key);
-                return Ok(count);
-            }
-            conn.unborrow(core);
-            conn.write.push_file(range);
-            Self::mark_dirty(core, conn, key);
-            Ok(count)
-        })?
+        let range = FileRange {
+            file,
+            offset,
+            remaining: count,
+            read_fallback: false,
+        };
+        self.with_conn(move |core, conn| conn.queue_file(core, key, range))??;
+        Ok(count)
     }
 
     /// Queues several buffers, as one write.
@@ -332,25 +227,7 @@ impl Transport {
     /// has no half-close; the reader then sees end of file).
     pub fn write_eof(&self) -> Result<()> {
         let key = self.key;
-        let pipe = self.with_conn(|core, conn| {
-            if conn.stream.is_pipe_reader() {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "a read pipe transport cannot write_eof (can_write_eof is false)",
-                ));
-            }
-            if conn.tls.is_some() {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    "a TLS transport cannot half-close (can_write_eof is false): close it",
-                ));
-            }
-            if !conn.eof_requested {
-                conn.eof_requested = true;
-                Self::mark_dirty(core, conn, key);
-            }
-            Ok(conn.stream.is_pipe_writer())
-        })??;
+        let pipe = self.with_conn(|core, conn| conn.request_write_eof(core, key))??;
         if pipe {
             self.close();
         }
@@ -360,7 +237,7 @@ impl Transport {
     /// Whether [`write_eof`](Self::write_eof) works: for sockets and write
     /// pipes, not for read pipes or TLS.
     pub fn can_write_eof(&self) -> bool {
-        self.with_conn(|_, conn| !conn.stream.is_pipe_reader() && conn.tls.is_none())
+        self.with_conn(|_, conn| conn.can_write_eof())
             .unwrap_or(false)
     }
 
@@ -368,43 +245,14 @@ impl Transport {
     /// `connection_lost(None)` follows on a later iteration. Idempotent.
     pub fn close(&self) {
         let key = self.key;
-        let _ = self.with_conn(|core, conn| {
-            if conn.closing {
-                return;
-            }
-            conn.closing = true;
-            conn.reading = false;
-            if let Some(tls) = conn.tls.as_mut() {
-                if tls.handshaking {
-                    // The handshake's timer gives way to the shutdown's.
-                    if let Some(timer) = tls.timer.take() {
-                        timer.cancel();
-                    }
-                    conn.start_tls_shutdown_timer(core, key);
-                } else if tls.plain.is_empty() {
-                    tls.session.send_close_notify();
-                    conn.start_tls_shutdown_timer(core, key);
-                } else {
-                    // After the file being sent (`flush_tls`), which the
-                    // shutdown timeout must not cut short.
-                    tls.close_notify_after_plain = true;
-                }
-                conn.flush_tls(core, key);
-            }
-            // The flush (now empty or not) finishes the close.
-            Self::mark_dirty(core, conn, key);
-        });
+        let _ = self.with_conn(|core, conn| conn.close(core, key));
     }
 
     /// Closes at once, dropping whatever is buffered; `connection_lost(None)`
     /// follows on a later iteration.
     pub fn abort(&self) {
-        let _ = self.with_conn(|core, conn| {
-            conn.drop_pending();
-            conn.closing = true;
-            conn.reading = false;
-            schedule_lost(core, conn, self.key, None);
-        });
+        let key = self.key;
+        let _ = self.with_conn(|core, conn| conn.abort(core, key));
     }
 
     /// Aborts the connection if no byte moves, in either direction, for
@@ -486,7 +334,7 @@ impl Transport {
                 )
             })?;
             // Re-checked by the flush that follows the current callback.
-            Self::mark_dirty(core, conn, key);
+            conn.mark_dirty(core, key);
             Ok(())
         })?
     }
@@ -569,14 +417,7 @@ impl Transport {
     /// What the TLS handshake negotiated (`None` for a plain transport, or
     /// before the handshake is done).
     pub fn tls_info(&self) -> Option<super::tls::TlsInfo> {
-        self.with_conn(|_, conn| {
-            conn.tls
-                .as_ref()
-                .filter(|tls| !tls.handshaking)
-                .map(|tls| tls.info())
-        })
-        .ok()
-        .flatten()
+        self.with_conn(|_, conn| conn.tls_info()).ok().flatten()
     }
 
     /// The socket's fd (`get_extra_info('socket')`), for socket options.

@@ -16,6 +16,102 @@ use crate::source_table::SourceKey;
 use crate::{Error, ErrorKind, EventLoop};
 
 impl Conn {
+    /// What the handshake negotiated, once it is done.
+    pub(in crate::io) fn tls_info(&self) -> Option<super::TlsInfo> {
+        self.tls
+            .as_ref()
+            .filter(|tls| !tls.handshaking)
+            .map(|tls| tls.info())
+    }
+
+    /// `Conn::queue` over TLS: encrypted now, or queued behind a file
+    /// being sent.
+    pub(in crate::io) fn tls_queue(
+        &mut self,
+        core: &Rc<Core>,
+        key: SourceKey,
+        data: &[u8],
+    ) -> crate::Result<()> {
+        let tls = self.tls.as_mut().expect("a TLS connection");
+        tls.send_or_queue(data)
+            .map_err(|e| Error::io("encrypting for TLS", e))?;
+        self.flush_tls(core, key);
+        Ok(())
+    }
+
+    /// `Conn::queue_with` over TLS: the plaintext is built aside (in the
+    /// loop's scratch buffer), then encrypted.
+    pub(in crate::io) fn tls_queue_with<R>(
+        &mut self,
+        core: &Rc<Core>,
+        key: SourceKey,
+        fill: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> crate::Result<R> {
+        let tls = self.tls.as_mut().expect("a TLS connection");
+        let mut plain = core.io.tls_scratch.take();
+        plain.clear();
+        let result = fill(&mut plain);
+        let sent = tls.send_or_queue(&plain);
+        if plain.capacity() <= 64 * 1024 {
+            core.io.tls_scratch.set(plain);
+        }
+        sent.map_err(|e| Error::io("encrypting for TLS", e))?;
+        self.flush_tls(core, key);
+        Ok(result)
+    }
+
+    /// `Conn::queue_owned` over TLS: encrypted now, or kept behind a file
+    /// being sent.
+    pub(in crate::io) fn tls_queue_owned(
+        &mut self,
+        core: &Rc<Core>,
+        key: SourceKey,
+        data: impl AsRef<[u8]> + 'static,
+    ) -> crate::Result<()> {
+        let tls = self.tls.as_mut().expect("a TLS connection");
+        if tls.plain.is_empty() {
+            tls.send(data.as_ref())
+                .map_err(|e| Error::io("encrypting for TLS", e))?;
+        } else {
+            tls.plain.push_owned(Box::new(data));
+        }
+        self.flush_tls(core, key);
+        Ok(())
+    }
+
+    /// `Conn::queue_file` over TLS: read and encrypted a chunk at a time
+    /// as the ciphertext drains.
+    pub(in crate::io) fn tls_queue_file(
+        &mut self,
+        core: &Rc<Core>,
+        key: SourceKey,
+        range: crate::proto::write_buffer::FileRange,
+    ) {
+        let tls = self.tls.as_mut().expect("a TLS connection");
+        tls.plain.push_file(range);
+        self.flush_tls(core, key);
+    }
+
+    /// `Conn::close` over TLS: `close_notify` now, or after the file being
+    /// sent; a handshake in progress gives its timer up to the shutdown's.
+    pub(in crate::io) fn tls_close(&mut self, core: &Rc<Core>, key: SourceKey) {
+        let tls = self.tls.as_mut().expect("a TLS connection");
+        if tls.handshaking {
+            if let Some(timer) = tls.timer.take() {
+                timer.cancel();
+            }
+            self.start_tls_shutdown_timer(core, key);
+        } else if tls.plain.is_empty() {
+            tls.session.send_close_notify();
+            self.start_tls_shutdown_timer(core, key);
+        } else {
+            // After the file being sent (`flush_tls`), which the shutdown
+            // timeout must not cut short.
+            tls.close_notify_after_plain = true;
+        }
+        self.flush_tls(core, key);
+    }
+
     /// Moves what the TLS session wants to send into the write buffer and
     /// puts the connection on the dirty list.
     pub(in crate::io) fn flush_tls(&mut self, core: &Rc<Core>, key: SourceKey) {
