@@ -67,7 +67,6 @@ impl EventLoop {
         what: &str,
         mut attempt: impl FnMut() -> io::Result<T>,
     ) -> Result<T> {
-        refuse_blocking(fd, what)?;
         loop {
             match attempt() {
                 Ok(value) => return Ok(value),
@@ -87,6 +86,7 @@ impl EventLoop {
         S: AsRawFd,
         for<'a> &'a S: Read,
     {
+        refuse_blocking(sock.as_raw_fd(), "sock_recv")?;
         self.retry(sock.as_raw_fd(), Readiness::Readable, "sock_recv", || {
             let mut reader = sock;
             reader.read(buf)
@@ -101,6 +101,7 @@ impl EventLoop {
         S: AsRawFd,
         for<'a> &'a S: Write,
     {
+        refuse_blocking(sock.as_raw_fd(), "sock_sendall")?;
         let mut sent = 0;
         while sent < data.len() {
             sent += self
@@ -139,6 +140,7 @@ impl EventLoop {
         S: AsFd + AsRawFd,
         for<'a> &'a S: Write,
     {
+        refuse_blocking(sock.as_raw_fd(), "sock_sendfile")?;
         use std::os::unix::fs::FileExt;
         let length = file
             .metadata()
@@ -224,6 +226,7 @@ impl EventLoop {
     /// Accepts a connection on a non-blocking listener (asyncio's
     /// `sock_accept`); the stream returned is non-blocking too.
     pub async fn sock_accept(&self, listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
+        refuse_blocking(listener.as_raw_fd(), "sock_accept")?;
         let (stream, addr) = self
             .retry(
                 listener.as_raw_fd(),
@@ -244,6 +247,7 @@ impl EventLoop {
         sock: &UdpSocket,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddr)> {
+        refuse_blocking(sock.as_raw_fd(), "sock_recvfrom")?;
         self.retry(
             sock.as_raw_fd(),
             Readiness::Readable,
@@ -260,6 +264,7 @@ impl EventLoop {
         data: &[u8],
         addr: SocketAddr,
     ) -> Result<usize> {
+        refuse_blocking(sock.as_raw_fd(), "sock_sendto")?;
         self.retry(sock.as_raw_fd(), Readiness::Writable, "sock_sendto", || {
             sock.send_to(data, addr)
         })
