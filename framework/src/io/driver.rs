@@ -12,8 +12,8 @@ use std::cell::{Cell, RefCell};
 use mio::event::Event;
 use mio::{Registry, Token};
 
+use super::conn::LentRead;
 use super::conn::{run_conn, run_conn_lost, ConnReady, Conns};
-use super::lent_read::LentRead;
 use super::tcp::{run_accept, AcceptReady, Listeners};
 use super::udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
 use crate::event_loop::{Callback, Ready};
@@ -40,7 +40,7 @@ pub(crate) struct IoDriver {
     /// The loop's one read buffer, lent to `data_received`.
     pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
     /// The read being lent to `data_received`, and the writes that borrow
-    /// from it instead of copying (`io::lent_read`).
+    /// from it instead of copying (`io::conn::lent_read`).
     pub(crate) lent_read: LentRead,
     /// Decrypted bytes of the TLS read in progress, lent to `data_received`.
     pub(crate) tls_plaintext: Cell<Vec<u8>>,

@@ -3,16 +3,12 @@
 //! handle a protocol writes through. TCP servers and clients live in `tcp`.
 
 mod conn;
-mod conn_read;
-mod conn_write;
 mod connect;
 mod delimiter;
 mod driver;
 mod http1_server;
 mod http_date;
 mod http_timeouts;
-mod idle;
-mod lent_read;
 mod pipe;
 mod process;
 mod protocol;

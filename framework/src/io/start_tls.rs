@@ -9,12 +9,9 @@
 
 use std::rc::Rc;
 
-use super::driver::IoReady;
 use super::protocol::Protocol;
 use super::stream::Stream;
 use super::transport::Transport;
-use crate::event_loop::Ready;
-use crate::io::conn::ConnReady;
 use crate::tls::TlsSetup;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -62,64 +59,13 @@ impl EventLoop {
                     "start_tls was polled while the loop's connection table is in use",
                 ));
             };
-            let conn = conns
+            conns
                 .get_mut(old)
-                .filter(|c| !c.lost && !c.closing)
-                .ok_or_else(|| Error::new(ErrorKind::Closed, "the transport is closed"))?;
-            if conn.tls.is_some() {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "the transport already speaks TLS",
-                ));
-            }
-            if !matches!(conn.stream, Stream::Tcp(_) | Stream::Unix(_)) {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "start_tls needs a socket transport, not a pipe",
-                ));
-            }
-            if conn.eof_requested {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "start_tls after write_eof: the write side is shut",
-                ));
-            }
+                .ok_or_else(|| Error::new(ErrorKind::Closed, "the transport is closed"))?
+                .check_start_tls()?;
             let (key, conn) = conns.renumber(old).expect("looked up above");
-            // Plaintext written before the switch goes out first, from the
-            // buffer (a range of a lent read is keyed by the old number).
-            conn.unborrow(&core);
-            // The old protocol is dropped once the borrow ends; if one of
-            // its methods is running now (`protocol` is out), it is dropped
-            // when that returns, as its generation no longer matches.
-            let replaced = conn.protocol.replace(protocol);
-            // TLS decrypts into the loop's buffer (see `attach_stream_with`).
-            conn.buffered = false;
-            // The idle timer is keyed by the old generation: set it again.
-            let idle_timeout = conn.idle.take().map(|mut idle| {
-                idle.cancel();
-                idle.timeout
-            });
-            conn.pending.clear();
-            // The new protocol starts unpaused; the next flush tells it
-            // where the buffer stands once it is announced.
-            conn.flow.forget_pause();
-            conn.tls = Some(Box::new(layer));
-            conn.reading = true;
-            // Entries queued under the old generation are skipped: queue
-            // them again under the new one.
-            if conn.dirty {
-                core.io.conns_dirty_push(key);
-            }
-            if conn.queued || conn.readable {
-                conn.queued = true;
-                core.ready
-                    .borrow_mut()
-                    .push(Ready::Io(IoReady::Conn(ConnReady { key })));
-            }
-            if let Some(server) = &conn.server {
-                server.client_renumbered(old, key);
-            }
-            (key, replaced, idle_timeout)
+            let switched = conn.switch_to_tls(&core, old, key, layer, protocol);
+            (key, switched.replaced, switched.idle_timeout)
         };
         drop(replaced);
         if idle_timeout.is_some() {

@@ -7,10 +7,9 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use super::conn::{Conn, ConnReady};
-use super::driver::IoReady;
+use super::conn::Conn;
 use super::stream::Stream;
-use crate::event_loop::{Core, Ready};
+use crate::event_loop::Core;
 use crate::proto::write_buffer::FileRange;
 use crate::source_table::SourceKey;
 use crate::{Error, ErrorKind, EventLoop, Result};
@@ -71,7 +70,7 @@ impl Transport {
             ));
         };
         let conn = conns.get_mut(self.key).ok_or_else(closed_transport)?;
-        if conn.lost {
+        if conn.is_lost() {
             return Err(closed_transport());
         }
         let result = f(&core, conn);
@@ -280,42 +279,29 @@ impl Transport {
     /// The idle timeout in force, if any (see
     /// [`set_idle_timeout`](Self::set_idle_timeout)).
     pub fn idle_timeout(&self) -> Option<std::time::Duration> {
-        self.with_conn(|_, conn| conn.idle.as_ref().map(|idle| idle.timeout))
-            .ok()
-            .flatten()
+        self.with_conn(|_, conn| conn.idle_timeout()).ok().flatten()
     }
 
     /// True once `close` or `abort` was called or the connection was lost.
     pub fn is_closing(&self) -> bool {
-        self.with_conn(|_, conn| conn.closing).unwrap_or(true)
+        self.with_conn(|_, conn| !conn.is_open()).unwrap_or(true)
     }
 
     /// Stops calling `data_received` until [`resume_reading`](Self::resume_reading).
     /// Idempotent.
     pub fn pause_reading(&self) {
-        let _ = self.with_conn(|_, conn| conn.reading = false);
+        let _ = self.with_conn(|_, conn| conn.pause_reading());
     }
 
     /// Resumes reading, including data that arrived while paused. Idempotent.
     pub fn resume_reading(&self) {
         let key = self.key;
-        let _ = self.with_conn(|core, conn| {
-            if conn.reading || conn.closing || conn.stream.is_pipe_writer() {
-                return;
-            }
-            conn.reading = true;
-            if conn.readable && !conn.queued {
-                conn.queued = true;
-                core.ready
-                    .borrow_mut()
-                    .push(Ready::Io(IoReady::Conn(ConnReady { key })));
-            }
-        });
+        let _ = self.with_conn(|core, conn| conn.resume_reading(core, key));
     }
 
     /// True while reading is not paused (and the transport not closing).
     pub fn is_reading(&self) -> bool {
-        self.with_conn(|_, conn| conn.reading).unwrap_or(false)
+        self.with_conn(|_, conn| conn.is_reading()).unwrap_or(false)
     }
 
     /// Sets the write buffer's water marks (defaults 64 KiB and 16 KiB). With
@@ -324,7 +310,7 @@ impl Transport {
     pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let key = self.key;
         self.with_conn(|core, conn| {
-            conn.flow.set_limits(high, low).map_err(|bad| {
+            conn.set_write_limits(core, key, high, low).map_err(|bad| {
                 Error::new(
                     ErrorKind::InvalidInput,
                     format!(
@@ -332,10 +318,7 @@ impl Transport {
                         bad.high, bad.low
                     ),
                 )
-            })?;
-            // Re-checked by the flush that follows the current callback.
-            conn.mark_dirty(core, key);
-            Ok(())
+            })
         })?
     }
 
@@ -352,7 +335,7 @@ impl Transport {
     /// ```
     pub fn get_write_buffer_limits(&self) -> Result<WriteBufferLimits> {
         self.with_conn(|_, conn| {
-            let (high, low) = conn.flow.limits();
+            let (high, low) = conn.write_limits();
             WriteBufferLimits { low, high }
         })
     }
@@ -372,7 +355,7 @@ impl Transport {
 
     /// The peer's address (asyncio's `get_extra_info('peername')`).
     pub fn peername(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
+        self.with_conn(|_, conn| match conn.stream() {
             Stream::Tcp(s) => s
                 .peer_addr()
                 .map_err(|e| Error::io("getting the peer address", e)),
@@ -383,7 +366,7 @@ impl Transport {
 
     /// The local address (`get_extra_info('sockname')`).
     pub fn sockname(&self) -> Result<SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
+        self.with_conn(|_, conn| match conn.stream() {
             Stream::Tcp(s) => s
                 .local_addr()
                 .map_err(|e| Error::io("getting the local address", e)),
@@ -394,7 +377,7 @@ impl Transport {
 
     /// The peer's address on a Unix socket transport.
     pub fn unix_peername(&self) -> Result<std::os::unix::net::SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
+        self.with_conn(|_, conn| match conn.stream() {
             Stream::Unix(s) => s
                 .peer_addr()
                 .map_err(|e| Error::io("getting the peer address", e)),
@@ -405,7 +388,7 @@ impl Transport {
 
     /// The local address on a Unix socket transport.
     pub fn unix_sockname(&self) -> Result<std::os::unix::net::SocketAddr> {
-        self.with_conn(|_, conn| match &conn.stream {
+        self.with_conn(|_, conn| match conn.stream() {
             Stream::Unix(s) => s
                 .local_addr()
                 .map_err(|e| Error::io("getting the local address", e)),
@@ -423,7 +406,7 @@ impl Transport {
     /// The socket's fd (`get_extra_info('socket')`), for socket options.
     /// The transport still owns it: do not close it.
     pub fn as_raw_fd(&self) -> Result<RawFd> {
-        self.with_conn(|_, conn| conn.stream.as_raw_fd())
+        self.with_conn(|_, conn| conn.stream().as_raw_fd())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The crate's `unsafe`, but for two named exceptions (`io::lent_read`'s
+//! The crate's `unsafe`, but for two named exceptions (`io::conn::lent_read`'s
 //! lent slice, `hyper_rt`'s `Send` sleep): thin wrappers over the Linux
 //! system calls that neither `std` nor `mio` expose. Each wrapper returns
 //! `io::Result` and keeps its invariants inside.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::event_loop::Core;
 use crate::exception::ExceptionContext;
-use crate::io::conn::{schedule_lost, Conn};
+use crate::io::conn::Conn;
 use crate::io::stream::Stream;
 use crate::io::transport::Transport;
 use crate::source_table::SourceKey;
@@ -18,8 +18,7 @@ use crate::{Error, ErrorKind, EventLoop};
 impl Conn {
     /// What the handshake negotiated, once it is done.
     pub(in crate::io) fn tls_info(&self) -> Option<super::TlsInfo> {
-        self.tls
-            .as_ref()
+        self.tls()
             .filter(|tls| !tls.handshaking)
             .map(|tls| tls.info())
     }
@@ -32,7 +31,7 @@ impl Conn {
         key: SourceKey,
         data: &[u8],
     ) -> crate::Result<()> {
-        let tls = self.tls.as_mut().expect("a TLS connection");
+        let tls = self.tls_mut().expect("a TLS connection");
         tls.send_or_queue(data)
             .map_err(|e| Error::io("encrypting for TLS", e))?;
         self.flush_tls(core, key);
@@ -47,7 +46,7 @@ impl Conn {
         key: SourceKey,
         fill: impl FnOnce(&mut Vec<u8>) -> R,
     ) -> crate::Result<R> {
-        let tls = self.tls.as_mut().expect("a TLS connection");
+        let tls = self.tls_mut().expect("a TLS connection");
         let mut plain = core.io.tls_scratch.take();
         plain.clear();
         let result = fill(&mut plain);
@@ -68,7 +67,7 @@ impl Conn {
         key: SourceKey,
         data: impl AsRef<[u8]> + 'static,
     ) -> crate::Result<()> {
-        let tls = self.tls.as_mut().expect("a TLS connection");
+        let tls = self.tls_mut().expect("a TLS connection");
         if tls.plain.is_empty() {
             tls.send(data.as_ref())
                 .map_err(|e| Error::io("encrypting for TLS", e))?;
@@ -87,7 +86,7 @@ impl Conn {
         key: SourceKey,
         range: crate::proto::write_buffer::FileRange,
     ) {
-        let tls = self.tls.as_mut().expect("a TLS connection");
+        let tls = self.tls_mut().expect("a TLS connection");
         tls.plain.push_file(range);
         self.flush_tls(core, key);
     }
@@ -95,7 +94,7 @@ impl Conn {
     /// `Conn::close` over TLS: `close_notify` now, or after the file being
     /// sent; a handshake in progress gives its timer up to the shutdown's.
     pub(in crate::io) fn tls_close(&mut self, core: &Rc<Core>, key: SourceKey) {
-        let tls = self.tls.as_mut().expect("a TLS connection");
+        let tls = self.tls_mut().expect("a TLS connection");
         if tls.handshaking {
             if let Some(timer) = tls.timer.take() {
                 timer.cancel();
@@ -115,15 +114,12 @@ impl Conn {
     /// Moves what the TLS session wants to send into the write buffer and
     /// puts the connection on the dirty list.
     pub(in crate::io) fn flush_tls(&mut self, core: &Rc<Core>, key: SourceKey) {
-        let Some(tls) = self.tls.as_mut() else {
+        let Some((tls, write)) = self.tls_and_write_buffer() else {
             return;
         };
-        if !tls.plain.is_empty() && self.write.len() < super::PUMP_BELOW {
-            if let Err(e) = tls.pump(super::PUMP_BELOW - self.write.len()) {
-                tls.plain.clear();
-                self.write.clear();
-                self.closing = true;
-                schedule_lost(core, self, key, Some(e));
+        if !tls.plain.is_empty() && write.len() < super::PUMP_BELOW {
+            if let Err(e) = tls.pump(super::PUMP_BELOW - write.len()) {
+                self.fail(core, key, e);
                 return;
             }
             if tls.plain.is_empty() && tls.close_notify_after_plain {
@@ -132,19 +128,18 @@ impl Conn {
                 self.start_tls_shutdown_timer(core, key);
             }
         }
-        let Some(tls) = self.tls.as_mut() else {
+        let Some((tls, write)) = self.tls_and_write_buffer() else {
             return;
         };
-        if tls.drain_into(&mut self.write) && !self.dirty {
-            self.dirty = true;
-            core.io.conns_dirty_push(key);
+        if tls.drain_into(write) {
+            self.mark_dirty(core, key);
         }
     }
 
     /// Bounds a TLS close: a peer that stops reading must not hold the
     /// connection forever (invariant 3 of `io::tls`).
     pub(in crate::io) fn start_tls_shutdown_timer(&mut self, core: &Rc<Core>, key: SourceKey) {
-        let Some(tls) = self.tls.as_mut() else {
+        let Some(tls) = self.tls_mut() else {
             return;
         };
         if tls.timer.is_none() {
@@ -173,7 +168,7 @@ impl EventLoop {
             );
         });
         if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
-            if let Some(tls) = conn.tls.as_mut() {
+            if let Some(tls) = conn.tls_mut() {
                 tls.timer = Some(timer);
             }
         }
@@ -191,7 +186,7 @@ impl EventLoop {
             let Some(conn) = conns.get_mut(key) else {
                 return false;
             };
-            let Some(tls) = conn.tls.as_mut() else {
+            let Some(tls) = conn.tls_mut() else {
                 return false;
             };
             let input = tls.receive(cipher, &mut plain);
@@ -237,7 +232,7 @@ impl EventLoop {
             .conns
             .borrow_mut()
             .get_mut(key)
-            .and_then(|c| c.tls.as_ref())
+            .and_then(|c| c.tls())
             .is_some_and(|tls| tls.handshaking)
     }
 
@@ -252,12 +247,12 @@ impl EventLoop {
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
-            let Some(tls) = conn.tls.as_mut() else {
-                return;
-            };
-            if conn.lost {
+            if conn.is_lost() {
                 return;
             }
+            let Some(tls) = conn.tls_mut() else {
+                return;
+            };
             let handshaking = tls.handshaking;
             let shutdown_timeout = tls.shutdown_timeout;
             let waiter = tls.waiter.take();
@@ -267,19 +262,13 @@ impl EventLoop {
             conn.flush_tls(core, key);
             if handshaking {
                 // Never announced: nobody to tell.
-                conn.protocol = None;
+                conn.forget_protocol();
             }
-            let peer = match &conn.stream {
+            let peer = match conn.stream() {
                 Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
                 _ => None,
             };
-            conn.reading = false;
-            conn.closing = true;
-            if !conn.dirty {
-                conn.dirty = true;
-                core.io.conns_dirty_push(key);
-            }
-            conn.lost_error = Some(io::Error::new(error.kind(), error.to_string()));
+            conn.close_with_error(core, key, io::Error::new(error.kind(), error.to_string()));
             (handshaking, waiter, peer, shutdown_timeout)
         };
         // The alert and what was buffered get the shutdown timeout to
@@ -292,7 +281,7 @@ impl EventLoop {
             .conns
             .borrow_mut()
             .get_mut(key)
-            .and_then(|c| c.tls.as_mut())
+            .and_then(|c| c.tls_mut())
         {
             Some(tls) => tls.timer = Some(timer),
             None => timer.cancel(),

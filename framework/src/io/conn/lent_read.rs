@@ -17,7 +17,7 @@
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
-use super::conn::WriteStep;
+use super::WriteStep;
 use crate::proto::write_buffer::WriteBuffer;
 use crate::source_table::SourceKey;
 use crate::EventLoop;
@@ -143,9 +143,9 @@ impl LentRead {
 
 impl EventLoop {
     /// Lends `data` to the protocol's `data_received`, then sends what
-    /// writes borrowed from it (`io::lent_read`) before the buffer is used
+    /// writes borrowed from it (`io::conn::lent_read`) before the buffer is used
     /// again.
-    pub(super) fn deliver_read(&self, key: SourceKey, data: &[u8]) {
+    pub(in crate::io) fn deliver_read(&self, key: SourceKey, data: &[u8]) {
         self.core.io.lent_read.lend(
             data,
             || self.call_protocol(key, |p| p.data_received(data)),
@@ -171,7 +171,7 @@ impl EventLoop {
             let Some(range) = conn.borrowed.take() else {
                 continue;
             };
-            if conn.lost {
+            if conn.is_lost() {
                 continue;
             }
             let mut unsent = &lent[range];
@@ -182,7 +182,7 @@ impl EventLoop {
                     WriteStep::Blocked | WriteStep::Failed => break,
                 }
             }
-            if !conn.lost {
+            if !conn.is_lost() {
                 conn.write.append(unsent);
             }
         }

@@ -5,15 +5,15 @@
 
 use std::io;
 
-use super::conn::{schedule_lost, ConnReady, READ_BUDGET, READ_BUFFER};
-use super::driver::IoReady;
-use super::transport::Transport;
+use super::{ConnReady, READ_BUDGET, READ_BUFFER};
 use crate::event_loop::Ready;
+use crate::io::driver::IoReady;
+use crate::io::transport::Transport;
 use crate::source_table::SourceKey;
 use crate::EventLoop;
 
 impl EventLoop {
-    pub(super) fn read_conn(&self, key: SourceKey) {
+    pub(in crate::io) fn read_conn(&self, key: SourceKey) {
         let core = &self.core;
         let mut buf = core
             .io
@@ -33,7 +33,8 @@ impl EventLoop {
                 let Some(conn) = conns.get_mut(key) else {
                     break;
                 };
-                if !conn.reading || conn.closing || conn.lost || !conn.readable {
+                // Not reading once closing or lost (see `state`).
+                if !conn.is_reading() || !conn.readiness.readable() {
                     break;
                 }
                 if budget < READ_BUDGET
@@ -73,7 +74,7 @@ impl EventLoop {
                     if let Some(idle) = conn.idle.as_mut() {
                         idle.touch(core);
                     }
-                    drained = !conn.readable;
+                    drained = !conn.readiness.readable();
                     Some(result)
                 }
             };
@@ -124,9 +125,7 @@ impl EventLoop {
                 Err(e) => {
                     let mut conns = core.io.conns.borrow_mut();
                     if let Some(conn) = conns.get_mut(key) {
-                        conn.drop_pending();
-                        conn.closing = true;
-                        schedule_lost(core, conn, key, Some(e));
+                        conn.fail(core, key, e);
                     }
                     break;
                 }
@@ -137,7 +136,7 @@ impl EventLoop {
 
     /// One read straight into a `BufferedProtocol`'s own buffer; also
     /// whether the socket is now known to be drained.
-    pub(super) fn read_buffered(&self, key: SourceKey) -> (io::Result<usize>, bool) {
+    pub(in crate::io) fn read_buffered(&self, key: SourceKey) -> (io::Result<usize>, bool) {
         let core = &self.core;
         // Built only if needed: an io::Error with a message allocates.
         let mut result = None;
@@ -163,7 +162,7 @@ impl EventLoop {
                         if let Some(idle) = conn.idle.as_mut() {
                             idle.touch(core);
                         }
-                        drained = !conn.readable;
+                        drained = !conn.readiness.readable();
                         read
                     }
                     None => return,
@@ -181,11 +180,10 @@ impl EventLoop {
         (result, drained)
     }
 
-    pub(super) fn peer_eof(&self, key: SourceKey) {
+    pub(in crate::io) fn peer_eof(&self, key: SourceKey) {
         let core = &self.core;
         if let Some(conn) = core.io.conns.borrow_mut().get_mut(key) {
-            conn.reading = false;
-            conn.readable = false;
+            conn.reading_done();
         }
         let mut keep_open = false;
         self.call_protocol(key, |p| keep_open = p.eof_received());

@@ -12,7 +12,6 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::conn::schedule_lost;
 use crate::event_loop::Core;
 use crate::handle::TimerHandle;
 use crate::source_table::SourceKey;
@@ -43,6 +42,13 @@ impl IdleTimer {
         if let Some(timer) = self.timer.take() {
             timer.cancel();
         }
+    }
+}
+
+impl super::Conn {
+    /// The idle timeout in force, if any.
+    pub(in crate::io) fn idle_timeout(&self) -> Option<Duration> {
+        self.idle.as_ref().map(|idle| idle.timeout)
     }
 }
 
@@ -97,15 +103,13 @@ impl EventLoop {
                 Some(due)
             } else {
                 let timeout = idle.timeout;
-                if !conn.lost {
+                if !conn.is_lost() {
                     core.shared.counters.idle_timeouts.add(1);
-                    conn.drop_pending();
-                    conn.closing = true;
                     let error = io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!("nothing sent or received for {timeout:?} (idle timeout)"),
                     );
-                    schedule_lost(core, conn, key, Some(error));
+                    conn.fail(core, key, error);
                 }
                 None
             }

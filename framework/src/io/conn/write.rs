@@ -7,9 +7,9 @@
 
 use std::rc::Rc;
 
-use super::conn::{schedule_lost, Conn};
+use super::Conn;
 use crate::event_loop::Core;
-use crate::proto::write_buffer::FileRange;
+use crate::proto::write_buffer::{BadLimits, FileRange};
 use crate::source_table::SourceKey;
 use crate::{Error, ErrorKind, Result};
 
@@ -17,7 +17,7 @@ impl Conn {
     /// Puts the connection on the loop's dirty list: flushed after the
     /// current item.
     #[inline]
-    pub(super) fn mark_dirty(&mut self, core: &Core, key: SourceKey) {
+    pub(in crate::io) fn mark_dirty(&mut self, core: &Core, key: SourceKey) {
         if !self.dirty {
             self.dirty = true;
             core.io.conns_dirty_push(key);
@@ -27,20 +27,20 @@ impl Conn {
     /// Fails unless the connection takes writes (not a read pipe, not
     /// half-closed, not closing).
     #[inline]
-    pub(super) fn check_writable(&self) -> Result<()> {
+    pub(in crate::io) fn check_writable(&self) -> Result<()> {
         if self.stream.is_pipe_reader() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "cannot write to a read pipe transport",
             ));
         }
-        if self.eof_requested {
+        if self.write_end_shut() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "cannot write after write_eof()",
             ));
         }
-        if self.closing {
+        if !self.is_open() {
             return Err(Error::new(
                 ErrorKind::Closed,
                 "cannot write to a closing transport",
@@ -51,9 +51,14 @@ impl Conn {
 
     /// `Transport::write`: bytes of the read being lent to `data_received`
     /// are kept as a range of it when nothing else is pending
-    /// (`io::lent_read`); others are copied into the buffer.
+    /// (`io::conn::lent_read`); others are copied into the buffer.
     #[inline]
-    pub(super) fn queue(&mut self, core: &Rc<Core>, key: SourceKey, data: &[u8]) -> Result<()> {
+    pub(in crate::io) fn queue(
+        &mut self,
+        core: &Rc<Core>,
+        key: SourceKey,
+        data: &[u8],
+    ) -> Result<()> {
         self.check_writable()?;
         if data.is_empty() {
             return Ok(());
@@ -79,7 +84,7 @@ impl Conn {
 
     /// `Transport::write_with`: `fill` appends straight into the buffer.
     #[inline]
-    pub(super) fn queue_with<R>(
+    pub(in crate::io) fn queue_with<R>(
         &mut self,
         core: &Rc<Core>,
         key: SourceKey,
@@ -102,7 +107,7 @@ impl Conn {
     }
 
     /// `Transport::write_owned`: the buffer is kept and sent from.
-    pub(super) fn queue_owned(
+    pub(in crate::io) fn queue_owned(
         &mut self,
         core: &Rc<Core>,
         key: SourceKey,
@@ -119,7 +124,7 @@ impl Conn {
     }
 
     /// `Transport::sendfile`: the range is sent in order with the rest.
-    pub(super) fn queue_file(
+    pub(in crate::io) fn queue_file(
         &mut self,
         core: &Rc<Core>,
         key: SourceKey,
@@ -136,16 +141,35 @@ impl Conn {
         Ok(())
     }
 
+    /// `Transport::set_write_buffer_limits`: the marks, re-checked by the
+    /// flush that follows.
+    pub(in crate::io) fn set_write_limits(
+        &mut self,
+        core: &Core,
+        key: SourceKey,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> std::result::Result<(), BadLimits> {
+        self.flow.set_limits(high, low)?;
+        self.mark_dirty(core, key);
+        Ok(())
+    }
+
+    /// The write buffer's marks (high, low).
+    pub(in crate::io) fn write_limits(&self) -> (usize, usize) {
+        self.flow.limits()
+    }
+
     /// Whether a half-close is possible: sockets and write pipes, not read
     /// pipes or TLS.
-    pub(super) fn can_write_eof(&self) -> bool {
+    pub(in crate::io) fn can_write_eof(&self) -> bool {
         !self.stream.is_pipe_reader() && self.tls.is_none()
     }
 
     /// `Transport::write_eof`: the sending side shuts once the buffer is
     /// out. True for a write pipe, which has no half-close: the caller
     /// closes it instead.
-    pub(super) fn request_write_eof(&mut self, core: &Core, key: SourceKey) -> Result<bool> {
+    pub(in crate::io) fn request_write_eof(&mut self, core: &Core, key: SourceKey) -> Result<bool> {
         if self.stream.is_pipe_reader() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -158,8 +182,7 @@ impl Conn {
                 "a TLS transport cannot half-close (can_write_eof is false): close it",
             ));
         }
-        if !self.eof_requested {
-            self.eof_requested = true;
+        if self.request_eof() {
             self.mark_dirty(core, key);
         }
         Ok(self.stream.is_pipe_writer())
@@ -167,12 +190,10 @@ impl Conn {
 
     /// `Transport::close`: stops reading; the flush that follows finishes
     /// the close (after `close_notify` for TLS). Idempotent.
-    pub(super) fn close(&mut self, core: &Rc<Core>, key: SourceKey) {
-        if self.closing {
+    pub(in crate::io) fn close(&mut self, core: &Rc<Core>, key: SourceKey) {
+        if !self.begin_close() {
             return;
         }
-        self.closing = true;
-        self.reading = false;
         if self.tls.is_some() {
             self.tls_close(core, key);
         }
@@ -181,10 +202,10 @@ impl Conn {
     }
 
     /// `Transport::abort`: drops what is pending and loses the connection.
-    pub(super) fn abort(&mut self, core: &Core, key: SourceKey) {
+    pub(in crate::io) fn abort(&mut self, core: &Core, key: SourceKey) {
         self.drop_pending();
-        self.closing = true;
-        self.reading = false;
-        schedule_lost(core, self, key, None);
+        // A TLS failure waiting for its alert to leave keeps its error.
+        let error = self.lost_error.take();
+        self.lose(core, key, error);
     }
 }
