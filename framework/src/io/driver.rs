@@ -13,9 +13,10 @@ use mio::event::Event;
 use mio::{Registry, Token};
 
 use super::conn::LentRead;
-use super::conn::{run_conn, run_conn_lost, ConnReady, Conns};
-use super::tcp::{run_accept, AcceptReady, Listeners};
-use super::udp::{run_datagram, run_datagram_lost, DatagramReady, Endpoints};
+use super::conn::{run_conn, run_conn_lost, Conns};
+use super::ready::IoReady;
+use super::tcp::{run_accept, Listeners};
+use super::udp::{run_datagram, run_datagram_lost, Endpoints};
 use crate::event_loop::{Callback, Ready};
 use crate::proto::ready_queue::ReadyQueue;
 use crate::source_table::SourceKey;
@@ -47,21 +48,6 @@ pub(crate) struct IoDriver {
     /// Where `Transport::write_with` builds plaintext for a TLS
     /// connection, kept to save an allocation per call.
     pub(crate) tls_scratch: Cell<Vec<u8>>,
-}
-
-/// A queued item of the I/O layer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum IoReady {
-    /// A connection with something to read or flush.
-    Conn(ConnReady),
-    /// A connection whose `connection_lost` is due.
-    ConnLost(ConnReady),
-    /// A listener with connections to accept.
-    Accept(AcceptReady),
-    /// A UDP endpoint with datagrams or errors to deliver.
-    Datagram(DatagramReady),
-    /// A UDP endpoint whose `connection_lost` is due.
-    DatagramLost(DatagramReady),
 }
 
 impl IoDriver {

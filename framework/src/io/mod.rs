@@ -13,6 +13,7 @@ mod pipe;
 mod process;
 mod protocol;
 mod queued_write;
+mod ready;
 mod server;
 mod server_options;
 pub(crate) use server_options::admission_low_mark;
@@ -48,7 +49,8 @@ pub use tcp::ServerOptions;
 pub use transport::{Transport, WriteBufferLimits};
 pub use udp::{DatagramOptions, DatagramProtocol, DatagramTransport};
 
-pub(crate) use driver::{run, IoDriver, IoReady};
+pub(crate) use driver::{run, IoDriver};
+pub(crate) use ready::IoReady;
 pub(crate) use stream::Stream;
 pub(crate) use stream_open::spawning_protocol;
 pub(crate) use tcp::{

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use super::tcp::{accept_some, queue_accept, AcceptReady, UnixPath};
+use super::ready::AcceptReady;
+use super::tcp::{accept_some, queue_accept, UnixPath};
 use super::transport::Transport;
 use crate::source_table::SourceKey;
 use crate::EventLoop;

@@ -31,8 +31,8 @@ use super::stream::{ListenSocket, Stream};
 use mio::{Interest, Registry};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
-use super::driver::IoReady;
 use super::protocol::Protocol;
+use super::ready::{AcceptReady, IoReady};
 use super::transport::Transport;
 use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;
@@ -172,12 +172,6 @@ pub(super) struct Listener {
 #[derive(Default)]
 pub(crate) struct Listeners {
     pub(super) table: SourceTable<Listener>,
-}
-
-/// A queued accept.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AcceptReady {
-    pub(super) key: SourceKey,
 }
 
 impl Listeners {

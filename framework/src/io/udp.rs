@@ -22,7 +22,7 @@ use mio::net::UdpSocket;
 use mio::{Interest, Registry};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
-use super::driver::IoReady;
+use super::ready::{DatagramReady, IoReady};
 use crate::event_loop::{Callback, Core, Ready};
 use crate::exception::{CaughtPanic, ExceptionContext};
 use crate::proto::ready_queue::ReadyQueue;
@@ -94,12 +94,6 @@ impl DatagramOptions {
         self.allow_broadcast = on;
         self
     }
-}
-
-/// A queued endpoint event.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DatagramReady {
-    key: SourceKey,
 }
 
 pub(crate) struct Endpoint {

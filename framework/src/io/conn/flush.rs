@@ -1,10 +1,14 @@
-//! The one write loop of a connection: after each ready item every
-//! connection written to is flushed with one `write(2)` (invariant 2 of
-//! `io::conn`), a requested EOF or close is finished, and flow control is
-//! checked (invariant 3).
+//! The one flush of a connection: after each ready item every connection
+//! written to is flushed with one `write(2)` (invariant 2 of `io::conn`), a
+//! requested EOF or close is finished, and flow control is checked
+//! (invariant 3). `Conn::flush` does the writing; the loop delivers the
+//! flow-control event it returns once the table is free.
+
+use std::rc::Rc;
 
 use super::state::Life;
-use super::{ProtoEvent, WriteStep};
+use super::{Conn, ProtoEvent, WriteStep};
+use crate::event_loop::Core;
 use crate::io::queued_write::write_queued;
 use crate::proto::write_buffer::FlowEvent;
 use crate::source_table::SourceKey;
@@ -28,8 +32,8 @@ impl EventLoop {
         }
     }
 
-    /// Writes what the kernel takes, finishes a requested EOF or close, and
-    /// checks flow control (invariant 3).
+    /// Flushes the connection (`Conn::flush`) and delivers the flow-control
+    /// event that comes of it.
     pub(in crate::io) fn flush_conn(&self, key: SourceKey) {
         let core = &self.core;
         let flow_event = {
@@ -37,57 +41,66 @@ impl EventLoop {
             let Some(conn) = conns.get_mut(key) else {
                 return;
             };
-            conn.dirty = false;
-            if conn.is_lost() {
-                return;
-            }
-            // Only a flush asked for inside `data_received` finds one.
-            conn.unborrow(core);
-            loop {
-                while !conn.write.is_empty() {
-                    let written = if conn.write.is_contiguous() {
-                        conn.stream.write(conn.write.pending())
-                    } else {
-                        write_queued(&conn.stream, &mut conn.write)
-                    };
-                    match conn.wrote(core, key, written) {
-                        WriteStep::Sent(n) => conn.write.consume(n),
-                        WriteStep::Blocked => break,
-                        WriteStep::Failed => return,
-                    }
-                }
-                // TLS sending a file: encrypt the next part once the
-                // ciphertext is out.
-                let more_plain = conn.tls.as_ref().is_some_and(|tls| !tls.plain.is_empty());
-                if !(more_plain && conn.write.is_empty() && conn.readiness.writable()) {
-                    break;
-                }
-                conn.flush_tls(core, key);
-                if conn.is_lost() {
-                    return;
-                }
-            }
-            if conn.pending_len() == 0 {
-                conn.send_eof_if_requested();
-                if conn.life == Life::Closing {
-                    // A TLS failure stored its error before closing.
-                    let error = conn.lost_error.take();
-                    conn.lose(core, key, error);
-                    return;
-                }
-            }
-            if conn.tls.as_ref().is_some_and(|tls| tls.handshaking) {
-                // Not announced yet: flow control starts with
-                // `connection_made`.
-                None
-            } else {
-                conn.flow.check(conn.pending_len())
-            }
+            conn.flush(core, key)
         };
         match flow_event {
             Some(FlowEvent::Pause) => self.deliver(key, ProtoEvent::PauseWriting),
             Some(FlowEvent::Resume) => self.deliver(key, ProtoEvent::ResumeWriting),
             None => {}
+        }
+    }
+}
+
+impl Conn {
+    /// Writes what the kernel takes, finishes a requested EOF or close, and
+    /// says what flow control makes of what is left (invariant 3).
+    #[inline]
+    fn flush(&mut self, core: &Rc<Core>, key: SourceKey) -> Option<FlowEvent> {
+        self.dirty = false;
+        if self.is_lost() {
+            return None;
+        }
+        // Only a flush asked for inside `data_received` finds one.
+        self.unborrow(core);
+        loop {
+            while !self.write.is_empty() {
+                let written = if self.write.is_contiguous() {
+                    self.stream.write(self.write.pending())
+                } else {
+                    write_queued(&self.stream, &mut self.write)
+                };
+                match self.wrote(core, key, written) {
+                    WriteStep::Sent(n) => self.write.consume(n),
+                    WriteStep::Blocked => break,
+                    WriteStep::Failed => return None,
+                }
+            }
+            // TLS sending a file: encrypt the next part once the
+            // ciphertext is out.
+            let more_plain = self.tls.as_ref().is_some_and(|tls| !tls.plain.is_empty());
+            if !(more_plain && self.write.is_empty() && self.readiness.writable()) {
+                break;
+            }
+            self.flush_tls(core, key);
+            if self.is_lost() {
+                return None;
+            }
+        }
+        if self.pending_len() == 0 {
+            self.send_eof_if_requested();
+            if self.life == Life::Closing {
+                // A TLS failure stored its error before closing.
+                let error = self.lost_error.take();
+                self.lose(core, key, error);
+                return None;
+            }
+        }
+        if self.tls.as_ref().is_some_and(|tls| tls.handshaking) {
+            // Not announced yet: flow control starts with
+            // `connection_made`.
+            None
+        } else {
+            self.flow.check(self.pending_len())
         }
     }
 }

@@ -52,8 +52,8 @@ pub(crate) use self::table::{run_conn, run_conn_lost, Conns};
 
 use self::idle::IdleTimer;
 use self::state::{Life, Readiness, Reading, WriteEnd};
-use super::driver::IoReady;
 use super::protocol::Protocol;
+use super::ready::{ConnReady, IoReady};
 use super::server::ServerShared;
 use super::stream::Stream;
 use super::tls::TlsLayer;
@@ -74,12 +74,6 @@ pub(in crate::io) enum WriteStep {
     Blocked,
     /// The connection is lost with the error.
     Failed,
-}
-
-/// A queued connection event.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnReady {
-    pub(in crate::io) key: SourceKey,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -5,9 +5,9 @@
 
 use std::io;
 
+use super::IoReady;
 use super::{ConnReady, READ_BUDGET, READ_BUFFER};
 use crate::event_loop::Ready;
-use crate::io::driver::IoReady;
 use crate::io::transport::Transport;
 use crate::source_table::SourceKey;
 use crate::EventLoop;
