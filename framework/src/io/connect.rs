@@ -205,7 +205,7 @@ impl EventLoop {
             }
         };
         let Some(config) = options.tls else {
-            return self.attach_stream(Stream::Tcp(stream), Box::new(protocol), None);
+            return self.attach_stream(Stream::Tcp(stream), Box::new(protocol));
         };
         let host = match options.server_hostname {
             Some(host) => host,

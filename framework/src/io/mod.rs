@@ -16,6 +16,7 @@ mod queued_write;
 mod ready;
 mod server;
 mod server_options;
+mod server_shared;
 pub(crate) use server_options::admission_low_mark;
 mod sock;
 mod start_tls;

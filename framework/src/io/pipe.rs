@@ -73,7 +73,7 @@ impl EventLoop {
         if self.is_closed() {
             return Err(Error::closed());
         }
-        self.attach_stream(stream, protocol, None)
+        self.attach_stream(stream, protocol)
     }
 }
 

@@ -1,72 +1,29 @@
-//! [`Server`], the handle of a listening server (asyncio's `Server`):
-//! serving on and off, closing (its listeners, then, on request, its
-//! clients), `wait_closed`, and the state it shares with its listeners and
-//! the connections they accepted ([`ServerShared`]). Listening and
-//! accepting are in `io::tcp`.
+//! Servers: creating them (`create_server`, `create_server_from_listener`;
+//! the Unix forms in `io::unix`) and [`Server`], the handle of a listening
+//! server (asyncio's `Server`): serving on and off, closing (its listeners,
+//! then, on request, its clients), `wait_closed`. What a server shares
+//! with its listeners and connections is in `io::server_shared`; the
+//! listeners and their accepts are in `io::tcp`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
 use super::ready::AcceptReady;
-use super::tcp::{accept_some, queue_accept, UnixPath};
-use super::transport::Transport;
-use crate::source_table::SourceKey;
-use crate::EventLoop;
+use super::server_shared::{ServerShared, UnixPath};
+use mio::net::TcpListener;
+use mio::Interest;
 
-/// State shared by a [`Server`], its listeners and its connections.
-pub(crate) struct ServerShared {
-    pub(super) listeners: RefCell<Vec<SourceKey>>,
-    pub(super) addresses: Vec<SocketAddr>,
-    /// The socket file of a Unix server, removed on close if still ours.
-    pub(super) unix_path: Option<UnixPath>,
-    pub(super) serving: Cell<bool>,
-    pub(super) closed: Cell<bool>,
-    pub(super) clients: RefCell<HashSet<SourceKey>>,
-    pub(super) waiters: RefCell<Vec<Waker>>,
-    pub(super) loop_core: std::rc::Weak<crate::event_loop::Core>,
-}
-
-impl ServerShared {
-    pub(crate) fn client_added(&self, key: SourceKey) {
-        self.clients.borrow_mut().insert(key);
-    }
-
-    /// The client took a new key (`start_tls`).
-    pub(crate) fn client_renumbered(&self, old: SourceKey, new: SourceKey) {
-        let mut clients = self.clients.borrow_mut();
-        if clients.remove(&old) {
-            clients.insert(new);
-        }
-    }
-
-    pub(crate) fn client_gone(&self, key: SourceKey) {
-        self.clients.borrow_mut().remove(&key);
-        self.wake_waiters();
-    }
-
-    fn wake_waiters(&self) {
-        if self.closed.get() && self.clients.borrow().is_empty() {
-            for waker in std::mem::take(&mut *self.waiters.borrow_mut()) {
-                waker.wake();
-            }
-        }
-    }
-
-    fn transports(&self) -> Vec<Transport> {
-        let Some(core) = self.loop_core.upgrade() else {
-            return Vec::new();
-        };
-        self.clients
-            .borrow()
-            .iter()
-            .map(|&key| Transport::from_parts(&core, key))
-            .collect()
-    }
-}
+use super::protocol::Protocol;
+use super::stream::ListenSocket;
+use super::tcp::{
+    accept_some, bind_listener, queue_accept, AcceptSink, Factory, Listener, ServerOptions,
+};
+use crate::source_table::{token, SourceKind};
+use crate::{Error, ErrorKind, EventLoop, Result};
 
 /// A listening server (asyncio's `Server`), returned by
 /// [`EventLoop::create_server`].
@@ -193,5 +150,198 @@ impl Server {
             Poll::Pending
         })
         .await
+    }
+}
+
+impl EventLoop {
+    /// Every server with a listener on this loop (the runtime closes them
+    /// all at shutdown).
+    pub(crate) fn servers(&self) -> Vec<Server> {
+        let mut servers: Vec<Server> = Vec::new();
+        for (_, listener) in self.core.io.listeners.borrow().table.iter() {
+            if !servers
+                .iter()
+                .any(|s| Rc::ptr_eq(&s.shared, listener.server()))
+            {
+                servers.push(Server {
+                    shared: listener.server().clone(),
+                });
+            }
+        }
+        servers
+    }
+
+    /// Listens on every address `addr` resolves to and serves each
+    /// connection with a protocol from `factory` (asyncio's `create_server`).
+    ///
+    /// A list of addresses (`&[SocketAddr]`, asyncio's list of hosts) is
+    /// served by one [`Server`]; an address given or resolved twice is
+    /// bound once. With port 0 and several addresses, the first gets a free
+    /// port and the others reuse it. `addr` is resolved with the system resolver,
+    /// blocking: pass IP addresses (`"127.0.0.1:0"`, `"[::1]:8080"`) on a
+    /// running loop.
+    ///
+    /// ```
+    /// use loopcore::{EventLoop, Protocol, ServerOptions};
+    /// struct Hello;
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, t: loopcore::Transport) {
+    ///         let _ = t.write(b"hello\n");
+    ///         t.close();
+    ///     }
+    /// }
+    /// let lp = EventLoop::new()?;
+    /// let server = lp.create_server("127.0.0.1:0", ServerOptions::default(), || Hello)?;
+    /// assert!(server.sockets()[0].port() > 0);
+    /// server.close();
+    /// # Ok::<(), loopcore::Error>(())
+    /// ```
+    pub fn create_server<A, F, P>(
+        &self,
+        addr: A,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        A: ToSocketAddrs,
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        let mut addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::io("resolving the server address", e))?
+            .collect();
+        // A name can resolve to one address twice, and a list can repeat
+        // one: bound twice it would fail with "address in use".
+        let mut seen = std::collections::HashSet::new();
+        addrs.retain(|addr| seen.insert(*addr));
+        if addrs.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            ));
+        }
+        let mut sockets = Vec::with_capacity(addrs.len());
+        let mut port = None;
+        for mut addr in addrs {
+            if addr.port() == 0 {
+                if let Some(port) = port {
+                    addr.set_port(port);
+                }
+            }
+            let socket = bind_listener(addr, &options)
+                .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+            let local = socket
+                .local_addr()
+                .map_err(|e| Error::io("reading the bound address", e))?;
+            port.get_or_insert(local.port());
+            sockets.push((socket, local));
+        }
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_listeners(sockets, options, AcceptSink::Serve(factory))
+    }
+
+    /// Serves connections accepted on an already-bound std listener (asyncio's
+    /// `sock=` argument).
+    pub fn create_server_from_listener<F, P>(
+        &self,
+        listener: std::net::TcpListener,
+        options: ServerOptions,
+        factory: F,
+    ) -> Result<Server>
+    where
+        F: Fn() -> P + 'static,
+        P: Protocol,
+    {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the listener non-blocking", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listener's address", e))?;
+        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
+        self.serve_listeners(vec![(listener, local)], options, AcceptSink::Serve(factory))
+    }
+
+    /// Serves an already-bound std listener whose connections go to
+    /// `sink` (the runtime's listeners).
+    pub(crate) fn serve_listener_with(
+        &self,
+        listener: std::net::TcpListener,
+        options: ServerOptions,
+        sink: AcceptSink,
+    ) -> Result<Server> {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the listener non-blocking", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listener's address", e))?;
+        self.serve_listeners(vec![(listener, local)], options, sink)
+    }
+
+    fn serve_listeners(
+        &self,
+        sockets: Vec<(std::net::TcpListener, SocketAddr)>,
+        options: ServerOptions,
+        sink: AcceptSink,
+    ) -> Result<Server> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        let addresses = sockets.iter().map(|(_, a)| *a).collect();
+        let sockets = sockets
+            .into_iter()
+            .map(|(socket, _)| ListenSocket::Tcp(TcpListener::from_std(socket)))
+            .collect();
+        self.serve_sockets(sockets, addresses, None, options, sink)
+    }
+
+    /// Registers listening sockets and wraps them in a [`Server`].
+    pub(crate) fn serve_sockets(
+        &self,
+        sockets: Vec<ListenSocket>,
+        addresses: Vec<SocketAddr>,
+        unix_path: Option<UnixPath>,
+        options: ServerOptions,
+        sink: AcceptSink,
+    ) -> Result<Server> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        let shared = Rc::new(ServerShared {
+            listeners: RefCell::new(Vec::new()),
+            addresses,
+            unix_path,
+            serving: Cell::new(false),
+            closed: Cell::new(false),
+            clients: RefCell::new(HashSet::new()),
+            waiters: RefCell::new(Vec::new()),
+            loop_core: Rc::downgrade(&self.core),
+        });
+        for mut socket in sockets {
+            let mut listeners = self.core.io.listeners.borrow_mut();
+            let key = listeners.table.next_key();
+            self.registry_poll()
+                .registry()
+                .register(
+                    &mut socket,
+                    token(SourceKind::Listener, key.slot()),
+                    Interest::READABLE,
+                )
+                .map_err(|e| Error::io("registering a listener with epoll", e))?;
+            let key = listeners.table.insert(Listener::new(
+                socket,
+                shared.clone(),
+                sink.clone(),
+                options.clone(),
+            ));
+            shared.listeners.borrow_mut().push(key);
+        }
+        let server = Server { shared };
+        if options.start_serving {
+            server.start_serving();
+        }
+        Ok(server)
     }
 }

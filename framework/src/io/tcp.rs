@@ -1,6 +1,6 @@
-//! TCP servers: `create_server`, `connect_accepted_socket`, the listeners
-//! and their accepts. The [`Server`] handle is in `io::server`, outgoing
-//! connections in `io::connect`.
+//! Listeners and their accepts (TCP and Unix), admission control, and
+//! `connect_accepted_socket`. Creating servers and the `Server` handle
+//! are in `io::server`, outgoing connections in `io::connect`.
 //!
 //! Invariants:
 //! 1. A listener accepts until `WouldBlock`, at most `ACCEPT_BUDGET` per
@@ -16,19 +16,18 @@
 //!    mark; `IoDriver::full_listeners` counts the listeners waiting, so a close
 //!    costs nothing when none is.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 
-use super::server::{Server, ServerShared};
+use super::conn::ClientRegistry;
+use super::server_shared::ServerShared;
 use super::stream::{ListenSocket, Stream};
-use mio::{Interest, Registry};
+use mio::Registry;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use super::protocol::Protocol;
@@ -37,7 +36,6 @@ use super::transport::Transport;
 use crate::event_loop::{Callback, Ready};
 use crate::exception::ExceptionContext;
 use crate::proto::ready_queue::ReadyQueue;
-use crate::source_table::{token, SourceKind};
 use crate::source_table::{SourceKey, SourceTable};
 use crate::{Error, ErrorKind, EventLoop, Result};
 
@@ -119,8 +117,6 @@ impl AcceptSink {
     }
 }
 
-pub(crate) use super::unix::UnixPath;
-
 /// Starts serving an accepted connection on `lp`: plain, or behind a TLS
 /// handshake when `options` says so.
 pub(crate) fn serve_accepted(
@@ -139,6 +135,7 @@ pub(crate) fn serve_accepted(
                 .into_layer(None)?,
         ),
     };
+    let server = server.map(|server| server as Rc<dyn ClientRegistry>);
     let transport = lp.attach_stream_with(stream, protocol, server, tls)?;
     // The server's default, unless the protocol chose its own in
     // `connection_made` (which, without TLS, has run by now).
@@ -166,6 +163,32 @@ pub(super) struct Listener {
     /// The loop is at `max_connections`: not accepting until it is down
     /// to the low mark (invariant 4).
     full: bool,
+}
+
+impl Listener {
+    pub(super) fn new(
+        socket: ListenSocket,
+        server: Rc<ServerShared>,
+        sink: AcceptSink,
+        options: ServerOptions,
+    ) -> Self {
+        Self {
+            socket,
+            server,
+            sink,
+            options,
+            // Connections may already wait: check once when serving starts.
+            readable: true,
+            queued: false,
+            paused: false,
+            full: false,
+        }
+    }
+
+    /// The server this listener serves.
+    pub(super) fn server(&self) -> &Rc<ServerShared> {
+        &self.server
+    }
 }
 
 /// The listening sockets of one loop.
@@ -459,202 +482,6 @@ pub(crate) fn bind_listener(
 }
 
 impl EventLoop {
-    /// Every server with a listener on this loop (the runtime closes them
-    /// all at shutdown).
-    pub(crate) fn servers(&self) -> Vec<Server> {
-        let mut servers: Vec<Server> = Vec::new();
-        for (_, listener) in self.core.io.listeners.borrow().table.iter() {
-            if !servers
-                .iter()
-                .any(|s| Rc::ptr_eq(&s.shared, &listener.server))
-            {
-                servers.push(Server {
-                    shared: listener.server.clone(),
-                });
-            }
-        }
-        servers
-    }
-
-    /// Listens on every address `addr` resolves to and serves each
-    /// connection with a protocol from `factory` (asyncio's `create_server`).
-    ///
-    /// A list of addresses (`&[SocketAddr]`, asyncio's list of hosts) is
-    /// served by one [`Server`]; an address given or resolved twice is
-    /// bound once. With port 0 and several addresses, the first gets a free
-    /// port and the others reuse it. `addr` is resolved with the system resolver,
-    /// blocking: pass IP addresses (`"127.0.0.1:0"`, `"[::1]:8080"`) on a
-    /// running loop.
-    ///
-    /// ```
-    /// use loopcore::{EventLoop, Protocol, ServerOptions};
-    /// struct Hello;
-    /// impl Protocol for Hello {
-    ///     fn connection_made(&mut self, t: loopcore::Transport) {
-    ///         let _ = t.write(b"hello\n");
-    ///         t.close();
-    ///     }
-    /// }
-    /// let lp = EventLoop::new()?;
-    /// let server = lp.create_server("127.0.0.1:0", ServerOptions::default(), || Hello)?;
-    /// assert!(server.sockets()[0].port() > 0);
-    /// server.close();
-    /// # Ok::<(), loopcore::Error>(())
-    /// ```
-    pub fn create_server<A, F, P>(
-        &self,
-        addr: A,
-        options: ServerOptions,
-        factory: F,
-    ) -> Result<Server>
-    where
-        A: ToSocketAddrs,
-        F: Fn() -> P + 'static,
-        P: Protocol,
-    {
-        let mut addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::io("resolving the server address", e))?
-            .collect();
-        // A name can resolve to one address twice, and a list can repeat
-        // one: bound twice it would fail with "address in use".
-        let mut seen = std::collections::HashSet::new();
-        addrs.retain(|addr| seen.insert(*addr));
-        if addrs.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            ));
-        }
-        let mut sockets = Vec::with_capacity(addrs.len());
-        let mut port = None;
-        for mut addr in addrs {
-            if addr.port() == 0 {
-                if let Some(port) = port {
-                    addr.set_port(port);
-                }
-            }
-            let socket = bind_listener(addr, &options)
-                .map_err(|e| Error::io(format!("binding {addr}"), e))?;
-            let local = socket
-                .local_addr()
-                .map_err(|e| Error::io("reading the bound address", e))?;
-            port.get_or_insert(local.port());
-            sockets.push((socket, local));
-        }
-        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
-        self.serve_listeners(sockets, options, AcceptSink::Serve(factory))
-    }
-
-    /// Serves connections accepted on an already-bound std listener (asyncio's
-    /// `sock=` argument).
-    pub fn create_server_from_listener<F, P>(
-        &self,
-        listener: std::net::TcpListener,
-        options: ServerOptions,
-        factory: F,
-    ) -> Result<Server>
-    where
-        F: Fn() -> P + 'static,
-        P: Protocol,
-    {
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("making the listener non-blocking", e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading the listener's address", e))?;
-        let factory: Factory = Rc::new(move || Box::new(factory()) as Box<dyn Protocol>);
-        self.serve_listeners(vec![(listener, local)], options, AcceptSink::Serve(factory))
-    }
-
-    /// Serves an already-bound std listener whose connections go to
-    /// `sink` (the runtime's listeners).
-    pub(crate) fn serve_listener_with(
-        &self,
-        listener: std::net::TcpListener,
-        options: ServerOptions,
-        sink: AcceptSink,
-    ) -> Result<Server> {
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("making the listener non-blocking", e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading the listener's address", e))?;
-        self.serve_listeners(vec![(listener, local)], options, sink)
-    }
-
-    fn serve_listeners(
-        &self,
-        sockets: Vec<(std::net::TcpListener, SocketAddr)>,
-        options: ServerOptions,
-        sink: AcceptSink,
-    ) -> Result<Server> {
-        if self.is_closed() {
-            return Err(Error::closed());
-        }
-        let addresses = sockets.iter().map(|(_, a)| *a).collect();
-        let sockets = sockets
-            .into_iter()
-            .map(|(socket, _)| ListenSocket::Tcp(TcpListener::from_std(socket)))
-            .collect();
-        self.serve_sockets(sockets, addresses, None, options, sink)
-    }
-
-    /// Registers listening sockets and wraps them in a [`Server`].
-    pub(crate) fn serve_sockets(
-        &self,
-        sockets: Vec<ListenSocket>,
-        addresses: Vec<SocketAddr>,
-        unix_path: Option<UnixPath>,
-        options: ServerOptions,
-        sink: AcceptSink,
-    ) -> Result<Server> {
-        if self.is_closed() {
-            return Err(Error::closed());
-        }
-        let shared = Rc::new(ServerShared {
-            listeners: RefCell::new(Vec::new()),
-            addresses,
-            unix_path,
-            serving: Cell::new(false),
-            closed: Cell::new(false),
-            clients: RefCell::new(HashSet::new()),
-            waiters: RefCell::new(Vec::new()),
-            loop_core: Rc::downgrade(&self.core),
-        });
-        for mut socket in sockets {
-            let mut listeners = self.core.io.listeners.borrow_mut();
-            let key = listeners.table.next_key();
-            self.registry_poll()
-                .registry()
-                .register(
-                    &mut socket,
-                    token(SourceKind::Listener, key.slot()),
-                    Interest::READABLE,
-                )
-                .map_err(|e| Error::io("registering a listener with epoll", e))?;
-            let key = listeners.table.insert(Listener {
-                socket,
-                server: shared.clone(),
-                sink: sink.clone(),
-                options: options.clone(),
-                // Connections may already wait: check once when serving starts.
-                readable: true,
-                queued: false,
-                paused: false,
-                full: false,
-            });
-            shared.listeners.borrow_mut().push(key);
-        }
-        let server = Server { shared };
-        if options.start_serving {
-            server.start_serving();
-        }
-        Ok(server)
-    }
-
     /// Wraps a connected std stream in a transport for `protocol` (asyncio's
     /// `connect_accepted_socket`).
     pub fn connect_accepted_socket<P: Protocol>(
@@ -663,7 +490,7 @@ impl EventLoop {
         protocol: P,
     ) -> Result<Transport> {
         let stream = self.adopt_stream(stream)?;
-        self.attach_stream(stream, Box::new(protocol), None)
+        self.attach_stream(stream, Box::new(protocol))
     }
 
     /// A connected std stream made ready for this loop.

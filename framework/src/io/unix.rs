@@ -17,33 +17,11 @@ use mio::net::{UnixListener, UnixStream};
 
 use super::protocol::Protocol;
 use super::server::Server;
+use super::server_shared::UnixPath;
 use super::stream::{ListenSocket, Stream};
 use super::tcp::{AcceptSink, Factory, ServerOptions};
 use super::transport::Transport;
 use crate::{Error, EventLoop, Result};
-
-/// A bound socket file and its identity, for cleanup.
-#[derive(Debug)]
-pub(crate) struct UnixPath {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-}
-
-impl UnixPath {
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Removes the socket file if it is still the one we bound.
-    pub(crate) fn remove_if_ours(&self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
-            if meta.dev() == self.dev && meta.ino() == self.ino {
-                let _ = std::fs::remove_file(&self.path);
-            }
-        }
-    }
-}
 
 /// `@name` or `\0name` is a Linux abstract socket name; anything else a path.
 fn unix_addr(name: &str) -> Result<(UnixAddr, bool)> {
@@ -192,7 +170,7 @@ impl EventLoop {
         protocol: P,
     ) -> Result<Transport> {
         let stream = self.connect_unix_stream(name).await?;
-        self.attach_stream(Stream::Unix(stream), Box::new(protocol), None)
+        self.attach_stream(Stream::Unix(stream), Box::new(protocol))
     }
 
     /// Connects a Unix stream socket to `name`.

@@ -54,7 +54,6 @@ use self::idle::IdleTimer;
 use self::state::{Life, Readiness, Reading, WriteEnd};
 use super::protocol::Protocol;
 use super::ready::{ConnReady, IoReady};
-use super::server::ServerShared;
 use super::stream::Stream;
 use super::tls::TlsLayer;
 use crate::event_loop::Core;
@@ -93,6 +92,18 @@ impl ProtoEvent {
     }
 }
 
+/// Who counts a connection besides its loop: the server that accepted it
+/// (`Server::wait_closed`, `close_clients`). A trait, so that the
+/// connection core does not depend on servers.
+pub(crate) trait ClientRegistry {
+    /// The connection is attached under `key`.
+    fn client_added(&self, key: SourceKey);
+    /// The connection took a new key (`start_tls`).
+    fn client_renumbered(&self, old: SourceKey, new: SourceKey);
+    /// The connection is gone (after `connection_lost`).
+    fn client_gone(&self, key: SourceKey);
+}
+
 /// One stream connection. Its fields are private to `io::conn`: the rest
 /// of `io` (the transport, TLS, `start_tls`) changes a connection only
 /// through its methods, so its invariants hold in one module.
@@ -121,7 +132,7 @@ pub(crate) struct Conn {
     /// Events that arrived while the protocol was busy.
     pending: Vec<ProtoEvent>,
     /// The server that accepted this connection, for its client count.
-    server: Option<Rc<ServerShared>>,
+    server: Option<Rc<dyn ClientRegistry>>,
     /// TLS session, for a TLS transport (`io::tls`).
     tls: Option<Box<TlsLayer>>,
     /// The idle timeout, if one is set (`io::conn::idle`).

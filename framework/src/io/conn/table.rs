@@ -9,10 +9,9 @@ use mio::event::Event;
 use mio::{Interest, Registry};
 
 use super::state::{Life, Readiness, Reading, WriteEnd};
-use super::{Conn, ConnReady, IoReady, ProtoEvent};
+use super::{ClientRegistry, Conn, ConnReady, IoReady, ProtoEvent};
 use crate::event_loop::{Callback, Ready};
 use crate::io::protocol::Protocol;
-use crate::io::server::ServerShared;
 use crate::io::stream::Stream;
 use crate::io::tls::TlsLayer;
 use crate::io::transport::Transport;
@@ -85,9 +84,8 @@ impl EventLoop {
         &self,
         stream: Stream,
         protocol: Box<dyn Protocol>,
-        server: Option<Rc<ServerShared>>,
     ) -> Result<Transport> {
-        self.attach_stream_with(stream, protocol, server, None)
+        self.attach_stream_with(stream, protocol, None, None)
     }
 
     /// As `attach_stream`; with `tls`, `connection_made` waits for the
@@ -96,7 +94,7 @@ impl EventLoop {
         &self,
         mut stream: Stream,
         mut protocol: Box<dyn Protocol>,
-        server: Option<Rc<ServerShared>>,
+        server: Option<Rc<dyn ClientRegistry>>,
         tls: Option<(TlsLayer, Duration)>,
     ) -> Result<Transport> {
         let core = &self.core;
