@@ -4,6 +4,7 @@
 mod common;
 
 mod bounded_memory;
+mod cli;
 mod ecosystem;
 mod hostile;
 mod hostile_echo;

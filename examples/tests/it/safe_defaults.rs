@@ -197,7 +197,7 @@ fn every_http_example_drops_silent_and_trickling_peers_at_its_defaults() {
         command
             .arg(format!("--nofile={FD_LIMIT}:{FD_LIMIT}"))
             .arg(common::example("echo"))
-            .arg("127.0.0.1:0");
+            .args(["--host", "127.0.0.1", "--port", "0"]);
         start_echo(command)
     };
 
