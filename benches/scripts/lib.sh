@@ -76,7 +76,7 @@ server_command() {
     hyper/loopcore) server_cmd=(target/release/examples/hyper_hello --loops 1 --port "$port") ;;
     hyper/tokio) server_cmd=(target/release/tokio_hyper "$port" current) ;;
     hyper/tokio-multi) server_cmd=(target/release/tokio_hyper "$port" multi 1) ;;
-    echo/loopcore) server_cmd=(target/release/examples/echo "127.0.0.1:$port") ;;
+    echo/loopcore) server_cmd=(target/release/examples/echo --host 127.0.0.1 --port "$port") ;;
     echo/mio) server_cmd=(target/release/mio_echo "$port") ;;
     echo/tokio) server_cmd=(target/release/tokio_echo "$port") ;;
     *) echo "no $server server for the $workload workload" >&2; return 1 ;;

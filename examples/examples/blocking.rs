@@ -1,4 +1,4 @@
-//! Run: `cargo run --release -p loopcore-examples --example blocking -- --port 7001 [--root DIR]`,
+//! Run: `cargo run --release -p loopcore-examples --example blocking -- [--host H] [--port 7001] [--loops N] [--root DIR]`,
 //! then `printf 'Cargo.toml\n' | nc -q1 127.0.0.1 7001`.
 //!
 //! Blocking work on the shared executor (`loopcore_examples::blocking`):
@@ -9,32 +9,32 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use loopcore::{Runtime, ServeOptions};
+use loopcore::ServeOptions;
 use loopcore_examples::blocking::FileHasher;
+use loopcore_examples::cli::{run_main, Cli};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut port: u16 = 7001;
+fn main() -> std::process::ExitCode {
+    run_main("blocking", serve)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut root = std::env::current_dir()?;
-    let mut loops = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--root" => root = PathBuf::from(args.next().ok_or("--root needs a value")?),
-            "--loops" => loops = Some(args.next().ok_or("--loops needs a value")?.parse()?),
-            "-h" | "--help" => {
-                println!("usage: blocking [--port PORT] [--root DIR] [--loops N]");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+    let cli = Cli::new("blocking").port(7001).flag(
+        "[--root DIR]",
+        "hash the files under DIR (default: the current directory)",
+    );
+    let parsed = cli.parse(|flag| {
+        if flag.name() != "--root" {
+            return Ok(false);
         }
-    }
-    let mut builder = Runtime::builder().thread_name("blocking");
-    if let Some(loops) = loops {
-        builder = builder.loops(loops);
-    }
-    let runtime = builder.build()?;
-    let addrs = runtime.serve(("127.0.0.1", port), ServeOptions::default(), move || {
+        root = PathBuf::from(flag.value()?);
+        Ok(true)
+    })?;
+    let Some(args) = parsed else {
+        return Ok(());
+    };
+    let runtime = args.runtime_builder("blocking").build()?;
+    let addrs = runtime.serve(args.addr(), ServeOptions::default(), move || {
         FileHasher::new(Rc::new(root.clone()))
     })?;
     println!("blocking listening on {}", addrs[0]);

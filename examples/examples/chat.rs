@@ -1,4 +1,4 @@
-//! Run: `cargo run --release -p loopcore-examples --example chat -- --port 7000 [--loops N]`,
+//! Run: `cargo run --release -p loopcore-examples --example chat -- [--host H] [--port 7000] [--loops N]`,
 //! then `nc 127.0.0.1 7000` from several terminals and type lines.
 //!
 //! A chat room over every loop of a runtime (`loopcore_examples::chat`):
@@ -6,32 +6,22 @@
 //! writes it to its own clients. Ctrl-C shuts it down gracefully.
 #![forbid(unsafe_code)]
 
-use loopcore::{Runtime, ServeOptions};
+use loopcore::ServeOptions;
 use loopcore_examples::chat::{self, ChatClient};
+use loopcore_examples::cli::{run_main, Cli};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut port: u16 = 7000;
-    let mut loops = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--loops" => loops = Some(args.next().ok_or("--loops needs a value")?.parse()?),
-            "-h" | "--help" => {
-                println!("usage: chat [--port PORT] [--loops N]");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
-        }
-    }
-    let mut builder = Runtime::builder().thread_name("chat");
-    if let Some(loops) = loops {
-        builder = builder.loops(loops);
-    }
-    let runtime = builder.build()?;
+fn main() -> std::process::ExitCode {
+    run_main("chat", serve)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(args) = Cli::new("chat").port(7000).parse(|_| Ok(false))? else {
+        return Ok(());
+    };
+    let runtime = args.runtime_builder("chat").build()?;
     let handle = runtime.handle();
     let room = chat::room(&handle);
-    let addrs = runtime.serve(("127.0.0.1", port), ServeOptions::default(), move || {
+    let addrs = runtime.serve(args.addr(), ServeOptions::default(), move || {
         ChatClient::new(room.clone(), handle.clone())
     })?;
     println!(

@@ -1,11 +1,13 @@
-//! Run: `cargo run --release -p loopcore-examples --example echo_streams -- [ADDR]`
+//! Run: `cargo run --release -p loopcore-examples --example echo_streams -- [--host H] [--port P]`
 //! (default 127.0.0.1:8008), then `nc 127.0.0.1 8008`.
 //!
 //! The echo server in async style: `start_server` runs a task per client
 //! that reads lines and writes them back, awaiting `drain` for flow control.
+//! It runs a single event loop: `--loops` is refused.
 #![forbid(unsafe_code)]
 
 use loopcore::{EventLoop, ServerOptions, StreamReader, StreamWriter};
+use loopcore_examples::cli::{run_main, Cli};
 
 async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
     loop {
@@ -25,17 +27,26 @@ async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
     writer.close();
 }
 
-fn main() -> Result<(), loopcore::Error> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8008".to_owned());
+fn main() -> std::process::ExitCode {
+    run_main("echo_streams", serve)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(args) = Cli::new("echo_streams")
+        .port(8008)
+        .single_loop()
+        .parse(|_| Ok(false))?
+    else {
+        return Ok(());
+    };
     let lp = EventLoop::new()?;
-    let server = lp.start_server(addr.as_str(), ServerOptions::default(), echo_lines)?;
+    let server = lp.start_server(args.addr(), ServerOptions::default(), echo_lines)?;
     println!("echo_streams on {:?}; Ctrl+C to stop", server.sockets());
     for signum in [libc::SIGINT, libc::SIGTERM] {
         lp.add_signal_handler(signum, |lp| lp.stop())?;
     }
     lp.run_forever()?;
     server.close();
-    lp.close()
+    lp.close()?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! Run: `cargo run --release -p loopcore-examples --example http_plaintext -- --port 8080`
-//! (options: `--loops N` (default: every CPU this process may use),
-//! `--host ADDR` (default 127.0.0.1), `--balance reuseport|acceptor|incoming-cpu`,
-//! `--pin`, `--admin-port P` for Prometheus metrics at `/metrics`, `--tls`
-//! with `--cert`/`--key`), then `curl http://127.0.0.1:8080/plaintext` or
+//! (options: the shared `--host H` (default 127.0.0.1), `--port P`,
+//! `--loops N` (default: every CPU this process may use), `--tls` with
+//! `--cert`/`--key`; its own `--balance reuseport|acceptor|incoming-cpu`,
+//! `--pin`, `--admin-port P` for Prometheus metrics at `/metrics`, and
+//! more: see `--help`), then `curl http://127.0.0.1:8080/plaintext` or
 //! `wrk -t1 -c64 http://127.0.0.1:8080/plaintext`.
 //!
 //! The TechEmpower plaintext server (`loopcore_examples::plaintext`) on a

@@ -4,7 +4,7 @@
 //! The plaintext HTTP server over TLS (rustls): with no `--cert`/`--key` it
 //! makes a self-signed certificate for `localhost` and `127.0.0.1` and
 //! prints where its PEM is, for `curl --cacert`. Same options as
-//! `http_plaintext`.
+//! `http_plaintext`, less `--tls` (always on).
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {

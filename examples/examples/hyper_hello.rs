@@ -1,4 +1,4 @@
-//! Run: `cargo run --release -p loopcore-examples --example hyper_hello -- [--port 8080] [--loops N] [--tls [--cert PEM --key PEM]]`,
+//! Run: `cargo run --release -p loopcore-examples --example hyper_hello -- [--host H] [--port 8080] [--loops N] [--tls] [--cert PEM --key PEM]`,
 //! then `curl http://127.0.0.1:8080/`, `curl --http2-prior-knowledge
 //! http://127.0.0.1:8080/`, or `h2load -n 100000 -c 100 http://127.0.0.1:8080/`.
 //!
@@ -15,20 +15,22 @@
 use hyper::service::service_fn;
 use loopcore::hyper_rt::serve_connection;
 use loopcore::ServeOptions;
-use loopcore_examples::cli::ServerArgs;
+use loopcore_examples::cli::{run_main, Cli, Tls};
 use loopcore_examples::hyper_hello::hello;
 
-const USAGE: &str =
-    "usage: hyper_hello [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
+fn main() -> std::process::ExitCode {
+    run_main("hyper_hello", serve)
+}
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(args) = ServerArgs::parse(USAGE, true, |_, _| Ok(false))? else {
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::new("hyper_hello").tls(Tls::Optional);
+    let Some(args) = cli.parse(|_| Ok(false))? else {
         return Ok(());
     };
     let runtime = args.runtime_builder("hyper-hello").build()?;
     let (options, generated_cert) =
         args.with_tls(ServeOptions::default(), &[b"h2", b"http/1.1"])?;
-    let addrs = runtime.serve_streams((args.host.as_str(), args.port), options, |r, w| {
+    let addrs = runtime.serve_streams(args.addr(), options, |r, w| {
         serve_connection(r, w, service_fn(hello), Default::default())
     })?;
     println!(

@@ -1,4 +1,4 @@
-//! Run: `cargo run --release -p loopcore-examples --example static_files -- --root DIR [--port 8080] [--loops N] [--tls [--cert PEM --key PEM]]`,
+//! Run: `cargo run --release -p loopcore-examples --example static_files -- --root DIR [--host H] [--port 8080] [--loops N] [--tls] [--cert PEM --key PEM]`,
 //! then `curl http://127.0.0.1:8080/some/file` or `curl -r 0-99 …`.
 //!
 //! Serves the files under a directory on every loop of a runtime
@@ -13,10 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use loopcore::ServeOptions;
-use loopcore_examples::cli::ServerArgs;
+use loopcore_examples::cli::{Cli, Tls};
 use loopcore_examples::static_files;
-
-const USAGE: &str = "usage: static_files --root DIR [--host H] [--port P] [--loops N] [--tls] [--cert PEM --key PEM]";
 
 fn main() -> std::process::ExitCode {
     loopcore_examples::cli::run_main("static_files", serve)
@@ -24,17 +22,20 @@ fn main() -> std::process::ExitCode {
 
 fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut root = None;
-    let parsed = ServerArgs::parse(USAGE, true, |flag, value| {
-        if flag != "--root" {
+    let cli = Cli::new("static_files")
+        .tls(Tls::Optional)
+        .flag("--root DIR", "serve the files under DIR (required)");
+    let parsed = cli.parse(|flag| {
+        if flag.name() != "--root" {
             return Ok(false);
         }
-        root = Some(PathBuf::from(value()?));
+        root = Some(PathBuf::from(flag.value()?));
         Ok(true)
     })?;
     let Some(args) = parsed else {
         return Ok(());
     };
-    let root = root.ok_or(format!("--root is required\n{USAGE}"))?;
+    let root = root.ok_or("--root is required (try --help)")?;
     let root = Arc::new(
         root.canonicalize()
             .map_err(|e| format!("--root {}: {e}", root.display()))?,
@@ -46,7 +47,7 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let (options, generated_cert) =
         args.with_tls(ServeOptions::default().backlog(4096), &[b"http/1.1"])?;
     let served = root.clone();
-    let addrs = runtime.serve((args.host.as_str(), args.port), options, move || {
+    let addrs = runtime.serve(args.addr(), options, move || {
         static_files::connection(served.clone())
     })?;
     if let Some(path) = generated_cert {

@@ -1,4 +1,4 @@
-//! Run: `cargo run --release -p loopcore-examples --example tokio_bridge -- [--port 8080] [--loops N] [--tokio-threads N]`,
+//! Run: `cargo run --release -p loopcore-examples --example tokio_bridge -- [--host H] [--port 8080] [--loops N] [--tokio-threads N]`,
 //! then `curl http://127.0.0.1:8080/` (what the upstream said) or
 //! `curl -i http://127.0.0.1:8080/down` (`502`: the upstream is down).
 //!
@@ -26,11 +26,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use loopcore::hyper_rt::LoopTimer;
 use loopcore::{IoStream, ServeOptions, StreamReader, StreamWriter};
-use loopcore_examples::cli::ServerArgs;
+use loopcore_examples::cli::{run_main, Cli};
 use loopcore_examples::plaintext::Plaintext;
 use loopcore_examples::tokio_bridge::TokioBridge;
-
-const USAGE: &str = "usage: tokio_bridge [--host H] [--port P] [--loops N] [--tokio-threads N]";
 
 /// What the front server needs for every request; shared by all loops.
 struct Gateway {
@@ -121,13 +119,21 @@ fn closed_port() -> std::io::Result<std::net::SocketAddr> {
     std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    run_main("tokio_bridge", serve)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut tokio_threads = 1usize;
-    let parsed = ServerArgs::parse(USAGE, false, |flag, value| {
-        if flag != "--tokio-threads" {
+    let cli = Cli::new("tokio_bridge").flag(
+        "[--tokio-threads N]",
+        "threads of the tokio runtime the bridge runs reqwest on (default 1)",
+    );
+    let parsed = cli.parse(|flag| {
+        if flag.name() != "--tokio-threads" {
             return Ok(false);
         }
-        tokio_threads = value()?.parse()?;
+        tokio_threads = flag.parse()?;
         Ok(true)
     })?;
     let Some(args) = parsed else {
@@ -153,7 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let front = runtime.serve_streams(
-        (args.host.as_str(), args.port),
+        args.addr(),
         ServeOptions::default(),
         move |reader, writer| serve_connection(gateway.clone(), reader, writer),
     )?;

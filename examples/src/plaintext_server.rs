@@ -6,28 +6,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use loopcore::{Balance, Pinning, Runtime, RuntimeHandle, ServeOptions, ServerOptions};
+use loopcore::{Balance, Pinning, RuntimeHandle, ServeOptions, ServerOptions};
 
 use crate::admin;
+use crate::cli::{Cli, Flag, ServerArgs, Tls};
 use crate::plaintext::{self, Plaintext, Timeouts};
 use loopcore_loadgen::duration::parse_duration;
 
-const USAGE: &str = "usage: [--host ADDR] [--port PORT] [--loops N] \
-                     [--balance reuseport|acceptor|incoming-cpu] [--pin] [--admin-port PORT] \
-                     [--header-timeout DURATION|off] [--idle-timeout DURATION|off] \
-                     [--max-connections N] [--shed-above N] [--listen-fds] [--upgrade-on-sigusr2] [--share-port] \
-                     [--tls] [--cert PEM --key PEM]";
-
+/// The plaintext server's own flags (the shared ones are [`ServerArgs`]).
 struct Args {
-    host: String,
-    port: u16,
-    loops: Option<usize>,
+    server: ServerArgs,
     balance: Balance,
     pin: bool,
     admin_port: Option<u16>,
-    tls: bool,
-    cert: Option<String>,
-    key: Option<String>,
     timeouts: Timeouts,
     max_connections: Option<usize>,
     shed_above: Option<usize>,
@@ -37,49 +28,68 @@ struct Args {
     share_port: bool,
 }
 
-fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
-    let mut parsed = Args {
-        host: "127.0.0.1".to_owned(),
-        port: 8080,
-        loops: None,
-        balance: Balance::ReusePort,
-        pin: false,
-        admin_port: None,
-        tls,
-        cert: None,
-        key: None,
-        timeouts: Timeouts::default(),
-        max_connections: None,
-        shed_above: None,
-        listen_fds: false,
-        upgrade: false,
-        share_port: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--port" => parsed.port = value("--port")?.parse()?,
-            "--host" => parsed.host = value("--host")?,
-            "--loops" => parsed.loops = Some(value("--loops")?.parse()?),
-            "--admin-port" => parsed.admin_port = Some(value("--admin-port")?.parse()?),
-            "--pin" => parsed.pin = true,
-            "--header-timeout" => {
-                parsed.timeouts.header = duration_or_off(&value("--header-timeout")?)?
-            }
-            "--idle-timeout" => parsed.timeouts.idle = duration_or_off(&value("--idle-timeout")?)?,
-            "--max-connections" => {
-                parsed.max_connections = Some(value("--max-connections")?.parse()?)
-            }
-            "--shed-above" => parsed.shed_above = Some(value("--shed-above")?.parse()?),
-            "--listen-fds" => parsed.listen_fds = true,
-            "--upgrade-on-sigusr2" => parsed.upgrade = true,
-            "--share-port" => parsed.share_port = true,
-            "--tls" => parsed.tls = true,
-            "--cert" => parsed.cert = Some(value("--cert")?),
-            "--key" => parsed.key = Some(value("--key")?),
+/// The command line of `name`, TLS as `tls` says.
+fn cli(name: &'static str, tls: Tls) -> Cli {
+    Cli::new(name)
+        .tls(tls)
+        .flag(
+            "[--balance reuseport|acceptor|incoming-cpu]",
+            "how connections are spread over the loops (default reuseport)",
+        )
+        .flag("[--pin]", "pin loop i to the i-th CPU this process may use")
+        .flag(
+            "[--admin-port PORT]",
+            "serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a port)",
+        )
+        .flag(
+            "[--header-timeout DURATION|off]",
+            "how long a request head may take to arrive (default 30s)",
+        )
+        .flag(
+            "[--idle-timeout DURATION|off]",
+            "close a connection on which nothing moved for this long (default 60s)",
+        )
+        .flag(
+            "[--max-connections N]",
+            "stop accepting at N live connections per loop",
+        )
+        .flag(
+            "[--shed-above N]",
+            "answer 503 and close while more than N items of work wait on the loop",
+        )
+        .flag(
+            "[--listen-fds]",
+            "serve the sockets passed by systemd (LISTEN_PID/LISTEN_FDS); fail without them",
+        )
+        .flag(
+            "[--upgrade-on-sigusr2]",
+            "on SIGUSR2, start a successor with the listening sockets and drain",
+        )
+        .flag(
+            "[--share-port]",
+            "join a port another process listens on (SO_REUSEPORT)",
+        )
+}
+
+fn parse_args(name: &'static str, tls: Tls) -> Result<Option<Args>, Box<dyn std::error::Error>> {
+    let mut balance = Balance::ReusePort;
+    let (mut pin, mut listen_fds, mut upgrade, mut share_port) = (false, false, false, false);
+    let mut admin_port = None;
+    let mut timeouts = Timeouts::default();
+    let (mut max_connections, mut shed_above) = (None, None);
+    let parsed = cli(name, tls).parse(|flag| {
+        match flag.name() {
+            "--admin-port" => admin_port = Some(flag.parse()?),
+            "--pin" => pin = true,
+            "--header-timeout" => timeouts.header = duration_or_off(flag)?,
+            "--idle-timeout" => timeouts.idle = duration_or_off(flag)?,
+            "--max-connections" => max_connections = Some(flag.parse()?),
+            "--shed-above" => shed_above = Some(flag.parse()?),
+            "--listen-fds" => listen_fds = true,
+            "--upgrade-on-sigusr2" => upgrade = true,
+            "--share-port" => share_port = true,
             "--balance" => {
-                parsed.balance = match value("--balance")?.as_str() {
+                balance = match flag.value()?.as_str() {
                     "reuseport" => Balance::ReusePort,
                     "acceptor" => Balance::Acceptor { accept_on: 0 },
                     "incoming-cpu" => Balance::IncomingCpu,
@@ -91,54 +101,55 @@ fn parse_args(tls: bool) -> Result<Option<Args>, Box<dyn std::error::Error>> {
                     }
                 }
             }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+            _ => return Ok(false),
         }
-    }
-    Ok(Some(parsed))
+        Ok(true)
+    })?;
+    Ok(parsed.map(|server| Args {
+        server,
+        balance,
+        pin,
+        admin_port,
+        timeouts,
+        max_connections,
+        shed_above,
+        listen_fds,
+        upgrade,
+        share_port,
+    }))
 }
 
-/// A duration (`30s`, `500ms`), or `off` for none.
-fn duration_or_off(text: &str) -> Result<Option<std::time::Duration>, Box<dyn std::error::Error>> {
+/// The flag's value: a duration (`30s`, `500ms`), or `off` for none.
+fn duration_or_off(flag: &mut Flag<'_>) -> Result<Option<std::time::Duration>, String> {
+    let text = flag.value()?;
     if text == "off" {
         return Ok(None);
     }
-    Ok(Some(parse_duration(text)?))
+    parse_duration(&text)
+        .map(Some)
+        .map_err(|e| format!("{} {text:?}: {e}", flag.name()))
 }
 
 /// What each loop reports when it stops: index, connections, requests.
 type LoopReport = (usize, u64, u64);
 
-/// Parses the command line and runs the server until SIGINT/SIGTERM;
-/// `tls` is the default of `--tls` (`https_plaintext` turns it on).
+/// Parses the command line and runs the server until SIGINT/SIGTERM:
+/// `http_plaintext` (TLS with `--tls`) or, with `tls`, `https_plaintext`
+/// (always TLS).
 pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(args) = parse_args(tls)? else {
-        return Ok(());
-    };
-    let identity = if args.tls {
-        let identity =
-            crate::tls::identity(args.cert.as_deref(), args.key.as_deref(), &[b"http/1.1"])?;
-        if let Some(ca) = &identity.generated_cert {
-            println!(
-                "serving a self-signed certificate for localhost and 127.0.0.1: curl --cacert {}",
-                ca.display()
-            );
-        }
-        Some(identity.config)
+    let (name, tls) = if tls {
+        ("https_plaintext", Tls::Always)
     } else {
-        None
+        ("http_plaintext", Tls::Optional)
+    };
+    let Some(args) = parse_args(name, tls)? else {
+        return Ok(());
     };
     let reports: Arc<Mutex<Vec<LoopReport>>> = Arc::default();
     // Header and idle timeouts over all loops.
     let timed_out: Arc<Mutex<(u64, u64)>> = Arc::default();
     let timeouts_seen = timed_out.clone();
-    let mut builder = Runtime::builder().thread_name("http");
-    if let Some(loops) = args.loops {
-        builder = builder.loops(loops);
-    }
+    let mut builder = args.server.runtime_builder("http");
     if args.pin {
         builder = builder.pinning(Pinning::Cores);
     }
@@ -146,7 +157,7 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.upgrade_on_sigusr2(loopcore::Upgrade::new());
     }
     let admin_port = args.admin_port;
-    let host = args.host.clone();
+    let host = args.server.host.clone();
     let stopped = reports.clone();
     let runtime = builder
         .on_loop_start(move |lp| {
@@ -158,7 +169,7 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
                 admin::connection(runtime.clone())
             }) {
                 Ok(server) => println!("metrics at http://{}/metrics", server.sockets()[0]),
-                Err(e) => eprintln!("http_plaintext: no admin server: {e}"),
+                Err(e) => eprintln!("{name}: no admin server: {e}"),
             }
         })
         .on_loop_stop(move |lp| {
@@ -171,12 +182,16 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
             seen.1 += lp.stats().idle_timeouts;
         })
         .build()?;
-    let mut options = ServeOptions::default()
+    let options = ServeOptions::default()
         .backlog(4096)
         .balance(args.balance)
         .share_port(args.share_port);
-    if let Some(config) = identity {
-        options = options.tls(config);
+    let (mut options, generated_cert) = args.server.with_tls(options, &[b"http/1.1"])?;
+    if let Some(ca) = generated_cert {
+        println!(
+            "serving a self-signed certificate for localhost and 127.0.0.1: curl --cacert {}",
+            ca.display()
+        );
     }
     if let Some(max) = args.max_connections {
         options = options.max_connections(max);
@@ -201,14 +216,14 @@ pub fn main(tls: bool) -> Result<(), Box<dyn std::error::Error>> {
     } else if args.listen_fds {
         return Err("--listen-fds: no sockets were passed (LISTEN_PID/LISTEN_FDS)".into());
     } else {
-        runtime.serve((args.host.as_str(), args.port), options, factory)?
+        runtime.serve(args.server.addr(), options, factory)?
     };
     let loops = runtime.handles().len();
     let mut addrs = addrs;
     // Inherited SO_REUSEPORT sockets come one per loop, all on one address.
     addrs.dedup();
     for addr in &addrs {
-        let name = if args.tls {
+        let name = if args.server.tls {
             "https_plaintext"
         } else {
             "http_plaintext"

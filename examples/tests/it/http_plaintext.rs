@@ -7,9 +7,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-mod common;
-
-use common::{have, raw_exchange, wrk_requests, ServerThread};
+use crate::common::{self, have, raw_exchange, wrk_requests, ServerThread};
 use loopcore_examples::plaintext::Timeouts;
 
 #[test]
@@ -38,6 +36,7 @@ fn curl_gets_hello_world() {
 
 #[test]
 fn wrk_runs_without_errors() {
+    let _heavy = common::heavy();
     if !have("wrk") {
         return;
     }

@@ -3,15 +3,14 @@
 //! HTTP/1.1 and HTTP/2 (prior knowledge, and ALPN over TLS) on two loops
 //! to curl and h2load, refusing requests a proxy could frame differently.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
-    exchange_until_closed, have, signal, start_example_with_lines, wait_with_timeout, KillOnDrop,
+use crate::common::{
+    self, exchange_until_closed, have, signal, start_example_with_lines, wait_with_timeout,
+    KillOnDrop,
 };
 use futures_util::{SinkExt, StreamExt};
 use loopcore::{EventLoop, IoStream, ServerOptions};
@@ -120,6 +119,7 @@ fn h2load_succeeded(args: &[&str], url: &str) -> (u64, u64) {
 
 #[test]
 fn hyper_serves_http1_and_http2_on_two_loops_to_curl_and_h2load() {
+    let _heavy = common::heavy();
     if !have("curl") || !have("h2load") {
         return;
     }
@@ -148,6 +148,7 @@ fn hyper_serves_http1_and_http2_on_two_loops_to_curl_and_h2load() {
 
 #[test]
 fn hyper_over_tls_picks_http2_or_http1_by_alpn() {
+    let _heavy = common::heavy();
     if !have("curl") || !have("h2load") {
         return;
     }

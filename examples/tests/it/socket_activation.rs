@@ -2,13 +2,11 @@
 //! was passed as fd 3 with `LISTEN_PID`/`LISTEN_FDS` (what systemd does),
 //! on both loops, without binding one of its own.
 
-mod common;
-
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     example, raw_exchange, signal, start_command_with_lines, wait_with_timeout, KillOnDrop,
 };
 

@@ -10,14 +10,12 @@
 //!
 //! It runs for about the longest default (60 s) plus a margin.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have, signal, start_command_with_lines, wait_with_timeout};
+use crate::common::{self, have, signal, start_command_with_lines, wait_with_timeout};
 
 /// The fd limit every server runs under.
 const FD_LIMIT: u32 = 128;
@@ -177,6 +175,7 @@ fn served(url: &str) -> bool {
 
 #[test]
 fn every_http_example_drops_silent_and_trickling_peers_at_its_defaults() {
+    let _heavy = common::heavy();
     if !have("curl") || !have("prlimit") {
         return;
     }
@@ -198,7 +197,7 @@ fn every_http_example_drops_silent_and_trickling_peers_at_its_defaults() {
         command
             .arg(format!("--nofile={FD_LIMIT}:{FD_LIMIT}"))
             .arg(common::example("echo"))
-            .arg("127.0.0.1:0");
+            .args(["--host", "127.0.0.1", "--port", "0"]);
         start_echo(command)
     };
 

@@ -4,15 +4,13 @@
 //! and requests that must not reach a file (`..`, unknown files, other
 //! methods).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{have, start_example_with_lines, KillOnDrop};
+use crate::common::{self, have, start_example_with_lines, KillOnDrop};
 
 /// A directory with a 10 MiB file, a small one, and a sub-directory with
 /// an index, unique to this test run.

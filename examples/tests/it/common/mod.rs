@@ -1,18 +1,28 @@
 //! Helpers the example tests share: outside tools, and the example
 //! binaries `cargo test` builds.
-#![allow(dead_code)] // each test binary uses its own subset
 
 pub mod peer;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard, PoisonError};
 
 use loopcore::{EventLoop, LoopHandle, Protocol, ServerOptions};
 use loopcore_examples::plaintext::{Plaintext, Timeouts};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// Runs the tests that load the whole machine one at a time: those with
+/// wrk or h2load, thousands of connections, the RSS measurements, and the
+/// minute-long deadline check. Every module's tests share one binary and
+/// run side by side, and two of these at once on a small machine make each
+/// other miss deadlines (a flake, not a finding). Hold the guard for the
+/// whole test: `let _heavy = common::heavy();`.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Whether `tool` is installed; outside CI a missing tool skips the test
 /// with a message, in CI (`CI` set) it fails: `.ci/run` installs it.

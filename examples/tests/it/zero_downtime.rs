@@ -3,15 +3,13 @@
 //! and exits once the successor serves; wrk sees no error, no refused
 //! connection and no non-2xx answer, and the successor goes on serving.
 
-mod common;
-
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{
-    have, raw_exchange, report_totals, signal, start_example_with_lines, wait_with_timeout,
+use crate::common::{
+    self, have, raw_exchange, report_totals, signal, start_example_with_lines, wait_with_timeout,
     wrk_requests, KillOnDrop,
 };
 
@@ -42,6 +40,7 @@ fn pid_of(listening_line: &str) -> Option<libc::pid_t> {
 
 #[test]
 fn sigusr2_hands_the_sockets_over_under_load_without_a_failed_request() {
+    let _heavy = common::heavy();
     if !have("wrk") {
         return;
     }

@@ -4,14 +4,14 @@
 //! the server's resident memory must not grow past the documented
 //! per-connection bound (docs/security.md) plus allocator slack.
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::peer::{Peer, Security};
-use common::{raw_exchange, read_ok_answers, signal, start_example, wait_with_timeout, KillOnDrop};
+use crate::common::peer::{Peer, Security};
+use crate::common::{
+    self, raw_exchange, read_ok_answers, signal, start_example, wait_with_timeout, KillOnDrop,
+};
 
 const GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
 const GET_CLOSE: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -42,6 +42,7 @@ fn pipelined_round(addr: SocketAddr, count: usize) {
 
 #[test]
 fn a_peer_that_never_reads_for_ten_seconds_does_not_grow_the_servers_memory() {
+    let _heavy = common::heavy();
     let (child, addr, _stdout) = start_example("http_plaintext", &["--loops", "1", "--port", "0"]);
     let mut child = KillOnDrop(child);
     let pid = child.0.id();
@@ -135,6 +136,7 @@ const PER_PIPELINING_CONNECTION: u64 = 512 << 10;
 /// either way.
 #[test]
 fn four_pipelining_clients_that_read_late_stay_within_the_documented_bound() {
+    let _heavy = common::heavy();
     const REQUESTS: usize = 100_000;
     const CONNECTIONS: usize = 4;
     let (child, addr, _stdout) = start_example("http_plaintext", &["--loops", "1", "--port", "0"]);

@@ -4,15 +4,13 @@
 //! (opened = closed once the dust settles). An echo server answers
 //! everything, so "nothing lost" here means every byte comes back.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::peer::{server_tls_config, Peer, Security};
-use common::{
-    assert_opened_at_least, open_and_drop_connections, wait_until_all_closed, ServerThread,
+use crate::common::peer::{server_tls_config, Peer, Security};
+use crate::common::{
+    self, assert_opened_at_least, open_and_drop_connections, wait_until_all_closed, ServerThread,
 };
 use loopcore::ServerOptions;
 use loopcore_examples::echo::Echo;
@@ -192,6 +190,7 @@ fn tls_a_reset_in_the_middle_of_the_echo_harms_no_one() {
 }
 
 fn five_thousand_connections_opened_and_dropped_at_once(security: Security) {
+    let _heavy = common::heavy();
     let server = echo_server(security);
     // Bare TCP: for the TLS server, handshakes that never start.
     open_and_drop_connections(server.addr, 5000);

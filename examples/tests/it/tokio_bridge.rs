@@ -5,14 +5,12 @@
 //! exits cleanly on SIGTERM. And `TokioBridge` itself: tokio's APIs panic
 //! on a loop but run through the bridge; cancellation in both directions.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use common::{signal, start_example, wait_with_timeout, KillOnDrop};
+use crate::common::{signal, start_example, wait_with_timeout, KillOnDrop};
 use loopcore::EventLoop;
 use loopcore_examples::tokio_bridge::{BridgeError, TokioBridge};
 

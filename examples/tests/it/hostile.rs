@@ -3,14 +3,12 @@
 //! metrics must account for every connection it accepted (opened = closed
 //! once the dust settles).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use common::{
-    assert_opened_at_least, open_and_drop_connections, raw_exchange, read_ok_answers,
+use crate::common::{
+    self, assert_opened_at_least, open_and_drop_connections, raw_exchange, read_ok_answers,
     wait_until_all_closed, ServerThread,
 };
 
@@ -110,6 +108,7 @@ fn a_reset_in_the_middle_of_the_answers_harms_no_one() {
 
 #[test]
 fn five_thousand_connections_opened_and_dropped_at_once() {
+    let _heavy = common::heavy();
     let server = ServerThread::start();
     open_and_drop_connections(server.addr, 5000);
     still_serves_and_accounts(&server);
@@ -169,6 +168,7 @@ fn a_client_that_never_reads_is_held_back_and_gets_every_answer_later() {
 
 #[test]
 fn a_flood_past_the_shedding_threshold_gets_503s_and_the_rest_is_served() {
+    let _heavy = common::heavy();
     let server = ServerThread::serve(loopcore::ServerOptions::default(), || {
         loopcore_examples::plaintext::Plaintext::shedding_above(50)
     });

@@ -4,8 +4,6 @@
 //! is truncated, every request the server read is answered, and the
 //! process exits 0.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -13,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{have, report_totals, signal, start_example, wait_with_timeout, wrk_requests};
+use crate::common::{
+    self, have, report_totals, signal, start_example, wait_with_timeout, wrk_requests,
+};
 
 const REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: test\r\n\r\n";
 const CONNECTIONS: usize = 64;
@@ -109,6 +109,7 @@ fn client(addr: SocketAddr, started: Arc<AtomicBool>) -> Outcome {
 
 #[test]
 fn sigterm_under_load_loses_no_response_and_exits_zero() {
+    let _heavy = common::heavy();
     let (mut child, addr, mut stdout) =
         start_example("http_plaintext", &["--loops", "2", "--port", "0"]);
     let started = Arc::new(AtomicBool::new(false));
@@ -154,6 +155,7 @@ fn sigterm_under_load_loses_no_response_and_exits_zero() {
 
 #[test]
 fn two_loops_serve_curl_and_wrk_and_report_per_loop_counts() {
+    let _heavy = common::heavy();
     if !have("curl") || !have("wrk") {
         return;
     }

@@ -2,13 +2,11 @@
 //! s_client` complete handshakes and get the right bytes; curl without the
 //! CA refuses the server.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{have, signal, start_example_with_lines, wait_with_timeout};
+use crate::common::{have, signal, start_example_with_lines, wait_with_timeout};
 
 /// The PEM path the example printed for its self-signed certificate.
 fn printed_cert(lines: &[String], after: &str) -> String {
