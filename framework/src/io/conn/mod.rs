@@ -142,6 +142,7 @@ pub(crate) struct Conn {
 impl Conn {
     /// Copies a range borrowed from the lent read into the write buffer,
     /// before anything is added after it (`io::conn::lent_read`).
+    #[inline]
     pub(in crate::io) fn unborrow(&mut self, core: &Core) {
         if let Some(range) = self.borrowed.take() {
             core.io.lent_read.copy_into(range, &mut self.write);

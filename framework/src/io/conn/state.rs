@@ -135,6 +135,7 @@ impl Conn {
     }
 
     /// `pause_reading()`. Idempotent; no effect once reading is done.
+    #[inline]
     pub(in crate::io) fn pause_reading(&mut self) {
         if self.reading == Reading::On {
             self.reading = Reading::Paused;
@@ -154,6 +155,7 @@ impl Conn {
     }
 
     /// The peer's EOF: nothing more to read.
+    #[inline]
     pub(super) fn reading_done(&mut self) {
         self.reading = Reading::Done;
         self.readiness.read_drained();
@@ -172,6 +174,7 @@ impl Conn {
 
     /// Starts a close: reading ends, the next flush sends what is pending
     /// and then loses the connection. False if it was not open.
+    #[inline]
     pub(super) fn begin_close(&mut self) -> bool {
         if self.life != Life::Open {
             return false;
@@ -236,6 +239,7 @@ impl Conn {
 
     /// Asks for the write side to shut once the pending bytes are out;
     /// false if it was asked before.
+    #[inline]
     pub(super) fn request_eof(&mut self) -> bool {
         if self.write_end != WriteEnd::Open {
             return false;
@@ -246,6 +250,7 @@ impl Conn {
 
     /// Shuts the write side if that was asked for (the pending bytes are
     /// out).
+    #[inline]
     pub(super) fn send_eof_if_requested(&mut self) {
         if self.write_end == WriteEnd::EofRequested {
             self.write_end = WriteEnd::EofSent;
