@@ -6,7 +6,6 @@
 //! listeners and their accepts are in `io::tcp`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -37,7 +36,7 @@ impl fmt::Debug for Server {
         f.debug_struct("Server")
             .field("addresses", &self.shared.addresses)
             .field("serving", &self.shared.serving.get())
-            .field("clients", &self.shared.clients.borrow().len())
+            .field("clients", &self.shared.clients.len())
             .finish()
     }
 }
@@ -101,7 +100,7 @@ impl Server {
         if let Some(path) = &self.shared.unix_path {
             path.remove_if_ours();
         }
-        self.shared.wake_waiters();
+        self.shared.clients.server_closed();
     }
 
     /// Accepts every connection already queued on the listeners, then
@@ -136,17 +135,17 @@ impl Server {
 
     /// Connections accepted and not yet lost.
     pub fn client_count(&self) -> usize {
-        self.shared.clients.borrow().len()
+        self.shared.clients.len()
     }
 
     /// Completes once the server is closed and every connection it accepted
     /// is gone (invariant 3).
     pub async fn wait_closed(&self) {
         std::future::poll_fn(|cx| {
-            if self.shared.closed.get() && self.shared.clients.borrow().is_empty() {
+            if self.shared.clients.is_done() {
                 return Poll::Ready(());
             }
-            self.shared.waiters.borrow_mut().push(cx.waker().clone());
+            self.shared.clients.wake_when_done(cx.waker());
             Poll::Pending
         })
         .await
@@ -315,8 +314,7 @@ impl EventLoop {
             unix_path,
             serving: Cell::new(false),
             closed: Cell::new(false),
-            clients: RefCell::new(HashSet::new()),
-            waiters: RefCell::new(Vec::new()),
+            clients: Rc::default(),
             loop_core: Rc::downgrade(&self.core),
         });
         for mut socket in sockets {

@@ -1,18 +1,17 @@
 //! What a server shares with its listeners and the connections they
 //! accepted ([`ServerShared`]): its addresses, whether it serves, its
-//! clients (the connection core reports them through `ClientRegistry`),
+//! clients (a `ClientSet`, which its connections report to),
 //! and the socket file of a Unix server ([`UnixPath`]). Below `io::tcp`
 //! (listeners hold it) and `io::server` (the handle), so neither imports
 //! the other for it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::task::Waker;
+use std::rc::Rc;
 
-use super::conn::ClientRegistry;
+use super::conn::ClientSet;
 use super::transport::Transport;
 use crate::source_table::SourceKey;
 
@@ -24,46 +23,20 @@ pub(crate) struct ServerShared {
     pub(super) unix_path: Option<UnixPath>,
     pub(super) serving: Cell<bool>,
     pub(super) closed: Cell<bool>,
-    pub(super) clients: RefCell<HashSet<SourceKey>>,
-    pub(super) waiters: RefCell<Vec<Waker>>,
+    /// The connections it accepted.
+    pub(super) clients: Rc<ClientSet>,
     pub(super) loop_core: std::rc::Weak<crate::event_loop::Core>,
 }
 
-impl ClientRegistry for ServerShared {
-    fn client_added(&self, key: SourceKey) {
-        self.clients.borrow_mut().insert(key);
-    }
-
-    fn client_renumbered(&self, old: SourceKey, new: SourceKey) {
-        let mut clients = self.clients.borrow_mut();
-        if clients.remove(&old) {
-            clients.insert(new);
-        }
-    }
-
-    fn client_gone(&self, key: SourceKey) {
-        self.clients.borrow_mut().remove(&key);
-        self.wake_waiters();
-    }
-}
-
 impl ServerShared {
-    pub(super) fn wake_waiters(&self) {
-        if self.closed.get() && self.clients.borrow().is_empty() {
-            for waker in std::mem::take(&mut *self.waiters.borrow_mut()) {
-                waker.wake();
-            }
-        }
-    }
-
     pub(super) fn transports(&self) -> Vec<Transport> {
         let Some(core) = self.loop_core.upgrade() else {
             return Vec::new();
         };
         self.clients
-            .borrow()
-            .iter()
-            .map(|&key| Transport::from_parts(&core, key))
+            .keys()
+            .into_iter()
+            .map(|key| Transport::from_parts(&core, key))
             .collect()
     }
 }

@@ -24,7 +24,6 @@ use std::time::Duration;
 use mio::event::Event;
 use mio::net::TcpStream;
 
-use super::conn::ClientRegistry;
 use super::server_shared::ServerShared;
 use super::stream::{ListenSocket, Stream};
 use mio::Registry;
@@ -135,7 +134,7 @@ pub(crate) fn serve_accepted(
                 .into_layer(None)?,
         ),
     };
-    let server = server.map(|server| server as Rc<dyn ClientRegistry>);
+    let server = server.map(|server| server.clients.clone());
     let transport = lp.attach_stream_with(stream, protocol, server, tls)?;
     // The server's default, unless the protocol chose its own in
     // `connection_made` (which, without TLS, has run by now).

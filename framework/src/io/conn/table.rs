@@ -9,7 +9,7 @@ use mio::event::Event;
 use mio::{Interest, Registry};
 
 use super::state::{Life, Readiness, Reading, WriteEnd};
-use super::{ClientRegistry, Conn, ConnReady, IoReady, ProtoEvent};
+use super::{ClientSet, Conn, ConnReady, IoReady, ProtoEvent};
 use crate::event_loop::{Callback, Ready};
 use crate::io::protocol::Protocol;
 use crate::io::stream::Stream;
@@ -94,7 +94,7 @@ impl EventLoop {
         &self,
         mut stream: Stream,
         mut protocol: Box<dyn Protocol>,
-        server: Option<Rc<dyn ClientRegistry>>,
+        server: Option<Rc<ClientSet>>,
         tls: Option<(TlsLayer, Duration)>,
     ) -> Result<Transport> {
         let core = &self.core;
@@ -142,7 +142,7 @@ impl EventLoop {
             })
         };
         if let Some(server) = &server {
-            server.client_added(key);
+            server.added(key);
         }
         core.shared.counters.connections_opened.add(1);
         let transport = Transport::from_parts(core, key);
@@ -278,6 +278,6 @@ pub(crate) fn run_conn_lost(lp: &EventLoop, ready: ConnReady) {
         lp.guarded("protocol", || protocol.connection_lost(lost_error));
     }
     if let Some(server) = server {
-        server.client_gone(ready.key);
+        server.gone(ready.key);
     }
 }

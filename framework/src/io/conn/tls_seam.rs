@@ -125,7 +125,7 @@ impl Conn {
                 .push(Ready::Io(IoReady::Conn(ConnReady { key })));
         }
         if let Some(server) = &self.server {
-            server.client_renumbered(old, key);
+            server.renumbered(old, key);
         }
         SwitchedToTls {
             replaced,
