@@ -22,6 +22,40 @@ use crate::proto::write_buffer::WriteBuffer;
 use crate::source_table::SourceKey;
 use crate::EventLoop;
 
+/// A range of the lent read that a connection wrote (`Conn::borrowed`).
+/// Two `u32`s: a read is at most `READ_BUFFER` long, and every connection
+/// carries this field, so it costs 12 bytes, not a `Range<usize>`'s 24
+/// (memory per connection is a feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LentRange {
+    start: u32,
+    end: u32,
+}
+
+impl LentRange {
+    /// How many bytes.
+    #[inline]
+    pub(crate) fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// The range as an index of the lent slice.
+    #[inline]
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[cfg(test)]
+impl From<Range<usize>> for LentRange {
+    fn from(range: Range<usize>) -> Self {
+        Self {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+}
+
 /// The slice lent to `data_received`, if any, and the connections holding
 /// a range of it. One per loop (in `Core`).
 #[derive(Debug)]
@@ -98,14 +132,21 @@ impl LentRead {
     /// Where `data` lies in the lent slice, if it lies there entirely.
     /// Comparing addresses is enough: two live allocations never overlap,
     /// and both `data` and the lent slice are borrowed, so alive.
-    pub(crate) fn range_of(&self, data: &[u8]) -> Option<Range<usize>> {
+    /// `None` also past 4 GiB, which no read reaches.
+    pub(crate) fn range_of(&self, data: &[u8]) -> Option<LentRange> {
         let len = self.len.get();
         if len == 0 || data.is_empty() {
             return None;
         }
         let start = (data.as_ptr() as usize).checked_sub(self.start.get() as usize)?;
         let end = start.checked_add(data.len())?;
-        (end <= len).then_some(start..end)
+        if end > len {
+            return None;
+        }
+        Some(LentRange {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
     }
 
     /// Remembers that a connection borrowed a range, to be sent (or
@@ -124,7 +165,8 @@ impl LentRead {
     // the loop's read buffer is borrowed for the protocol's call without a
     // lifetime every transport would carry.
     #[allow(unsafe_code)]
-    pub(crate) fn copy_into(&self, range: Range<usize>, out: &mut WriteBuffer) {
+    pub(crate) fn copy_into(&self, range: LentRange, out: &mut WriteBuffer) {
+        let range = range.range();
         let start = self.start.get();
         assert!(
             !start.is_null() && range.end <= self.len.get(),
@@ -174,7 +216,7 @@ impl EventLoop {
             if conn.is_lost() {
                 continue;
             }
-            let mut unsent = &lent[range];
+            let mut unsent = &lent[range.range()];
             while !unsent.is_empty() {
                 let written = conn.stream.write(unsent);
                 match conn.wrote(core, key, written) {
@@ -212,8 +254,14 @@ mod tests {
             &buffer[..50],
             || {
                 delivered = true;
-                assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
-                assert_eq!(lent_read.range_of(&buffer[..50]), Some(0..50));
+                assert_eq!(
+                    lent_read.range_of(&buffer[10..20]),
+                    Some(10..20).map(LentRange::from)
+                );
+                assert_eq!(
+                    lent_read.range_of(&buffer[..50]),
+                    Some(0..50).map(LentRange::from)
+                );
                 // Past the lent length, in another allocation, or empty.
                 assert_eq!(lent_read.range_of(&buffer[40..60]), None);
                 assert_eq!(lent_read.range_of(&other[10..20]), None);
@@ -222,9 +270,12 @@ mod tests {
                 let mut nested = false;
                 lent_read.lend(&other, || nested = true, |_, _| panic!("nothing to settle"));
                 assert!(nested);
-                assert_eq!(lent_read.range_of(&buffer[10..20]), Some(10..20));
+                assert_eq!(
+                    lent_read.range_of(&buffer[10..20]),
+                    Some(10..20).map(LentRange::from)
+                );
                 let mut copied = WriteBuffer::default();
-                lent_read.copy_into(10..20, &mut copied);
+                lent_read.copy_into(LentRange::from(10..20), &mut copied);
                 assert_eq!(copied.pending(), &buffer[10..20]);
                 lent_read.note_borrower(borrower);
             },
@@ -270,6 +321,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "outlived the read")]
     fn reading_a_range_without_a_lend_panics() {
-        LentRead::default().copy_into(0..1, &mut WriteBuffer::default());
+        LentRead::default().copy_into(LentRange::from(0..1), &mut WriteBuffer::default());
     }
 }
