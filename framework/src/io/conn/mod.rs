@@ -189,6 +189,7 @@ impl Conn {
 
     /// Bytes not yet handed to the kernel: the write buffer, and for TLS
     /// the plaintext queued behind a file range.
+    #[inline]
     pub(in crate::io) fn pending_len(&self) -> usize {
         let queued_plain = self.tls.as_ref().map_or(0, |tls| tls.plain.len());
         let borrowed = self.borrowed.map_or(0, LentRange::len);
@@ -203,6 +204,7 @@ impl Conn {
     /// TCP only: a Unix stream read also stops short at a message carrying
     /// credentials or fds. (A TCP read stops short at urgent data too;
     /// out-of-band data is not supported.)
+    #[inline]
     pub(in crate::io) fn note_read(&mut self, result: &io::Result<usize>, capacity: usize) {
         let tcp = matches!(self.stream, Stream::Tcp(_));
         match result {

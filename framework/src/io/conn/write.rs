@@ -28,25 +28,27 @@ impl Conn {
     /// half-closed, not closing).
     #[inline]
     pub(in crate::io) fn check_writable(&self) -> Result<()> {
-        if self.stream.is_pipe_reader() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cannot write to a read pipe transport",
-            ));
-        }
-        if self.write_end_shut() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "cannot write after write_eof()",
-            ));
-        }
-        if !self.is_open() {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                "cannot write to a closing transport",
-            ));
+        if self.stream.is_pipe_reader() || self.write_end_shut() || !self.is_open() {
+            return Err(self.not_writable());
         }
         Ok(())
+    }
+
+    /// Why the connection takes no writes. Out of line, so that the
+    /// inlined check on every write stays small.
+    #[cold]
+    #[inline(never)]
+    fn not_writable(&self) -> Error {
+        if self.stream.is_pipe_reader() {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "cannot write to a read pipe transport",
+            )
+        } else if self.write_end_shut() {
+            Error::new(ErrorKind::InvalidInput, "cannot write after write_eof()")
+        } else {
+            Error::new(ErrorKind::Closed, "cannot write to a closing transport")
+        }
     }
 
     /// `Transport::write`: bytes of the read being lent to `data_received`
