@@ -7,6 +7,10 @@
 //! `Process.communicate(input)` is written out: `input` to the stdin pipe
 //! transport, `write_eof`, then `output()`. CPython's Python child programs
 //! are replaced by `sh`, `cat`, `sleep`, `true` and `wc` doing the same.
+//!
+//! Longer than the ~800 lines of the style guide on purpose: one file per
+//! CPython test file, so that `INDEX.md` and a reader of both go from one
+//! to the other.
 
 use std::cell::RefCell;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
