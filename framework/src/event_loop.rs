@@ -291,7 +291,7 @@ impl EventLoop {
             debug: Cell::new(debug),
             slow_callback_duration: Cell::new(Duration::from_millis(100)),
             running_source: Cell::new("callback"),
-            spare_batch: Cell::new(Batch::default()),
+            spare_batch: Cell::new(Batch::with_capacity(64)),
             batch_has_cancels: Cell::new(false),
             exception_handler: RefCell::new(None),
             signals: RefCell::new(SignalHandlers::default()),
@@ -490,6 +490,14 @@ impl EventLoop {
             core.clock.jump_to(deadline);
             return Ok(Some(Duration::ZERO));
         }
+        if crate::sys::timerfd::WAKES_POLL && core.armed_deadline.get() == Some(deadline) {
+            // The timerfd is armed for this deadline and wakes the poll
+            // (at once if it passed): no clock read. With timers that move
+            // rarely (idle timeouts as last-activity stamps), this is the
+            // common case, and a busy loop reads the clock only around its
+            // poll.
+            return Ok(None);
+        }
         let now = Instant::now();
         if deadline <= now {
             return Ok(Some(Duration::ZERO));
@@ -497,12 +505,10 @@ impl EventLoop {
         if !crate::sys::timerfd::WAKES_POLL {
             return Ok(Some(deadline - now));
         }
-        if core.armed_deadline.get() != Some(deadline) {
-            core.timerfd
-                .arm(deadline - now)
-                .map_err(|e| Error::io("arming the loop's timerfd", e))?;
-            core.armed_deadline.set(Some(deadline));
-        }
+        core.timerfd
+            .arm(deadline - now)
+            .map_err(|e| Error::io("arming the loop's timerfd", e))?;
+        core.armed_deadline.set(Some(deadline));
         Ok(None)
     }
 
@@ -589,8 +595,13 @@ impl EventLoop {
         if timers.len() == 0 {
             return;
         }
-        // A fresh clock read: a cached per-iteration `now` could be early.
-        let now = core.clock.now();
+        // The time the poll returned, read just now (`run_once`): timers due
+        // by then run, none early. A paused clock gives its own.
+        let now = core
+            .clock
+            .paused()
+            .or_else(|| core.busy_since.get())
+            .unwrap_or_else(Instant::now);
         let mut ready = core.ready.borrow_mut();
         while let Some(id) = timers.pop_due(now) {
             ready.push(Ready::Timer(id));

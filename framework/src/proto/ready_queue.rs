@@ -62,10 +62,22 @@ pub(crate) struct Batch<C, I> {
     others: Vec<Option<I>>,
 }
 
+/// Empty, with no capacity: a `Batch` taken out of a `Cell` leaves a
+/// default behind on every loop iteration, which must not allocate.
 impl<C, I> Default for Batch<C, I> {
     fn default() -> Self {
         Self {
-            slots: Vec::with_capacity(64),
+            slots: Vec::new(),
+            others: Vec::new(),
+        }
+    }
+}
+
+impl<C, I> Batch<C, I> {
+    /// Room for `capacity` items before the first growth.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            slots: Vec::with_capacity(capacity),
             others: Vec::new(),
         }
     }
@@ -108,7 +120,7 @@ pub(crate) struct ReadyQueue<C, I> {
 impl<C, I> Default for ReadyQueue<C, I> {
     fn default() -> Self {
         Self {
-            pending: Batch::default(),
+            pending: Batch::with_capacity(64),
             pending_seq: 0,
             batch_start: 0,
             batch_cancelled: Vec::new(),
