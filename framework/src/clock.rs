@@ -8,6 +8,27 @@ use std::time::{Duration, Instant};
 
 use crate::{Error, ErrorKind, EventLoop, Result};
 
+thread_local! {
+    /// When the running loop's poll last returned (real time, paused clock
+    /// or not): the one clock read of an iteration, for what only needs
+    /// the time to the millisecond and would otherwise read the clock per
+    /// request (the HTTP `Date`). `None` outside a running loop.
+    static ITERATION_TIME: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Notes the time the running loop's poll returned (`None` when it stops).
+#[inline]
+pub(crate) fn set_iteration_time(time: Option<Instant>) {
+    ITERATION_TIME.with(|cell| cell.set(time));
+}
+
+/// When the running loop on this thread last returned from its poll;
+/// `None` outside a running loop.
+#[inline]
+pub(crate) fn iteration_time() -> Option<Instant> {
+    ITERATION_TIME.with(Cell::get)
+}
+
 /// Real or paused time, per loop.
 #[derive(Debug, Default)]
 pub(crate) struct Clock {

@@ -532,6 +532,7 @@ impl EventLoop {
             let poll_ended = Instant::now();
             counters.poll_wait_ns.add(nanos(poll_ended - poll_started));
             core.busy_since.set(Some(poll_ended));
+            crate::clock::set_iteration_time(Some(poll_ended));
             if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(Error::io("polling for events", e));
@@ -759,6 +760,7 @@ impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         let core = &self.lp.core;
         core.stopping.set(false);
+        crate::clock::set_iteration_time(None);
         if let Some(since) = core.busy_since.take() {
             core.shared.counters.busy_ns.add(nanos(since.elapsed()));
         }

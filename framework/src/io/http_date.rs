@@ -1,11 +1,13 @@
 //! The wall clock's `Date` for HTTP/1 responses: read here, in the I/O
 //! layer, formatted once per second per thread, and handed to the sans-IO
-//! codec (`proto::http1`), which reads no clock. The writers users call
+//! codec (`proto::http1`), which reads no clock. On a running loop the
+//! cached date is checked against the time the loop's poll returned, so
+//! an answer reads no clock; the wall clock is read once per second. The writers users call
 //! without a date (`http1::write_response`, `write_head`, `serve_requests`)
 //! are the codec's dated ones with this date.
 
 use std::cell::RefCell;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::proto::http1::{
     serve_requests_closing_dated, serve_requests_dated, write_head_dated, Limits, Persistence,
@@ -16,12 +18,39 @@ use crate::proto::http1::{
 struct DateCache {
     second: u64,
     value: [u8; DATE_LEN],
+    /// On a running loop: the loop time (`clock::iteration_time`) before
+    /// which `value` is still the current second, so answers in between
+    /// read no clock at all.
+    valid_until: Option<Instant>,
 }
 
 thread_local! {
     static DATE: RefCell<DateCache> = const {
-        RefCell::new(DateCache { second: u64::MAX, value: [b' '; DATE_LEN] })
+        RefCell::new(DateCache { second: u64::MAX, value: [b' '; DATE_LEN], valid_until: None })
     };
+}
+
+impl DateCache {
+    /// Reads the wall clock and formats the date if the second changed;
+    /// on a loop, notes until when (on its clock) the second lasts.
+    #[cold]
+    fn refresh(&mut self, loop_time: Option<Instant>) {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let second = since_epoch.as_secs();
+        if self.second != second {
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
+            if text.len() == self.value.len() {
+                self.value.copy_from_slice(text.as_bytes());
+            }
+            self.second = second;
+        }
+        // The loop time was read before the wall clock just now, so this
+        // ends at or before the next second: never a stale date.
+        let left = Duration::from_secs(1) - Duration::from_nanos(since_epoch.subsec_nanos().into());
+        self.valid_until = loop_time.map(|time| time + left);
+    }
 }
 
 /// Calls `f` with the current IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -38,19 +67,18 @@ pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
 /// is copied, which keeps the copy inline on the hot path.
 #[inline]
 fn with_fixed_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    // On a running loop the date is checked against the time its poll
+    // returned, read once per iteration anyway; elsewhere against the
+    // wall clock, read per call.
+    let loop_time = crate::clock::iteration_time();
     DATE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.second != second {
-            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
-            if text.len() == cache.value.len() {
-                cache.value.copy_from_slice(text.as_bytes());
-            }
-            cache.second = second;
+        let current = matches!(
+            (loop_time, cache.valid_until),
+            (Some(time), Some(until)) if time < until
+        );
+        if !current {
+            cache.refresh(loop_time);
         }
         f(&cache.value)
     })

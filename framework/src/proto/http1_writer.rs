@@ -145,18 +145,50 @@ pub fn write_head_dated(
     content_length: u64,
     persistence: impl Into<Persistence>,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(out, u64::from(status));
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
-    out.extend_from_slice(date);
-    out.extend_from_slice(b"\r\n");
+    let persistence = persistence.into();
+    let connection: &[u8] = match persistence {
+        Persistence::KeepAlive => b"",
+        Persistence::KeepAliveAnnounced => b"Connection: keep-alive\r\n",
+        Persistence::Close => b"Connection: close\r\n",
+    };
     // These never have a body, and RFC 9110 (8.6) forbids the header on
     // 1xx and 204; on 304 it could only mislead.
-    if !matches!(status, 100..=199 | 204 | 304) {
+    let with_length = !matches!(status, 100..=199 | 204 | 304);
+    let mut length_digits = Decimal::new();
+    if with_length {
+        length_digits.set(content_length);
+    }
+    // One reservation for the whole head, then plain appends: a head is
+    // written per answer, so a growth check per piece adds up.
+    let headers_len: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    out.reserve(
+        STATUS_LINE_MAX
+            + DATE_LINE_LEN
+            + CONTENT_LENGTH_LINE_LEN
+            + length_digits.len()
+            + headers_len
+            + connection.len()
+            + 2,
+    );
+    match common_status_line(status) {
+        Some(line) => out.extend_from_slice(line),
+        None => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(Decimal::of(u64::from(status)).as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(reason(status).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\n");
+    if with_length {
         out.extend_from_slice(b"Content-Length: ");
-        push_decimal(out, content_length);
+        out.extend_from_slice(length_digits.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     for (name, value) in headers {
@@ -165,27 +197,74 @@ pub fn write_head_dated(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    match persistence.into() {
-        Persistence::KeepAlive => {}
-        Persistence::KeepAliveAnnounced => out.extend_from_slice(b"Connection: keep-alive\r\n"),
-        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
-    }
+    out.extend_from_slice(connection);
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `n` in decimal, without allocating.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// Room for any status line: `HTTP/1.1 `, three digits, a space, the
+/// longest reason phrase and CRLF.
+const STATUS_LINE_MAX: usize = 9 + 3 + 1 + 40 + 2;
+/// `Date: `, the date and CRLF.
+const DATE_LINE_LEN: usize = 6 + HTTP_DATE_LEN + 2;
+/// `Content-Length: ` and CRLF, without the digits.
+const CONTENT_LENGTH_LINE_LEN: usize = 16 + 2;
+
+/// The status lines answered most, whole, so the common head is written
+/// without formatting its status.
+#[inline]
+fn common_status_line(status: u16) -> Option<&'static [u8]> {
+    Some(match status {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        206 => b"HTTP/1.1 206 Partial Content\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        400 => b"HTTP/1.1 400 Bad Request\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        _ => return None,
+    })
+}
+
+/// A number in decimal, formatted on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new() -> Self {
+        Self {
+            digits: [0; 20],
+            start: 20,
         }
     }
-    out.extend_from_slice(&digits[i..]);
+
+    fn of(n: u64) -> Self {
+        let mut decimal = Self::new();
+        decimal.set(n);
+        decimal
+    }
+
+    #[inline]
+    fn set(&mut self, mut n: u64) {
+        let mut i = self.digits.len();
+        loop {
+            i -= 1;
+            self.digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.start = i;
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        self.digits.len() - self.start
+    }
 }
 
 /// `time` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), for
@@ -253,9 +332,14 @@ mod tests {
         assert!(text.contains("Content-Length: 0\r\n"));
         assert!(text.contains("Connection: close\r\n"));
         for n in [0u64, 7, 10, 1234567, u64::MAX] {
+            assert_eq!(Decimal::of(n).as_bytes(), n.to_string().as_bytes());
+            assert_eq!(Decimal::of(n).len(), n.to_string().len());
+        }
+        for status in [200, 204, 206, 304, 400, 404] {
             let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
+            write_response_dated(&mut out, DATE, status, &[], b"", true);
+            let line = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+            assert!(String::from_utf8(out).unwrap().starts_with(&line));
         }
     }
 }
