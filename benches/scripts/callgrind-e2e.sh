@@ -17,7 +17,11 @@
 # `GET / HTTP/1.1`; 2,000 warm-up requests, counters zeroed, then 20,000
 # counted. The same run gives the same count every time: the guard of the
 # connection-core work (issue 20) and the figure of issue 21.
-# With SERVERS="loopcore ...", only those servers are measured.
+# With SERVERS="loopcore ...", only those servers are measured. The
+# plaintext workloads (plaintext, pipeline, plain, pipe-16) also have the
+# servers of other projects, never measured by default: may (may-minihttp),
+# monoio (epoll driver) and mio-minimal, from benches/peers (built here,
+# only when SERVERS names one), e.g. SERVERS="loopcore may monoio mio-minimal".
 # With CALLGRIND_SIM=1, callgrind also simulates the caches and the branch
 # predictor (--cache-sim=yes --branch-sim=yes) and the report adds, per
 # request, first-level data misses (reads + writes), last-level misses and
@@ -58,6 +62,7 @@ fi
 if [ -n "${SERVERS:-}" ]; then
   read -r -a servers <<< "$SERVERS"
 fi
+peers_build "${servers[@]}"
 sim_args=()
 if [ "${CALLGRIND_SIM:-0}" = 1 ]; then
   sim_args=(--cache-sim=yes --branch-sim=yes)

@@ -26,6 +26,25 @@ release_build() {
   [ "${LOOPCORE_PREBUILT:-0}" = 1 ] || cargo build -q --release "$@"
 }
 
+# The servers of other projects (may, monoio, mio-minimal) are built from
+# benches/peers, a workspace of its own that CI never builds, into
+# benches/peers/target/release.
+PEER_SERVERS="may monoio mio-minimal"
+
+# Builds benches/peers (release) when one of the servers named is a peer;
+# skipped when LOOPCORE_PREBUILT=1, as release_build.
+# Usage: peers_build SERVER...
+peers_build() {
+  local server
+  for server in "$@"; do
+    if [[ " $PEER_SERVERS " == *" $server "* ]]; then
+      [ "${LOOPCORE_PREBUILT:-0}" = 1 ] ||
+        cargo build -q --release --manifest-path benches/peers/Cargo.toml
+      return
+    fi
+  done
+}
+
 # A taskset CPU list such as "1-3,8" spelled out with commas: "1,2,3,8".
 cpu_list() {
   local part out=() i
@@ -62,7 +81,11 @@ LUA
 # Usage: server_command WORKLOAD SERVER PORT [CERT KEY]
 #   WORKLOAD: plaintext (pipeline is the same servers), echo, https, hyper;
 #   SERVER: loopcore, mio, tokio, tokio-percore, tokio-multi (as the
-#   workload has them). Every plaintext server uses loopcore's http1 codec.
+#   workload has them); the plaintext workloads also have the peers may
+#   (may-minihttp, one worker), monoio (epoll driver, one thread) and
+#   mio-minimal (benches/peers, built by peers_build). Every other
+#   plaintext server uses loopcore's http1 codec; the peers use their own
+#   (may-minihttp's) or httparse.
 server_command() {
   local workload="${1/pipeline/plaintext}" server=$2 port=$3
   case "$workload" in plain | pipe-16) workload=plaintext ;; esac
@@ -72,6 +95,9 @@ server_command() {
     plaintext/tokio) server_cmd=(target/release/tokio_plaintext "$port") ;;
     plaintext/tokio-percore) server_cmd=(target/release/tokio_plaintext "$port" per-core 1) ;;
     plaintext/tokio-multi) server_cmd=(target/release/tokio_plaintext "$port" multi 1) ;;
+    plaintext/may) server_cmd=(benches/peers/target/release/may_plaintext "$port") ;;
+    plaintext/monoio) server_cmd=(benches/peers/target/release/monoio_plaintext "$port") ;;
+    plaintext/mio-minimal) server_cmd=(benches/peers/target/release/mio_minimal_plaintext "$port") ;;
     https/loopcore) server_cmd=(target/release/examples/https_plaintext --loops 1 --port "$port" --cert "$4" --key "$5") ;;
     hyper/loopcore) server_cmd=(target/release/examples/hyper_hello --loops 1 --port "$port") ;;
     hyper/tokio) server_cmd=(target/release/tokio_hyper "$port" current) ;;

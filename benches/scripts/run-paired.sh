@@ -27,8 +27,12 @@
 # connections, benches/src/bin/echo_client.rs). Within a round, which client starts
 # first alternates, and each pairing gets fresh servers and a 1 s warm-up.
 # Raw client output and the CSV: bench-results/paired/<stamp>-<workload>/.
+# BASELINES (default "mio tokio") picks the baselines paired with loopcore
+# in turn; for plaintext it may also name the servers of other projects,
+# may (may-minihttp), monoio (epoll driver) and mio-minimal, from
+# benches/peers (built here only when named), e.g. BASELINES="mio may monoio".
 #
-# Usage: [HOGS=1] [CLIENT=loadgen|wrk] benches/scripts/run-paired.sh [ROUNDS] [DURATION] [WORKLOAD]
+# Usage: [HOGS=1] [CLIENT=loadgen|wrk] [BASELINES="mio tokio"] benches/scripts/run-paired.sh [ROUNDS] [DURATION] [WORKLOAD]
 #        (defaults 7, 4s, plaintext; WORKLOAD is plaintext or echo)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,10 +43,12 @@ workload="${3:-plaintext}"
 seconds="${duration%s}"
 hogs="${HOGS:-1}"
 client="${CLIENT:-loadgen}"
+read -r -a baselines <<< "${BASELINES:-mio tokio}"
 
 release_build -p loopcore-examples --example http_plaintext --example echo
 release_build -p loopcore-benches --bins
 release_build -p loopcore-loadgen
+peers_build "${baselines[@]}"
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="bench-results/paired/$stamp-$workload"
@@ -84,7 +90,7 @@ if [ "$client" = wrk ]; then
 fi
 echo "round,server,mode,requests,seconds,req_per_s,p99_ms,server_cpu_s,cpu_us_per_req" > "$out/results.csv"
 for round in $(seq 1 "$rounds"); do
-  for baseline in mio tokio; do
+  for baseline in "${baselines[@]}"; do
     for mode in "${modes[@]}"; do
       servers=(loopcore "$baseline")
       pids=() hog_pids=()
