@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::proto::http1::{
     serve_requests_closing_dated, serve_requests_dated, write_head_dated, Limits, Persistence,
-    Request, HTTP_DATE_LEN as DATE_LEN,
+    PreparedResponse, Request, HTTP_DATE_LEN as DATE_LEN,
 };
 
 /// The current `Date` header value, formatted once per second per thread.
@@ -89,6 +89,25 @@ fn with_fixed_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
 #[inline]
 fn current_date() -> [u8; DATE_LEN] {
     with_fixed_date(|date| *date)
+}
+
+impl PreparedResponse {
+    /// Appends the answer to `out` with the current `Date` and the
+    /// `Connection` header `persistence` calls for.
+    ///
+    /// ```
+    /// use loopcore::http1::PreparedResponse;
+    /// let hello = PreparedResponse::new(200, &[("Content-Type", "text/plain")], b"hi");
+    /// let mut out = Vec::new();
+    /// hello.write(&mut out, true);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "));
+    /// assert!(text.ends_with("Content-Type: text/plain\r\n\r\nhi"));
+    /// ```
+    #[inline]
+    pub fn write(&self, out: &mut Vec<u8>, persistence: impl Into<Persistence>) {
+        with_fixed_date(|date| self.write_dated(out, date, persistence));
+    }
 }
 
 /// Appends a complete response to `out`: status line, `Date` (now),

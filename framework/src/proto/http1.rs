@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use super::http1_chunked::{decode_body, ChunkedError};
+pub use super::http1_prepared::PreparedResponse;
 pub use super::http1_reader::{ResponseReader, MAX_HEAD};
 pub use super::http1_writer::{
     http_date, parse_http_date, reason, write_head_dated, write_response_dated, Persistence,

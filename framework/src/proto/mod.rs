@@ -3,6 +3,7 @@
 
 pub mod http1;
 mod http1_chunked;
+mod http1_prepared;
 mod http1_reader;
 mod http1_writer;
 pub(crate) mod ready_queue;

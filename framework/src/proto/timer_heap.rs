@@ -219,7 +219,13 @@ impl<T> TimerHeap<T> {
         slot.generation != entry.id.generation || !slot.in_heap
     }
 
+    #[inline]
     fn drop_stale_fronts(&mut self) {
+        // Twice per loop iteration (the next deadline, then the due
+        // timers): with nothing cancelled, nothing to look at.
+        if self.stale == 0 {
+            return;
+        }
         while let Some(top) = self.heap.peek() {
             if !Self::is_stale(&self.slots, top) {
                 break;
