@@ -5,6 +5,10 @@
 //! per thread, so the client's own allocations do not count; the handler
 //! reads its thread's count when asked for `/mark`.
 //!
+//! It also pins "no timer armed per request": a timer's callback is a
+//! boxed closure, and the framework's (the request deadline, the idle
+//! timeout) capture state, so arming one allocates.
+//!
 //! Its own test binary: the global allocator is for this file only.
 
 use std::alloc::{GlobalAlloc, Layout, System};
