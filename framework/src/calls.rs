@@ -44,7 +44,7 @@ impl EventLoop {
         let when = self
             .core
             .clock
-            .now()
+            .now(&self.core.shared.counters)
             .checked_add(delay)
             .unwrap_or_else(far_future);
         self.call_at(when, f)
@@ -122,6 +122,6 @@ impl EventLoop {
     /// The loop's monotonic clock: `Instant::now()`, unless the clock was
     /// paused for a test ([`pause_clock`](Self::pause_clock)).
     pub fn time(&self) -> Instant {
-        self.core.clock.now()
+        self.core.clock.now(&self.core.shared.counters)
     }
 }

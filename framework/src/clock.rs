@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::metrics::Counters;
 use crate::{Error, ErrorKind, EventLoop, Result};
 
 thread_local! {
@@ -29,6 +30,15 @@ pub(crate) fn iteration_time() -> Option<Instant> {
     ITERATION_TIME.with(Cell::get)
 }
 
+/// Reads the monotonic clock for a loop, counting the read
+/// (`LoopStats::clock_reads`): the loop reads it once per iteration, when
+/// its poll returns, and otherwise only where that reading cannot serve.
+#[inline]
+pub(crate) fn read(counters: &Counters) -> Instant {
+    counters.clock_reads.add(1);
+    Instant::now()
+}
+
 /// Real or paused time, per loop.
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
@@ -37,10 +47,10 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    /// The loop's now.
+    /// The loop's now (`counters` count a read of the real clock).
     #[inline]
-    pub(crate) fn now(&self) -> Instant {
-        self.paused_at.get().unwrap_or_else(Instant::now)
+    pub(crate) fn now(&self, counters: &Counters) -> Instant {
+        self.paused_at.get().unwrap_or_else(|| read(counters))
     }
 
     /// The paused now, if paused.

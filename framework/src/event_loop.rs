@@ -119,9 +119,12 @@ pub(crate) struct Core {
     timerfd: TimerFd,
     /// The deadline the timerfd is armed for, if any.
     armed_deadline: Cell<Option<Instant>>,
-    /// When the last poll returned, during the current run: the start of
-    /// the busy stretch the next poll ends (per-loop busy/wait metrics).
-    pub(crate) busy_since: Cell<Option<Instant>>,
+    /// When the last poll returned, during the current run: the loop's
+    /// one clock read per iteration, which timers, idle stamps and the
+    /// HTTP `Date` share.
+    pub(crate) polled_at: Cell<Option<Instant>>,
+    /// Busy and waiting time, sampled from the thread's CPU clock.
+    busy_clock: crate::busy_time::BusyClock,
     /// Fds watched with `add_reader`/`add_writer`.
     pub(crate) watches: RefCell<Watches>,
     /// Connections, listeners and UDP endpoints: the I/O layer's state.
@@ -283,7 +286,8 @@ impl EventLoop {
             armed_deadline: Cell::new(None),
             clock: crate::clock::Clock::default(),
             batch_left: Cell::new(0),
-            busy_since: Cell::new(None),
+            polled_at: Cell::new(None),
+            busy_clock: Default::default(),
             watches: RefCell::new(Watches::default()),
             io: IoDriver::default(),
             state: Cell::new(State::Idle),
@@ -465,6 +469,9 @@ impl EventLoop {
             ));
         }
         self.core.state.set(State::Running);
+        let core = &self.core;
+        core.busy_clock
+            .start(crate::clock::read(&core.shared.counters));
         Ok(RunGuard {
             lp: self,
             _catch: CatchScope::enter(),
@@ -498,7 +505,7 @@ impl EventLoop {
             // poll.
             return Ok(None);
         }
-        let now = Instant::now();
+        let now = crate::clock::read(&core.shared.counters);
         if deadline <= now {
             return Ok(Some(Duration::ZERO));
         }
@@ -524,15 +531,12 @@ impl EventLoop {
         let timeout = self.poll_timeout()?;
         {
             let mut events = core.events.borrow_mut();
-            let poll_started = Instant::now();
-            if let Some(since) = core.busy_since.get() {
-                counters.busy_ns.add(nanos(poll_started - since));
-            }
             let polled = core.poll.borrow_mut().poll(&mut events, timeout);
-            let poll_ended = Instant::now();
-            counters.poll_wait_ns.add(nanos(poll_ended - poll_started));
-            core.busy_since.set(Some(poll_ended));
-            crate::clock::set_iteration_time(Some(poll_ended));
+            // The iteration's one clock read.
+            let polled_at = crate::clock::read(counters);
+            core.polled_at.set(Some(polled_at));
+            crate::clock::set_iteration_time(Some(polled_at));
+            core.busy_clock.on_poll(polled_at, counters);
             if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(Error::io("polling for events", e));
@@ -601,8 +605,8 @@ impl EventLoop {
         let now = core
             .clock
             .paused()
-            .or_else(|| core.busy_since.get())
-            .unwrap_or_else(Instant::now);
+            .or_else(|| core.polled_at.get())
+            .unwrap_or_else(|| crate::clock::read(&core.shared.counters));
         let mut ready = core.ready.borrow_mut();
         while let Some(id) = timers.pop_due(now) {
             ready.push(Ready::Timer(id));
@@ -761,9 +765,9 @@ impl Drop for RunGuard<'_> {
         let core = &self.lp.core;
         core.stopping.set(false);
         crate::clock::set_iteration_time(None);
-        if let Some(since) = core.busy_since.take() {
-            core.shared.counters.busy_ns.add(nanos(since.elapsed()));
-        }
+        core.polled_at.set(None);
+        let counters = &core.shared.counters;
+        core.busy_clock.stop(crate::clock::read(counters), counters);
         if core.state.get() == State::Running {
             core.state.set(State::Idle);
         }

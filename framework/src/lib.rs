@@ -443,6 +443,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod busy_time;
 mod calls;
 mod clock;
 mod error;

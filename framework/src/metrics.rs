@@ -57,6 +57,7 @@ pub(crate) struct Counters {
     pub(crate) busy_ns: Counter,
     pub(crate) poll_wait_ns: Counter,
     pub(crate) slowest_callback_ns: Counter,
+    pub(crate) clock_reads: Counter,
 }
 
 /// A snapshot of one loop's counters, readable from any thread.
@@ -108,14 +109,26 @@ pub struct LoopStats {
     /// Requests or connections a protocol refused because the loop was
     /// overloaded ([`EventLoop::note_shed`](crate::EventLoop::note_shed)).
     pub shed: u64,
-    /// Nanoseconds spent running callbacks and I/O (everything but polling).
+    /// Nanoseconds of CPU time (user and system) the loop's thread used
+    /// while the loop ran: callbacks, I/O, and the kernel's side of its
+    /// system calls. Sampled from the thread's CPU clock at most once a
+    /// millisecond and when a run ends, not timed per poll (which would
+    /// cost a second clock read per iteration).
     pub busy_ns: u64,
-    /// Nanoseconds spent blocked in `epoll_wait`.
+    /// Nanoseconds the loop ran without using a CPU: blocked in
+    /// `epoll_wait`, or ready and waiting for a CPU. `busy_ns +
+    /// poll_wait_ns` is the wall time the loop ran, up to the last sample.
     pub poll_wait_ns: u64,
     /// The slowest single callback so far, in nanoseconds. Timing every
     /// callback costs two clock reads each, so this is measured in debug
     /// mode only (`EventLoop::set_debug`); it stays 0 otherwise.
     pub slowest_callback_ns: u64,
+    /// Times the loop read the monotonic clock: once per iteration (when
+    /// its poll returns), plus [`EventLoop::time`](crate::EventLoop::time)
+    /// calls and the few places where that reading cannot serve. Serving
+    /// requests adds none: timers, idle timeouts and the HTTP `Date` use
+    /// the iteration's reading.
+    pub clock_reads: u64,
 }
 
 impl LoopStats {
@@ -151,6 +164,7 @@ impl LoopStats {
             total.busy_ns += s.busy_ns;
             total.poll_wait_ns += s.poll_wait_ns;
             total.slowest_callback_ns = total.slowest_callback_ns.max(s.slowest_callback_ns);
+            total.clock_reads += s.clock_reads;
         }
         total
     }
@@ -275,13 +289,13 @@ impl LoopStats {
             ),
             (
                 "busy_nanoseconds_total",
-                "Time spent running callbacks and I/O.",
+                "CPU time the loop's thread used while the loop ran.",
                 "counter",
                 self.busy_ns,
             ),
             (
                 "poll_wait_nanoseconds_total",
-                "Time spent blocked in epoll_wait.",
+                "Time the loop ran without using a CPU (blocked in epoll_wait, or waiting for a CPU).",
                 "counter",
                 self.poll_wait_ns,
             ),
@@ -343,6 +357,7 @@ impl Counters {
             busy_ns: self.busy_ns.get(),
             poll_wait_ns: self.poll_wait_ns.get(),
             slowest_callback_ns: self.slowest_callback_ns.get(),
+            clock_reads: self.clock_reads.get(),
         }
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! It also pins "no timer armed per request": a timer's callback is a
 //! boxed closure, and the framework's (the request deadline, the idle
-//! timeout) capture state, so arming one allocates.
+//! timeout) capture state, so arming one allocates. And "the clock is read
+//! at most once per loop iteration": the loop counts its clock reads
+//! (`LoopStats::clock_reads`), and serving a request adds none beyond the
+//! one read when the poll returns (and the `Date`'s once a second).
 //!
 //! Its own test binary: the global allocator is for this file only.
 
@@ -67,10 +70,16 @@ static ALLOCATOR: Counting = Counting;
 
 /// The loop thread's allocation count when `/mark` was last answered.
 static MARKED: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The loop's clock reads and iterations then.
+static CLOCK_READS: AtomicU64 = AtomicU64::new(0);
+static ITERATIONS: AtomicU64 = AtomicU64::new(0);
 
 fn respond(request: &Request<'_>, reply: &mut Reply<'_>) {
     if request.path == "/mark" {
         MARKED.store(ALLOCATIONS.with(Cell::get), Ordering::SeqCst);
+        let stats = EventLoop::current().stats();
+        CLOCK_READS.store(stats.clock_reads, Ordering::SeqCst);
+        ITERATIONS.store(stats.iterations, Ordering::SeqCst);
     }
     let persistence = reply.persistence();
     http1::write_response(
@@ -139,11 +148,30 @@ fn serving_keep_alive_requests_allocates_nothing_on_the_loop_thread() {
     }
     request(&mut streams[0], "/mark", &mut scratch);
     let before = MARKED.load(Ordering::SeqCst);
+    let (reads_before, iterations_before) = (
+        CLOCK_READS.load(Ordering::SeqCst),
+        ITERATIONS.load(Ordering::SeqCst),
+    );
+    let started = std::time::Instant::now();
     for i in 0..1_000 {
         request(&mut streams[i % 4], "/", &mut scratch);
     }
     request(&mut streams[1], "/mark", &mut scratch);
+    let seconds = started.elapsed().as_secs();
     let after = MARKED.load(Ordering::SeqCst);
+    let reads = CLOCK_READS.load(Ordering::SeqCst) - reads_before;
+    let iterations = ITERATIONS.load(Ordering::SeqCst) - iterations_before;
+    // One request outstanding at a time: at least one iteration each.
+    assert!(
+        iterations >= 1_000,
+        "{iterations} iterations for 1,000 requests"
+    );
+    // One read per iteration, plus the `Date` once a second (the seconds
+    // boundaries crossed: at most the whole seconds elapsed, plus one).
+    assert!(
+        reads <= iterations + seconds + 1,
+        "{reads} clock reads in {iterations} iterations ({seconds} s): more than one per iteration"
+    );
     assert_ne!(before, u64::MAX, "the handler never saw /mark");
     assert_eq!(
         after - before,

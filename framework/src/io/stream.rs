@@ -11,6 +11,8 @@ use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
+use crate::sys::socket_io;
+
 /// A connected stream socket or one end of a pipe.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -30,19 +32,22 @@ fn wrong_direction(what: &str) -> io::Error {
 }
 
 impl Stream {
+    #[inline]
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => (&*s).read(buf),
-            Stream::Unix(s) => (&*s).read(buf),
+            // Sockets by direct system call (see `sys::socket_io`).
+            Stream::Tcp(s) => socket_io::recv(s.as_fd(), buf),
+            Stream::Unix(s) => socket_io::recv(s.as_fd(), buf),
             Stream::PipeReader(p) => (&*p).read(buf),
             Stream::PipeWriter(_) => Err(wrong_direction("read from a write pipe")),
         }
     }
 
+    #[inline]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => (&*s).write(buf),
-            Stream::Unix(s) => (&*s).write(buf),
+            Stream::Tcp(s) => socket_io::send(s.as_fd(), buf),
+            Stream::Unix(s) => socket_io::send(s.as_fd(), buf),
             Stream::PipeWriter(p) => (&*p).write(buf),
             Stream::PipeReader(_) => Err(wrong_direction("write to a read pipe")),
         }

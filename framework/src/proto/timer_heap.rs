@@ -25,6 +25,9 @@
 //!    only once.
 //! 5. A timer that is due (`pop_due`) keeps its value in the slab until
 //!    `take`, so it can still be cancelled between becoming due and running.
+//! 6. `due_not_before`, when set, is at or before every live entry's
+//!    deadline: `pop_due` answers "nothing due" from it with one comparison,
+//!    where a loop iteration would otherwise look at the fronts.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -93,6 +96,8 @@ pub(crate) struct TimerHeap<T> {
     next_seq: u64,
     stale: usize,
     live: usize,
+    /// A lower bound of the live deadlines (invariant 6).
+    due_not_before: Option<Instant>,
 }
 
 impl<T> Default for TimerHeap<T> {
@@ -105,6 +110,7 @@ impl<T> Default for TimerHeap<T> {
             next_seq: 0,
             stale: 0,
             live: 0,
+            due_not_before: None,
         }
     }
 }
@@ -133,6 +139,9 @@ impl<T> TimerHeap<T> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = Entry { deadline, seq, id };
+        if let Some(bound) = self.due_not_before {
+            self.due_not_before = Some(bound.min(deadline));
+        }
         if self
             .lane
             .back()
@@ -177,15 +186,29 @@ impl<T> TimerHeap<T> {
     /// The earliest live deadline not yet popped.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.drop_stale_fronts();
-        self.front().map(|(entry, _)| entry.deadline)
+        let next = self.front().map(|(entry, _)| entry.deadline);
+        self.due_not_before = next;
+        next
     }
 
     /// Pops the earliest timer whose deadline is at or before `now`. Its value
     /// stays in the slab until [`take`](Self::take).
+    #[inline]
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
+        if self.due_not_before.is_some_and(|bound| now < bound) {
+            return None;
+        }
+        self.pop_front_if_due(now)
+    }
+
+    fn pop_front_if_due(&mut self, now: Instant) -> Option<TimerId> {
         self.drop_stale_fronts();
-        let (earliest, in_lane) = self.front()?;
+        let Some((earliest, in_lane)) = self.front() else {
+            self.due_not_before = None;
+            return None;
+        };
         if earliest.deadline > now {
+            self.due_not_before = Some(earliest.deadline);
             return None;
         }
         let entry = if in_lane {
@@ -264,6 +287,32 @@ mod tests {
             out.extend(heap.take(id));
         }
         out
+    }
+
+    #[test]
+    fn a_timer_earlier_than_every_pending_one_is_due_on_time() {
+        let t0 = Instant::now();
+        let mut heap = TimerHeap::default();
+        heap.insert(t0 + Duration::from_secs(10), 1);
+        // Nothing due: the heap remembers that nothing is before 10 s.
+        assert_eq!(
+            drain(&mut heap, t0 + Duration::from_secs(1)),
+            Vec::<u32>::new()
+        );
+        assert_eq!(heap.next_deadline(), Some(t0 + Duration::from_secs(10)));
+        heap.insert(t0 + Duration::from_secs(2), 2);
+        assert_eq!(
+            drain(&mut heap, t0 + Duration::from_secs(1)),
+            Vec::<u32>::new()
+        );
+        assert_eq!(drain(&mut heap, t0 + Duration::from_secs(2)), vec![2]);
+        // With the earliest cancelled, the next one is still found.
+        let id = heap.insert(t0 + Duration::from_secs(3), 3);
+        heap.insert(t0 + Duration::from_secs(4), 4);
+        heap.take(id);
+        assert_eq!(drain(&mut heap, t0 + Duration::from_secs(5)), vec![4]);
+        assert_eq!(drain(&mut heap, t0 + Duration::from_secs(10)), vec![1]);
+        assert_eq!(heap.len(), 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod pidfd;
 pub(crate) mod reuseport;
 pub(crate) mod sendfile;
 pub(crate) mod signal;
+pub(crate) mod socket_io;
 pub(crate) mod spawn;
 pub(crate) mod timerfd;
 
@@ -184,5 +185,20 @@ pub(crate) fn getnameinfo(addr: std::net::SocketAddr) -> std::io::Result<(String
     Ok((
         host.to_string_lossy().into_owned(),
         service.to_string_lossy().into_owned(),
+    ))
+}
+
+/// CPU time (user and system) the calling thread has used.
+pub(crate) fn thread_cpu_time() -> io::Result<std::time::Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the call; the
+    // calling thread's CPU clock exists on every supported system.
+    cvt(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) })?;
+    Ok(std::time::Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
     ))
 }

@@ -34,8 +34,8 @@ impl IdleTimer {
         self.last_activity = core
             .clock
             .paused()
-            .or_else(|| core.busy_since.get())
-            .unwrap_or_else(Instant::now);
+            .or_else(|| core.polled_at.get())
+            .unwrap_or_else(|| crate::clock::read(&core.shared.counters));
     }
 
     pub(crate) fn cancel(&mut self) {
