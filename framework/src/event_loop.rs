@@ -119,6 +119,10 @@ pub(crate) struct Core {
     timerfd: TimerFd,
     /// The deadline the timerfd is armed for, if any.
     armed_deadline: Cell<Option<Instant>>,
+    /// Whether a timer may be due after this iteration's poll: false when
+    /// the poll waits on a timerfd armed for the earliest deadline, until
+    /// that timerfd fires.
+    timers_may_be_due: Cell<bool>,
     /// When the last poll returned, during the current run: the loop's
     /// one clock read per iteration, which timers, idle stamps and the
     /// HTTP `Date` share.
@@ -140,7 +144,7 @@ pub(crate) struct Core {
     /// What kind of item runs now, for panic reports and slow warnings.
     running_source: Cell<&'static str>,
     /// The batch the next iteration swaps in (kept for its capacity).
-    spare_batch: Cell<Batch<Callback, Ready>>,
+    running_batch: RefCell<Batch<Callback, Ready>>,
     /// An item of the running batch was cancelled: the runner must check.
     pub(crate) batch_has_cancels: Cell<bool>,
     /// The user's exception handler, if any.
@@ -284,6 +288,7 @@ impl EventLoop {
             timers: RefCell::new(TimerHeap::default()),
             timerfd,
             armed_deadline: Cell::new(None),
+            timers_may_be_due: Cell::new(true),
             clock: crate::clock::Clock::default(),
             batch_left: Cell::new(0),
             polled_at: Cell::new(None),
@@ -295,7 +300,7 @@ impl EventLoop {
             debug: Cell::new(debug),
             slow_callback_duration: Cell::new(Duration::from_millis(100)),
             running_source: Cell::new("callback"),
-            spare_batch: Cell::new(Batch::with_capacity(64)),
+            running_batch: RefCell::new(Batch::with_capacity(64)),
             batch_has_cancels: Cell::new(false),
             exception_handler: RefCell::new(None),
             signals: RefCell::new(SignalHandlers::default()),
@@ -482,6 +487,7 @@ impl EventLoop {
 
     fn poll_timeout(&self) -> Result<Option<Duration>> {
         let core = &self.core;
+        core.timers_may_be_due.set(true);
         if !core.ready.borrow().is_empty()
             || core.stopping.get()
             || core.main_waker.woken.load(Ordering::Acquire)
@@ -503,6 +509,7 @@ impl EventLoop {
             // rarely (idle timeouts as last-activity stamps), this is the
             // common case, and a busy loop reads the clock only around its
             // poll.
+            core.timers_may_be_due.set(false);
             return Ok(None);
         }
         let now = crate::clock::read(&core.shared.counters);
@@ -516,6 +523,7 @@ impl EventLoop {
             .arm(deadline - now)
             .map_err(|e| Error::io("arming the loop's timerfd", e))?;
         core.armed_deadline.set(Some(deadline));
+        core.timers_may_be_due.set(false);
         Ok(None)
     }
 
@@ -583,6 +591,7 @@ impl EventLoop {
                 TIMER_TOKEN => {
                     core.timerfd.clear();
                     core.armed_deadline.set(None);
+                    core.timers_may_be_due.set(true);
                 }
                 token => {
                     if let Some(slot) = core.io.on_event(token, event, &mut ready) {
@@ -596,6 +605,9 @@ impl EventLoop {
 
     fn queue_due_timers(&self) {
         let core = &self.core;
+        if !core.timers_may_be_due.get() {
+            return;
+        }
         let mut timers = core.timers.borrow_mut();
         if timers.len() == 0 {
             return;
@@ -615,7 +627,9 @@ impl EventLoop {
 
     fn run_ready_batch(&self) {
         let core = &self.core;
-        let mut batch = core.spare_batch.take();
+        // Borrowed for the whole batch: only this function touches it, and
+        // a loop never runs inside one of its own callbacks.
+        let mut batch = core.running_batch.borrow_mut();
         let start = core.ready.borrow_mut().start_batch(&mut batch);
         core.batch_has_cancels.set(false);
         let count = batch.len();
@@ -636,7 +650,6 @@ impl EventLoop {
         // Every item was taken: clearing drops nothing, and the capacity
         // serves as the next `pending` vectors.
         batch.clear();
-        core.spare_batch.set(batch);
         core.shared.counters.callbacks.add(count as u64);
     }
 

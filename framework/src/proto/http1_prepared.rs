@@ -1,7 +1,8 @@
 //! [`PreparedResponse`]: an answer whose bytes are built once. Status,
 //! headers and body are fixed; each answer fills in only the `Date` and the
-//! `Connection` header its persistence calls for, so writing one is three
-//! copies instead of a head written header by header.
+//! `Connection` header its persistence calls for, so writing one is a copy
+//! of the whole answer and a 29-byte patch, instead of a head written
+//! header by header.
 
 use super::http1_writer::{write_head_dated, Persistence, HTTP_DATE_LEN};
 
@@ -25,11 +26,12 @@ use super::http1_writer::{write_head_dated, Persistence, HTTP_DATE_LEN};
 /// ```
 #[derive(Debug, Clone)]
 pub struct PreparedResponse {
-    /// Up to the date: the status line and `Date: `.
-    before_date: Box<[u8]>,
-    /// After the date, per persistence (keep-alive, keep-alive announced,
-    /// close): the rest of the head and the body.
-    after_date: [Box<[u8]>; 3],
+    /// The whole answer per persistence (keep-alive, keep-alive announced,
+    /// close), with a placeholder where the date goes.
+    whole: [Box<[u8]>; 3],
+    /// Where the date starts: the same in all three (the `Connection`
+    /// header comes after it).
+    date_at: usize,
 }
 
 impl PreparedResponse {
@@ -50,19 +52,25 @@ impl PreparedResponse {
             out.extend_from_slice(body);
             out
         };
-        let keep_alive = whole(Persistence::KeepAlive);
-        let date_at = keep_alive
-            .windows(HTTP_DATE_LEN)
-            .position(|w| w == PLACEHOLDER)
-            .expect("write_head_dated writes the date");
-        let after = |whole: Vec<u8>| whole[date_at + HTTP_DATE_LEN..].into();
+        let answers = [
+            whole(Persistence::KeepAlive),
+            whole(Persistence::KeepAliveAnnounced),
+            whole(Persistence::Close),
+        ];
+        let date_at = |answer: &Vec<u8>| {
+            answer
+                .windows(HTTP_DATE_LEN)
+                .position(|w| w == PLACEHOLDER)
+                .expect("write_head_dated writes the date")
+        };
+        let first = date_at(&answers[0]);
+        assert!(
+            answers.iter().all(|answer| date_at(answer) == first),
+            "the Date header moved with the Connection header"
+        );
         Self {
-            before_date: keep_alive[..date_at].into(),
-            after_date: [
-                after(keep_alive),
-                after(whole(Persistence::KeepAliveAnnounced)),
-                after(whole(Persistence::Close)),
-            ],
+            whole: answers.map(Vec::into_boxed_slice),
+            date_at: first,
         }
     }
 
@@ -75,15 +83,14 @@ impl PreparedResponse {
         date: &[u8; HTTP_DATE_LEN],
         persistence: impl Into<Persistence>,
     ) {
-        let after_date = &self.after_date[match persistence.into() {
+        let whole = &self.whole[match persistence.into() {
             Persistence::KeepAlive => 0,
             Persistence::KeepAliveAnnounced => 1,
             Persistence::Close => 2,
         }];
-        out.reserve(self.before_date.len() + HTTP_DATE_LEN + after_date.len());
-        out.extend_from_slice(&self.before_date);
-        out.extend_from_slice(date);
-        out.extend_from_slice(after_date);
+        let date_at = out.len() + self.date_at;
+        out.extend_from_slice(whole);
+        out[date_at..date_at + HTTP_DATE_LEN].copy_from_slice(date);
     }
 }
 
