@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::rc::Rc;
 
 use loopcore::http1::{
     Http1Connection, Http1Handler, Http1Options, PreparedResponse, Reply, Request,
@@ -25,9 +26,13 @@ thread_local! {
     static ANSWERED: Cell<u64> = const { Cell::new(0) };
     /// The answer, prepared once per loop thread: each request copies it
     /// with the current `Date` (TechEmpower's plaintext rules allow a
-    /// prebuilt answer; the date must be current).
-    static HELLO: PreparedResponse =
-        PreparedResponse::new(200, &[("Server", "loopcore"), ("Content-Type", "text/plain")], BODY);
+    /// prebuilt answer; the date must be current). Each connection's
+    /// handler holds it, so answering looks up no thread-local.
+    static HELLO: Rc<PreparedResponse> = Rc::new(PreparedResponse::new(
+        200,
+        &[("Server", "loopcore"), ("Content-Type", "text/plain")],
+        BODY,
+    ));
 }
 
 /// Requests the plaintext protocol answered on the calling thread's loop
@@ -37,14 +42,21 @@ pub fn requests_answered_here() -> u64 {
 }
 
 /// The handler: `Hello, World!` whatever was asked.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Hello;
+#[derive(Debug, Clone)]
+pub struct Hello(Rc<PreparedResponse>);
+
+impl Default for Hello {
+    /// The calling thread's prepared answer.
+    fn default() -> Self {
+        Self(HELLO.with(Rc::clone))
+    }
+}
 
 impl Http1Handler for Hello {
     fn respond(&mut self, _request: &Request<'_>, reply: &mut Reply<'_>) {
         ANSWERED.with(|count| count.set(count.get() + 1));
         let persistence = reply.persistence();
-        HELLO.with(|hello| hello.write(reply.out(), persistence));
+        self.0.write(reply.out(), persistence);
     }
 }
 
@@ -66,7 +78,7 @@ impl Plaintext {
 
     /// A connection with these driver options.
     pub fn with_options(options: Http1Options) -> Self {
-        Self(Http1Connection::new(Hello, options))
+        Self(Http1Connection::new(Hello::default(), options))
     }
 
     /// A connection that sheds load above `pending` items of work on the

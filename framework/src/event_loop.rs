@@ -584,6 +584,10 @@ impl EventLoop {
         }
         let mut count = 0;
         let mut ready = core.ready.borrow_mut();
+        // Nothing waits in the queue: connections run straight from the
+        // events, ahead of the batch (`IoDriver::on_event`). Debug mode
+        // times every item, so keeps them all in the queue.
+        let direct = ready.is_empty() && !core.debug.get();
         for event in events.iter() {
             count += 1;
             match event.token() {
@@ -594,7 +598,7 @@ impl EventLoop {
                     core.timers_may_be_due.set(true);
                 }
                 token => {
-                    if let Some(slot) = core.io.on_event(token, event, &mut ready) {
+                    if let Some(slot) = core.io.on_event(token, event, &mut ready, direct) {
                         core.watches.borrow_mut().on_event(slot, event, &mut ready)
                     }
                 }
@@ -633,6 +637,23 @@ impl EventLoop {
         let start = core.ready.borrow_mut().start_batch(&mut batch);
         core.batch_has_cancels.set(false);
         let count = batch.len();
+        // Connections the events made ready with the queue empty come
+        // first, as they would have at the front of the batch.
+        let direct = core.io.direct_len();
+        let mut next = 0;
+        while next < direct {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                core.io.run_direct(self, &mut next, count);
+            }));
+            if let Err(payload) = outcome {
+                let panic = exception::CaughtPanic::from_payload(payload);
+                let source = core.running_source.get();
+                self.report_panic(ExceptionContext::from_panic(source, panic));
+            }
+        }
+        if direct > 0 {
+            core.io.clear_direct();
+        }
         let mut next = 0;
         // One `catch_unwind` per batch, not per item: after a panic the
         // failed item is reported and the rest of the batch goes on.
@@ -650,7 +671,7 @@ impl EventLoop {
         // Every item was taken: clearing drops nothing, and the capacity
         // serves as the next `pending` vectors.
         batch.clear();
-        core.shared.counters.callbacks.add(count as u64);
+        core.shared.counters.callbacks.add((direct + count) as u64);
     }
 
     /// Runs the batch's items from `next` on, advancing `next` as each starts.
@@ -726,6 +747,12 @@ impl EventLoop {
     #[inline]
     pub(crate) fn set_running_source(&self, source: &'static str) {
         self.core.running_source.set(source);
+    }
+
+    /// Items of the running batch still to run (`load`).
+    #[inline]
+    pub(crate) fn set_batch_left(&self, left: usize) {
+        self.core.batch_left.set(left);
     }
 
     fn check_slow(&self, what: &'static str, took: Duration) {

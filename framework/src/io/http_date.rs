@@ -112,7 +112,9 @@ impl PreparedResponse {
     /// ```
     #[inline]
     pub fn write(&self, out: &mut Vec<u8>, persistence: impl Into<Persistence>) {
-        with_fixed_date(|date| self.write_dated(out, date, persistence));
+        // The date copied out first: the answer's copy then sits in the
+        // caller, not inside the thread-local's closure.
+        self.write_dated(out, &current_date(), persistence);
     }
 }
 

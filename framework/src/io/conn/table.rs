@@ -41,12 +41,16 @@ impl Conns {
         self.table.get_mut(key)
     }
 
-    /// Notes an epoll event and queues the connection if it has work.
+    /// Notes an epoll event and queues the connection if it has work: on
+    /// `direct` when given (run before the loop's batch, see
+    /// `IoDriver::run_direct`), else on the ready queue.
+    #[inline]
     pub(crate) fn on_event(
         &mut self,
         key: usize,
         event: &Event,
         ready: &mut ReadyQueue<Callback, Ready>,
+        direct: Option<&mut Vec<ConnReady>>,
     ) {
         let Some((key, conn)) = self.table.get_by_slot_mut(key) else {
             return;
@@ -65,7 +69,12 @@ impl Conns {
             || (conn.readiness.writable() && !conn.write.is_empty());
         if has_work && !conn.queued && !conn.is_lost() {
             conn.queued = true;
-            ready.push(Ready::Io(IoReady::Conn(ConnReady { key })));
+            match direct {
+                Some(direct) => direct.push(ConnReady { key }),
+                None => {
+                    ready.push(Ready::Io(IoReady::Conn(ConnReady { key })));
+                }
+            }
         }
     }
 
