@@ -67,6 +67,25 @@ struct Finished {
     at: Instant,
     /// CPU seconds its thread used.
     cpu: f64,
+    /// Seconds its thread was ready to run but waited for a CPU.
+    waited: f64,
+}
+
+/// What a loop thread has used so far: CPU time, and time spent waiting
+/// for a CPU while runnable.
+#[derive(Debug, Clone, Copy)]
+struct ThreadUsage {
+    cpu: f64,
+    waited: f64,
+}
+
+impl ThreadUsage {
+    fn now() -> Self {
+        Self {
+            cpu: cpu_seconds("/proc/thread-self/stat"),
+            waited: run_queue_seconds("/proc/thread-self/schedstat"),
+        }
+    }
 }
 
 /// What a run measured.
@@ -121,9 +140,9 @@ pub fn run_with_progress(
             let budget =
                 requests.map(|n| n / loops as u64 + u64::from((index as u64) < n % loops as u64));
             let indexes = (index..loop_plan.connections).step_by(loops);
-            let cpu_start = cpu_seconds("/proc/thread-self/stat");
+            let started = ThreadUsage::now();
             let run = LoopRun::start(lp, loop_plan.clone(), indexes, budget);
-            tick(lp, run, done_tx.clone(), index, cpu_start);
+            tick(lp, run, done_tx.clone(), index, started);
         })
         .build()
         .context("starting the client loops")?;
@@ -175,14 +194,26 @@ pub fn run_with_progress(
     let mut cpu_seconds = 0.0;
     for (index, part) in finished.into_iter().enumerate() {
         let Finished {
-            recorder, at, cpu, ..
+            recorder,
+            at,
+            cpu,
+            waited,
+            ..
         } = part.expect("every loop reported");
         last = last.max(at);
         cpu_seconds += cpu;
         total.merge(&recorder);
         let loop_stats = &stats.per_loop[index];
-        let busy = loop_stats.busy_ns as f64
-            / (loop_stats.busy_ns + loop_stats.poll_wait_ns).max(1) as f64;
+        // Busy: the time the loop's thread ran or was ready to run and
+        // waited for a CPU, over the time the loop ran. (The loop's own
+        // busy time is CPU time only; a generator starved of CPU is as
+        // much the bottleneck as one using all of it.)
+        let ran = (loop_stats.busy_ns + loop_stats.poll_wait_ns) as f64 / 1e9;
+        let busy = if ran > 0.0 {
+            ((cpu + waited) / ran).min(1.0)
+        } else {
+            0.0
+        };
         per_loop.push(LoopOutcome {
             recorder,
             busy,
@@ -208,7 +239,7 @@ fn tick(
     run: std::rc::Rc<LoopRun>,
     done: mpsc::Sender<Message>,
     index: usize,
-    cpu_start: f64,
+    started: ThreadUsage,
 ) {
     lp.call_later(TICK, move |lp| {
         let now = Instant::now();
@@ -224,15 +255,17 @@ fn tick(
             // The last, partial second.
             send_intervals(&run, &done, now + Duration::from_secs(1));
             let recorder = run.recorder.borrow().clone();
+            let usage = ThreadUsage::now();
             let _ = done.send(Message::Finished(Box::new(Finished {
                 index,
                 recorder,
                 at: now.min(plan.stop_at),
-                cpu: cpu_seconds("/proc/thread-self/stat") - cpu_start,
+                cpu: usage.cpu - started.cpu,
+                waited: usage.waited - started.waited,
             })));
             return;
         }
-        tick(lp, run, done, index, cpu_start);
+        tick(lp, run, done, index, started);
     });
 }
 
@@ -252,6 +285,16 @@ fn send_intervals(run: &LoopRun, done: &mpsc::Sender<Message>, now: Instant) {
             let _ = done.send(Message::Interval { index, histogram });
         }
     }
+}
+
+/// Time spent runnable but waiting for a CPU, in seconds, from a
+/// `/proc` schedstat file (its second field, in nanoseconds); 0 where the
+/// kernel keeps no scheduler statistics.
+pub fn run_queue_seconds(schedstat_file: &str) -> f64 {
+    std::fs::read_to_string(schedstat_file)
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |nanos| nanos / 1e9)
 }
 
 /// User + system CPU time from a `/proc` stat file: `/proc/self/stat`
@@ -278,4 +321,18 @@ fn clock_ticks_per_second() -> f64 {
     // Linux has used 100 for USER_HZ on every architecture for decades;
     // `getconf CLK_TCK` would need libc.
     100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_queue_time_is_the_second_schedstat_field_in_seconds() {
+        let dir = std::env::temp_dir().join(format!("loadgen-schedstat-{}", std::process::id()));
+        std::fs::write(&dir, "337234 2500000000 5\n").unwrap();
+        assert_eq!(run_queue_seconds(dir.to_str().unwrap()), 2.5);
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(run_queue_seconds("/nonexistent/schedstat"), 0.0);
+    }
 }
