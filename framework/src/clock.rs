@@ -39,6 +39,20 @@ pub(crate) fn read(counters: &Counters) -> Instant {
     Instant::now()
 }
 
+impl crate::event_loop::Core {
+    /// The loop's time as of this iteration: the paused clock, else the
+    /// iteration's one clock read (when its poll returned), else, outside
+    /// an iteration, a fresh read. For what needs no better than the
+    /// iteration's precision: idle stamps, due timers, hyper's timeouts.
+    #[inline]
+    pub(crate) fn iteration_now(&self) -> Instant {
+        self.clock
+            .paused()
+            .or_else(|| self.polled_at.get())
+            .unwrap_or_else(|| read(&self.shared.counters))
+    }
+}
+
 /// Real or paused time, per loop.
 #[derive(Debug, Default)]
 pub(crate) struct Clock {

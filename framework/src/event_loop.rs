@@ -620,11 +620,7 @@ impl EventLoop {
         }
         // The time the poll returned, read just now (`run_once`): timers due
         // by then run, none early. A paused clock gives its own.
-        let now = core
-            .clock
-            .paused()
-            .or_else(|| core.polled_at.get())
-            .unwrap_or_else(|| crate::clock::read(&core.shared.counters));
+        let now = core.iteration_now();
         let mut ready = core.ready.borrow_mut();
         while let Some(id) = timers.pop_due(now) {
             ready.push(Ready::Timer(id));

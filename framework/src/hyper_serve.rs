@@ -229,31 +229,67 @@ fn refusal(request: &Request<Incoming>, http1_framing: bool) -> Option<StatusCod
         // headers such as `Transfer-Encoding`.
         return None;
     }
-    let headers = request.headers();
-    if !framing_is_unambiguous(headers) {
+    // One pass over the fields: two `get_all` lookups hash both names,
+    // which cost more than walking the few fields of a request.
+    let mut hosts = 0usize;
+    let mut codings = TransferCodings::default();
+    for (name, value) in request.headers() {
+        if name == HOST {
+            hosts += 1;
+        } else if name == TRANSFER_ENCODING {
+            codings.note(value);
+        }
+    }
+    if !codings.unambiguous() {
         return Some(StatusCode::BAD_REQUEST);
     }
-    let hosts = headers.get_all(HOST).iter().count();
     if hosts > 1 || (hosts == 0 && request.version() == Version::HTTP_11) {
         return Some(StatusCode::BAD_REQUEST);
     }
     None
 }
 
-/// Whether the body's length can be read only one way: no
-/// `Transfer-Encoding`, or one field that names no coding twice and has
-/// `chunked` last if at all. (hyper itself refuses a last coding other
-/// than `chunked` and conflicting `Content-Length`s, and reads a request
-/// with both `Transfer-Encoding` and `Content-Length` by the former,
-/// drops the latter, and closes the connection after it.)
-fn framing_is_unambiguous(headers: &HeaderMap) -> bool {
-    let mut fields = headers.get_all(TRANSFER_ENCODING).iter();
-    let Some(field) = fields.next() else {
-        return true;
-    };
-    if fields.next().is_some() {
-        return false;
+/// The `Transfer-Encoding` fields of a request, as seen one by one.
+#[derive(Default)]
+struct TransferCodings<'a> {
+    fields: usize,
+    first: Option<&'a HeaderValue>,
+}
+
+impl<'a> TransferCodings<'a> {
+    fn note(&mut self, field: &'a HeaderValue) {
+        self.fields += 1;
+        self.first.get_or_insert(field);
     }
+
+    /// Whether the body's length can be read only one way: no
+    /// `Transfer-Encoding`, or one field that names no coding twice and
+    /// has `chunked` last if at all. (hyper itself refuses a last coding
+    /// other than `chunked` and conflicting `Content-Length`s, and reads a
+    /// request with both `Transfer-Encoding` and `Content-Length` by the
+    /// former, drops the latter, and closes the connection after it.)
+    fn unambiguous(&self) -> bool {
+        match (self.fields, self.first) {
+            (0, _) | (_, None) => true,
+            (1, Some(field)) => coding_list_is_unambiguous(field),
+            _ => false,
+        }
+    }
+}
+
+/// [`TransferCodings::unambiguous`] of a whole header map.
+#[cfg(test)]
+fn framing_is_unambiguous(headers: &HeaderMap) -> bool {
+    let mut codings = TransferCodings::default();
+    for field in headers.get_all(TRANSFER_ENCODING) {
+        codings.note(field);
+    }
+    codings.unambiguous()
+}
+
+/// One `Transfer-Encoding` field names no coding twice and has `chunked`
+/// last if at all.
+fn coding_list_is_unambiguous(field: &HeaderValue) -> bool {
     let Ok(field) = field.to_str() else {
         return false;
     };

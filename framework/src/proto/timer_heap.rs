@@ -1,22 +1,26 @@
 //! The loop's timer structure: a binary min-heap ordered by (deadline,
 //! sequence number) over a slab of timer values, with lazy deletion, and
-//! beside it an in-order lane: a queue for timers that arrive with
-//! deadlines no earlier than the last one queued.
+//! beside it a few in-order lanes: queues for timers that arrive with
+//! deadlines no earlier than the last one of the lane.
 //!
-//! The lane is for the common case of servers: one timeout per request or
+//! The lanes are for the common case of servers: a timeout per request or
 //! connection (a header-read or idle timeout), always the same length, so
-//! each deadline is the latest yet, and most are cancelled before they
-//! fire. Queued and unqueued at the front in O(1), such a timer costs
-//! none of the heap's sift-ups and sift-downs (about 250 instructions per
-//! hyper request, where the oldest timer, cancelled first, kept surfacing
-//! at the heap's top as a stale entry to pop).
+//! each deadline is the latest yet of its length, and most are cancelled
+//! before they fire. Queued and unqueued at the front in O(1), such a
+//! timer costs none of the heap's sift-ups and sift-downs (about 250
+//! instructions per hyper request, where the oldest timer, cancelled
+//! first, kept surfacing at the heap's top as a stale entry to pop).
+//! Several lanes, because a server mixes lengths (hyper's 30 s header
+//! timeout beside a 60 s idle timeout): each length keeps a lane in order
+//! of its own, where one lane would send every shorter timer to the heap.
 //!
 //! Invariants:
 //! 1. Timers with equal deadlines come out in insertion order: entries
 //!    carry a sequence number, because `BinaryHeap` alone is not stable,
-//!    and the lane and the heap are merged by (deadline, sequence).
-//! 2. The lane is sorted by (deadline, sequence): an entry joins it only if
-//!    its deadline is at or after the back's (sequence numbers grow).
+//!    and the lanes and the heap are merged by (deadline, sequence).
+//! 2. Each lane is sorted by (deadline, sequence): an entry joins the first
+//!    lane whose back's deadline is at or before its own (sequence numbers
+//!    grow), or an empty one; only when none fits does it go to the heap.
 //! 3. `cancel` is O(1): it frees the slab slot and bumps its generation; the
 //!    entry turns stale and is skipped when it reaches the front.
 //! 4. Stale entries never outnumber live ones by much: once more than half
@@ -35,6 +39,16 @@ use std::time::Instant;
 
 /// Below this many stale entries a rebuild is not worth it.
 const REBUILD_MIN: usize = 64;
+
+/// In-order lanes: one per timeout length a server keeps in use at once.
+const LANES: usize = 4;
+
+/// Where the earliest entry is.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Heap,
+    Lane(usize),
+}
 
 /// Names one timer in a [`TimerHeap`]; stale once the timer ran or was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +103,8 @@ struct Slot<T> {
 #[derive(Debug)]
 pub(crate) struct TimerHeap<T> {
     heap: BinaryHeap<Entry>,
-    /// The in-order lane (invariant 2).
-    lane: VecDeque<Entry>,
+    /// The in-order lanes (invariant 2).
+    lanes: [VecDeque<Entry>; LANES],
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -104,7 +118,7 @@ impl<T> Default for TimerHeap<T> {
     fn default() -> Self {
         Self {
             heap: BinaryHeap::new(),
-            lane: VecDeque::new(),
+            lanes: Default::default(),
             slots: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
@@ -142,14 +156,13 @@ impl<T> TimerHeap<T> {
         if let Some(bound) = self.due_not_before {
             self.due_not_before = Some(bound.min(deadline));
         }
-        if self
-            .lane
-            .back()
-            .is_none_or(|last| deadline >= last.deadline)
-        {
-            self.lane.push_back(entry);
-        } else {
-            self.heap.push(entry);
+        let lane = self
+            .lanes
+            .iter()
+            .position(|lane| lane.back().is_none_or(|last| deadline >= last.deadline));
+        match lane {
+            Some(lane) => self.lanes[lane].push_back(entry),
+            None => self.heap.push(entry),
         }
         self.live += 1;
         id
@@ -203,7 +216,7 @@ impl<T> TimerHeap<T> {
 
     fn pop_front_if_due(&mut self, now: Instant) -> Option<TimerId> {
         self.drop_stale_fronts();
-        let Some((earliest, in_lane)) = self.front() else {
+        let Some((earliest, source)) = self.front() else {
             self.due_not_before = None;
             return None;
         };
@@ -211,10 +224,9 @@ impl<T> TimerHeap<T> {
             self.due_not_before = Some(earliest.deadline);
             return None;
         }
-        let entry = if in_lane {
-            self.lane.pop_front()
-        } else {
-            self.heap.pop()
+        let entry = match source {
+            Source::Lane(lane) => self.lanes[lane].pop_front(),
+            Source::Heap => self.heap.pop(),
         }?;
         self.slots[entry.id.slot as usize].in_heap = false;
         Some(entry.id)
@@ -225,16 +237,18 @@ impl<T> TimerHeap<T> {
         self.live
     }
 
-    /// The earliest entry of the heap and the lane, and whether it is the
-    /// lane's.
-    fn front(&self) -> Option<(&Entry, bool)> {
-        match (self.heap.peek(), self.lane.front()) {
-            // `Entry`'s order is reversed: the greater is the earlier.
-            (Some(top), Some(first)) if top > first => Some((top, false)),
-            (_, Some(first)) => Some((first, true)),
-            (Some(top), None) => Some((top, false)),
-            (None, None) => None,
+    /// The earliest entry of the heap and the lanes, and where it is.
+    fn front(&self) -> Option<(&Entry, Source)> {
+        let mut earliest = self.heap.peek().map(|top| (top, Source::Heap));
+        for (index, lane) in self.lanes.iter().enumerate() {
+            if let Some(first) = lane.front() {
+                // `Entry`'s order is reversed: the greater is the earlier.
+                if earliest.is_none_or(|(best, _)| first > best) {
+                    earliest = Some((first, Source::Lane(index)));
+                }
+            }
         }
+        earliest
     }
 
     fn is_stale(slots: &[Slot<T>], entry: &Entry) -> bool {
@@ -256,21 +270,25 @@ impl<T> TimerHeap<T> {
             self.heap.pop();
             self.stale -= 1;
         }
-        while let Some(first) = self.lane.front() {
-            if !Self::is_stale(&self.slots, first) {
-                break;
+        for lane in &mut self.lanes {
+            while let Some(first) = lane.front() {
+                if !Self::is_stale(&self.slots, first) {
+                    break;
+                }
+                lane.pop_front();
+                self.stale -= 1;
             }
-            self.lane.pop_front();
-            self.stale -= 1;
         }
     }
 
     fn maybe_rebuild(&mut self) {
-        let entries = self.heap.len() + self.lane.len();
+        let entries = self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>();
         if self.stale >= REBUILD_MIN && self.stale * 2 > entries {
             let slots = &self.slots;
             self.heap.retain(|e| !Self::is_stale(slots, e));
-            self.lane.retain(|e| !Self::is_stale(slots, e));
+            for lane in &mut self.lanes {
+                lane.retain(|e| !Self::is_stale(slots, e));
+            }
             self.stale = 0;
         }
     }
@@ -371,8 +389,9 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let mut heap = TimerHeap::default();
-        // In order (the lane), then earlier ones (the heap), interleaved
-        // with equal deadlines on both sides.
+        // In order (the first lane), earlier ones (further lanes, then
+        // the heap once every lane's back is later), interleaved with
+        // equal deadlines on several sides.
         let inserted = [
             (10, 0),
             (20, 1),
@@ -382,14 +401,17 @@ mod tests {
             (15, 5),
             (10, 6),
             (30, 7),
+            (3, 8),
+            (2, 9),
         ];
         for (deadline, value) in inserted {
             heap.insert(ms(deadline), value);
         }
-        assert!(!heap.lane.is_empty() && !heap.heap.is_empty());
-        assert_eq!(heap.next_deadline(), Some(ms(5)));
-        assert!(heap.pop_due(ms(4)).is_none());
-        assert_eq!(drain(&mut heap, ms(20)), vec![3, 0, 6, 5, 1, 2, 4]);
+        assert!(heap.lanes.iter().all(|lane| !lane.is_empty()));
+        assert_eq!(heap.heap.len(), 1);
+        assert_eq!(heap.next_deadline(), Some(ms(2)));
+        assert!(heap.pop_due(ms(1)).is_none());
+        assert_eq!(drain(&mut heap, ms(20)), vec![9, 8, 3, 0, 6, 5, 1, 2, 4]);
         assert_eq!(drain(&mut heap, ms(30)), vec![7]);
     }
 
@@ -408,7 +430,12 @@ mod tests {
             }
         }
         assert!(heap.heap.is_empty());
-        assert!(heap.lane.len() <= 2 * REBUILD_MIN, "{}", heap.lane.len());
+        assert!(
+            heap.lanes[0].len() <= 2 * REBUILD_MIN,
+            "{}",
+            heap.lanes[0].len()
+        );
+        assert!(heap.lanes[1..].iter().all(VecDeque::is_empty));
         assert_eq!(heap.len(), 16);
         assert_eq!(
             drain(&mut heap, t0 + Duration::from_secs(60)),
@@ -428,10 +455,10 @@ mod tests {
         }
         assert_eq!(heap.len(), 10);
         assert!(
-            heap.heap.len() + heap.lane.len() < 200,
+            heap.heap.len() + heap.lanes[0].len() < 200,
             "kept {} + {} stale entries",
             heap.heap.len(),
-            heap.lane.len()
+            heap.lanes[0].len()
         );
         assert_eq!(
             drain(&mut heap, t0 + Duration::from_secs(1)),

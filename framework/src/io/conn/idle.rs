@@ -31,11 +31,7 @@ impl IdleTimer {
     pub(crate) fn touch(&mut self, core: &Core) {
         // Outside an iteration (a flush before the first poll of a run)
         // there is no iteration time: read the clock then, rarely.
-        self.last_activity = core
-            .clock
-            .paused()
-            .or_else(|| core.polled_at.get())
-            .unwrap_or_else(|| crate::clock::read(&core.shared.counters));
+        self.last_activity = core.iteration_now();
     }
 
     pub(crate) fn cancel(&mut self) {
