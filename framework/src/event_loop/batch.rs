@@ -12,19 +12,19 @@ use crate::proto::ready_queue::{Batch, Item};
 impl EventLoop {
     pub(super) fn run_ready_batch(&self) {
         let core = &self.core;
-        // Borrowed for the whole batch: only this function touches it, and
-        // a loop never runs inside one of its own callbacks.
-        let mut batch = core.running_batch.borrow_mut();
-        let start = core.ready.borrow_mut().start_batch(&mut batch);
-        core.batch_has_cancels.set(false);
-        let count = batch.len();
         // Connections the events made ready with the queue empty come
-        // first, as they would have at the front of the batch.
+        // first, as they would have at the front of the batch. What they
+        // schedule (a task their bytes wake, a `call_soon`) joins this
+        // batch, behind the due timers: the order asyncio gives it on the
+        // next iteration, whose poll would only have added I/O behind it,
+        // without that poll. (A loop stopped meanwhile leaves it for the
+        // next run, as asyncio does.)
+        let queued_before = core.ready.borrow().len();
         let direct = core.io.direct_len();
         let mut next = 0;
         while next < direct {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                core.io.run_direct(self, &mut next, count);
+                core.io.run_direct(self, &mut next, 0);
             }));
             if let Err(payload) = outcome {
                 let panic = exception::CaughtPanic::from_payload(payload);
@@ -35,6 +35,18 @@ impl EventLoop {
         if direct > 0 {
             core.io.clear_direct();
         }
+        // Borrowed for the whole batch: only this function touches it, and
+        // a loop never runs inside one of its own callbacks.
+        let mut batch = core.running_batch.borrow_mut();
+        let start = if core.stopping.get() {
+            core.ready
+                .borrow_mut()
+                .start_batch_prefix(&mut batch, queued_before)
+        } else {
+            core.ready.borrow_mut().start_batch(&mut batch)
+        };
+        core.batch_has_cancels.set(false);
+        let count = batch.len();
         let mut next = 0;
         // One `catch_unwind` per batch, not per item: after a panic the
         // failed item is reported and the rest of the batch goes on.

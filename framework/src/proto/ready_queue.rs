@@ -157,6 +157,36 @@ impl<C, I> ReadyQueue<C, I> {
         self.batch_start
     }
 
+    /// Starts a batch of the first `n` pending items only; the others stay
+    /// pending, in order, keeping their numbers. (The loop stopped while
+    /// they were being scheduled: they wait for the next run.) Rare, so
+    /// it moves the rest back one by one.
+    pub(crate) fn start_batch_prefix(&mut self, batch: &mut Batch<C, I>, n: usize) -> u64 {
+        let start = self.start_batch(batch);
+        let n = n.min(batch.slots.len());
+        let rest: Vec<Slot<C>> = batch.slots.drain(n..).collect();
+        self.pending_seq = self.batch_start + n as u64;
+        for slot in rest {
+            match slot {
+                Slot::Call(call) => {
+                    self.pending.slots.push(Slot::Call(call));
+                }
+                Slot::Other(index) => {
+                    let item = usize::try_from(index)
+                        .ok()
+                        .and_then(|index| batch.others.get_mut(index)?.take());
+                    match item {
+                        Some(item) => {
+                            self.push(item);
+                        }
+                        None => self.pending.slots.push(Slot::Other(HOLE)),
+                    }
+                }
+            }
+        }
+        start
+    }
+
     /// True if the running batch's item `seq` was cancelled.
     #[inline]
     pub(crate) fn batch_item_cancelled(&self, seq: u64) -> bool {
@@ -260,6 +290,31 @@ mod tests {
         q.start_batch(&mut next);
         assert!(!q.batch_item_cancelled(b));
         assert_eq!(q.cancel(a), Cancelled::Gone);
+    }
+
+    #[test]
+    fn a_prefix_batch_leaves_the_rest_pending_with_their_numbers() {
+        let mut q = Queue::default();
+        q.push_call('a');
+        q.push(1);
+        let c = q.push_call('c');
+        let d = q.push(2);
+        let e = q.push_call('e');
+        assert_eq!(q.cancel(e), Cancelled::Removed(Item::Call('e')));
+        let mut batch = Batch::default();
+        assert_eq!(q.start_batch_prefix(&mut batch, 2), 0);
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.take(0), Some(Item::Call('a')));
+        assert_eq!(batch.take(1), Some(Item::Other(1)));
+        batch.clear();
+        // The rest kept its numbers: cancelling by them still works.
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.cancel(d), Cancelled::Removed(Item::Other(2)));
+        assert_eq!(run_batch(&mut q), [Item::Call('c')]);
+        // 'a' ran in the first batch: gone; 'c' is in the running one.
+        assert_eq!(q.cancel(0), Cancelled::Gone);
+        assert_eq!(q.cancel(c), Cancelled::InBatch);
+        assert_eq!(q.push_call('f'), 5);
     }
 
     #[test]
