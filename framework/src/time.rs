@@ -80,7 +80,10 @@ impl Future for Sleep {
             // Moved to another loop of this thread: arm there instead.
             timer.cancel();
         }
-        if lp.time() >= self.deadline {
+        // Against the iteration's time (at or before now): never early,
+        // and no clock read per sleep; one already due by now but not by
+        // then fires on the next iteration.
+        if lp.core.iteration_now() >= self.deadline {
             return Poll::Ready(());
         }
         self.armed = Some(lp.wake_at(self.deadline, cx.waker()));
