@@ -1,14 +1,20 @@
 //! [`EventLoop`]: one single-threaded loop, asyncio's semantics on mio.
 //!
-//! One iteration (`run_once`) works exactly as asyncio's:
+//! One iteration (`run_once`) works as asyncio's:
 //! 1. poll, with a zero timeout when work is ready or the loop is stopping,
 //!    else until the next timer (armed on a timerfd, so sub-millisecond
 //!    deadlines hold), else without a timeout;
 //! 2. drain the mailbox and queue the callbacks of ready file descriptors;
-//! 3. queue the timers that are due against a *fresh* clock read, so a
-//!    timer never fires before its deadline;
+//! 3. queue the timers that are due against the clock read when the poll
+//!    returned (the iteration's one read), so a timer never fires before
+//!    its deadline;
 //! 4. run the items that were ready when this batch began; items they
-//!    schedule run in the next iteration.
+//!    schedule run in the next iteration. One shortcut, invisible in the
+//!    order things run: when nothing was queued as the poll returned, the
+//!    connections its events made ready run first, straight from the
+//!    events, and what they schedule joins this batch behind the due
+//!    timers, where asyncio's next iteration would have run it first
+//!    (its poll only adds I/O behind it); `batch.rs` has the details.
 //!
 //! Invariants:
 //! 1. No `RefCell` borrow of loop state is held while user code runs, and

@@ -32,6 +32,10 @@
 //! 6. `due_not_before`, when set, is at or before every live entry's
 //!    deadline: `pop_due` answers "nothing due" from it with one comparison,
 //!    where a loop iteration would otherwise look at the fronts.
+//! 7. `next`, when known, is the earliest live deadline: an insert keeps it
+//!    (the minimum of the two), a cancel or a pop forgets it. A server
+//!    whose timers do not move per request (idle timeouts as stamps) asks
+//!    for it every iteration and finds it without looking.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -112,6 +116,8 @@ pub(crate) struct TimerHeap<T> {
     live: usize,
     /// A lower bound of the live deadlines (invariant 6).
     due_not_before: Option<Instant>,
+    /// The earliest live deadline, when known (invariant 7).
+    next: Option<Option<Instant>>,
 }
 
 impl<T> Default for TimerHeap<T> {
@@ -125,6 +131,7 @@ impl<T> Default for TimerHeap<T> {
             stale: 0,
             live: 0,
             due_not_before: None,
+            next: Some(None),
         }
     }
 }
@@ -156,6 +163,9 @@ impl<T> TimerHeap<T> {
         if let Some(bound) = self.due_not_before {
             self.due_not_before = Some(bound.min(deadline));
         }
+        if let Some(next) = self.next {
+            self.next = Some(Some(next.map_or(deadline, |next| next.min(deadline))));
+        }
         let lane = self
             .lanes
             .iter()
@@ -183,6 +193,7 @@ impl<T> TimerHeap<T> {
         }
         self.free.push(id.slot);
         self.live -= 1;
+        self.next = None;
         self.maybe_rebuild();
         Some(value)
     }
@@ -198,9 +209,13 @@ impl<T> TimerHeap<T> {
 
     /// The earliest live deadline not yet popped.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        if let Some(next) = self.next {
+            return next;
+        }
         self.drop_stale_fronts();
         let next = self.front().map(|(entry, _)| entry.deadline);
         self.due_not_before = next;
+        self.next = Some(next);
         next
     }
 
@@ -229,6 +244,7 @@ impl<T> TimerHeap<T> {
             Source::Heap => self.heap.pop(),
         }?;
         self.slots[entry.id.slot as usize].in_heap = false;
+        self.next = None;
         Some(entry.id)
     }
 
@@ -305,6 +321,26 @@ mod tests {
             out.extend(heap.take(id));
         }
         out
+    }
+
+    #[test]
+    fn the_next_deadline_follows_inserts_cancels_and_pops() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        let mut heap = TimerHeap::default();
+        assert_eq!(heap.next_deadline(), None);
+        let ten = heap.insert(s(10), 10);
+        assert_eq!(heap.next_deadline(), Some(s(10)));
+        let two = heap.insert(s(2), 2);
+        assert_eq!(heap.next_deadline(), Some(s(2)));
+        heap.insert(s(5), 5);
+        assert_eq!(heap.next_deadline(), Some(s(2)));
+        heap.take(two);
+        assert_eq!(heap.next_deadline(), Some(s(5)));
+        assert_eq!(drain(&mut heap, s(5)), vec![5]);
+        assert_eq!(heap.next_deadline(), Some(s(10)));
+        heap.take(ten);
+        assert_eq!(heap.next_deadline(), None);
     }
 
     #[test]
