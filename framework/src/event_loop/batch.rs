@@ -35,6 +35,12 @@ impl EventLoop {
         if direct > 0 {
             core.io.clear_direct();
         }
+        if core.ready.borrow().is_empty() {
+            // Nothing queued (a server's usual iteration): no batch.
+            core.batch_left.set(0);
+            core.shared.counters.callbacks.add(direct as u64);
+            return;
+        }
         // Borrowed for the whole batch: only this function touches it, and
         // a loop never runs inside one of its own callbacks.
         let mut batch = core.running_batch.borrow_mut();

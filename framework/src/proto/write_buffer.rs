@@ -240,7 +240,13 @@ impl WriteBuffer {
         if self.queued.is_empty() {
             self.start = (self.start + n).min(self.bytes.len());
             if self.start == self.bytes.len() {
-                self.clear();
+                // All sent, nothing queued: rewind (what `clear` does,
+                // without walking an empty queue).
+                self.bytes.clear();
+                self.start = 0;
+                if self.bytes.capacity() > SHRINK_ABOVE {
+                    self.bytes = Vec::new();
+                }
             }
             return;
         }
