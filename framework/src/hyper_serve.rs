@@ -12,7 +12,7 @@ use std::error::Error as StdError;
 
 use http_body_util::{Either, Empty};
 use hyper::body::{Body, Incoming};
-use hyper::header::{HeaderMap, HeaderValue, CONNECTION, HOST, TRANSFER_ENCODING};
+use hyper::header::{HeaderValue, CONNECTION, HOST, TRANSFER_ENCODING};
 use hyper::server::conn::{http1, http2};
 use hyper::service::{service_fn, Service};
 use hyper::{Method, Request, Response, StatusCode, Version};
@@ -279,7 +279,7 @@ impl<'a> TransferCodings<'a> {
 
 /// [`TransferCodings::unambiguous`] of a whole header map.
 #[cfg(test)]
-fn framing_is_unambiguous(headers: &HeaderMap) -> bool {
+fn framing_is_unambiguous(headers: &hyper::header::HeaderMap) -> bool {
     let mut codings = TransferCodings::default();
     for field in headers.get_all(TRANSFER_ENCODING) {
         codings.note(field);
@@ -332,6 +332,7 @@ fn refused<B: Body>(status: StatusCode, http1_framing: bool) -> Response<Guarded
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::HeaderMap;
 
     fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
