@@ -50,17 +50,20 @@ pub enum ErrorKind {
 /// The error type of every fallible loopcore call.
 ///
 /// Match on [`Error::kind`]; the message says what to do about it.
+///
+/// One pointer wide: the details are boxed, so a `Result<T>` on the hot
+/// path (a write, a read) is no bigger than its value and travels in
+/// registers; building an error allocates, which only failures do.
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     message: Box<str>,
     source: Option<io::Error>,
-    /// The bytes read before the end of a stream (`IncompleteRead`);
-    /// boxed so that every other error stays small.
-    #[allow(
-        clippy::box_collection,
-        reason = "one pointer in every Error, not three"
-    )]
-    partial: Option<Box<Vec<u8>>>,
+    /// The bytes read before the end of a stream (`IncompleteRead`).
+    partial: Option<Vec<u8>>,
 }
 
 /// `Result` with loopcore's [`Error`].
@@ -69,50 +72,57 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an error of `kind` with a message for the user.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::build(kind, message.into(), None, None)
+    }
+
+    #[cold]
+    fn build(
+        kind: ErrorKind,
+        message: String,
+        source: Option<io::Error>,
+        partial: Option<Vec<u8>>,
+    ) -> Self {
         Self {
-            kind,
-            message: message.into().into_boxed_str(),
-            source: None,
-            partial: None,
+            inner: Box::new(Inner {
+                kind,
+                message: message.into_boxed_str(),
+                source,
+                partial,
+            }),
         }
     }
 
     /// An [`IncompleteRead`](ErrorKind::IncompleteRead) error carrying
     /// the `partial` bytes that arrived before the end of the stream.
     pub fn incomplete_read(message: impl Into<String>, partial: Vec<u8>) -> Self {
-        Self {
-            kind: ErrorKind::IncompleteRead,
-            message: message.into().into_boxed_str(),
-            source: None,
-            partial: Some(Box::new(partial)),
-        }
+        Self::build(
+            ErrorKind::IncompleteRead,
+            message.into(),
+            None,
+            Some(partial),
+        )
     }
 
     /// The bytes that arrived before the stream ended, for an
     /// [`IncompleteRead`](ErrorKind::IncompleteRead) error (asyncio's
     /// `IncompleteReadError.partial`); `None` for every other kind.
     pub fn partial(&self) -> Option<&[u8]> {
-        self.partial.as_deref().map(Vec::as_slice)
+        self.inner.partial.as_deref()
     }
 
     /// Takes the [`partial`](Self::partial) bytes out of the error.
     pub fn into_partial(self) -> Option<Vec<u8>> {
-        self.partial.map(|partial| *partial)
+        self.inner.partial
     }
 
     /// True when a stream ended before what was asked for arrived.
     pub fn is_incomplete_read(&self) -> bool {
-        self.kind == ErrorKind::IncompleteRead
+        self.inner.kind == ErrorKind::IncompleteRead
     }
 
     /// Wraps an operating-system error, saying what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Self {
-            kind: ErrorKind::Io,
-            message: context.into().into_boxed_str(),
-            source: Some(source),
-            partial: None,
-        }
+        Self::build(ErrorKind::Io, context.into(), Some(source), None)
     }
 
     pub(crate) fn closed() -> Self {
@@ -121,43 +131,45 @@ impl Error {
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The underlying operating-system error, if there is one.
     pub fn io_error(&self) -> Option<&io::Error> {
-        self.source.as_ref()
+        self.inner.source.as_ref()
     }
 
     /// True when the loop (or the handle's loop) is closed.
     pub fn is_closed(&self) -> bool {
-        self.kind == ErrorKind::Closed
+        self.inner.kind == ErrorKind::Closed
     }
 
     /// True when the operation was cancelled or aborted.
     pub fn is_cancelled(&self) -> bool {
-        self.kind == ErrorKind::Cancelled
+        self.inner.kind == ErrorKind::Cancelled
     }
 
     /// True when a deadline passed.
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::TimedOut
+        self.inner.kind == ErrorKind::TimedOut
     }
 
     /// True when a stream reader's limit was reached (a line too long).
     pub fn is_limit_overrun(&self) -> bool {
-        self.kind == ErrorKind::LimitOverrun
+        self.inner.kind == ErrorKind::LimitOverrun
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(source) = &self.source {
+        let inner = &self.inner;
+        d.field("kind", &inner.kind)
+            .field("message", &inner.message);
+        if let Some(source) = &inner.source {
             d.field("source", source);
         }
-        if let Some(partial) = &self.partial {
+        if let Some(partial) = &inner.partial {
             d.field("partial_len", &partial.len());
         }
         d.finish()
@@ -166,8 +178,8 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
+        f.write_str(&self.inner.message)?;
+        if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
         }
         Ok(())
@@ -176,7 +188,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_ref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -184,7 +197,7 @@ impl std::error::Error for Error {
 
 impl From<Error> for io::Error {
     fn from(err: Error) -> Self {
-        let kind = match err.kind {
+        let kind = match err.inner.kind {
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::InvalidInput | ErrorKind::InvalidSignal | ErrorKind::InvalidFd => {
                 io::ErrorKind::InvalidInput
@@ -192,7 +205,7 @@ impl From<Error> for io::Error {
             ErrorKind::Unsupported => io::ErrorKind::Unsupported,
             ErrorKind::LimitOverrun => io::ErrorKind::InvalidData,
             ErrorKind::IncompleteRead => io::ErrorKind::UnexpectedEof,
-            ErrorKind::Io => match &err.source {
+            ErrorKind::Io => match &err.inner.source {
                 Some(source) => source.kind(),
                 None => io::ErrorKind::Other,
             },
@@ -218,6 +231,14 @@ mod tests {
         assert!(std::error::Error::source(&err).is_some());
         let back: io::Error = err.into();
         assert_eq!(back.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn an_error_and_a_result_of_a_word_are_one_and_two_words() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Error>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<()>>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<usize>>(), 2 * size_of::<usize>());
     }
 
     #[test]
