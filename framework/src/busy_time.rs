@@ -13,6 +13,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::event_loop::nanos;
 use crate::metrics::Counters;
 
 /// How often a busy loop brings its busy and wait counters up to date.
@@ -79,10 +80,6 @@ impl BusyClock {
 
 fn cpu_time() -> Option<Duration> {
     crate::sys::thread_cpu_time().ok()
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -675,7 +675,8 @@ impl Drop for RunGuard<'_> {
     }
 }
 
-fn nanos(d: Duration) -> u64 {
+/// A duration in whole nanoseconds, saturating (for the loop's counters).
+pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
